@@ -1,0 +1,25 @@
+"""bertbench: NAS benchmarks of small BERT architectures, their loaders, and training-free NAS proxies.
+
+Light imports only: torch, transformers and datasets are imported by the submodules that need them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from bertbench.errors import BertbenchError
+from bertbench.space import Architecture, LayerSpec, SearchSpace, paper_2023_grid
+
+__version__ = "0.1.0"
+
+__all__ = ["Architecture", "BertbenchError", "LayerSpec", "SearchSpace", "__version__", "load", "paper_2023_grid"]
+
+if TYPE_CHECKING:
+    from bertbench.loaders.base import Benchmark
+
+
+def load(source: str, **options: Any) -> Benchmark:
+    """Load a benchmark: a release folder, ``hf://ID@vX.Y.Z``, ``nas-bench-bert-2023`` or ``nas-bench-nlp``."""
+    from bertbench.loaders.registry import load as _load
+
+    return _load(source, **options)
