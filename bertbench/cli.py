@@ -5,6 +5,7 @@ Errors are one clear line on stderr (exit 2); `--debug` shows the traceback.
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from pathlib import Path
@@ -114,6 +115,99 @@ def demo_cmd(
     from bertbench.demo import run_demo
 
     run_demo(out)
+
+
+# --------------------------------------------------------------------------------------------------------- store
+@app.command("commit")
+def commit_cmd(
+    run_dir: Path = typer.Argument(..., help="A run folder written by `bertbench regenerate`."),
+    name: str = typer.Option(..., "--name", help="Release name, e.g. bertbench-tiny."),
+    version: str = typer.Option(..., "--version", help="Semantic version X.Y.Z; an existing one is refused."),
+    out: Path = typer.Option(Path("releases"), "--out", help="Folder that holds releases."),
+) -> None:
+    """Commit a finished run folder as a versioned Parquet release (atomic; never overwrites).
+
+    Example: bertbench commit runs/tiny --name bertbench-tiny --version 0.1.0 --out releases
+    """
+    from bertbench.store.release import commit
+
+    dest = commit(run_dir, name, version, out)
+    _out(f"release written: {dest}")
+
+
+@app.command("validate")
+def validate_cmd(release: Path = typer.Argument(..., help="A release folder.")) -> None:
+    """Re-check a release: schema version, sha256 and row count of every table, column schemas.
+
+    Example: bertbench validate releases/bertbench-tiny-0.1.0
+    """
+    from bertbench.store.release import validate
+
+    m = validate(release)
+    rows = ", ".join(f"{k} {v['rows']}" for k, v in m["tables"].items())
+    _out(f"ok: {m['name']} {m['version']} (schema {m['schema_version']}): {rows}")
+
+
+@app.command("query")
+def query_cmd(
+    source: str = typer.Argument(..., help="Release folder, hf://ID@vX.Y.Z, nas-bench-bert-2023 or nas-bench-nlp."),
+    path: Path | None = typer.Option(None, "--path", help="Data file/folder for the named benchmarks."),
+    view: str = typer.Option("summary", "--view", help="summary | runs | curves | proxies."),
+    where: list[str] = typer.Option([], "--where", help="Filter COLUMN=VALUE (repeatable), on summary columns."),
+    arch: str | None = typer.Option(None, "--arch", help="Print one record (an id or arch_id)."),
+    dataset: str | None = typer.Option(None, "--dataset", help="nas-bench-nlp: ptb | wikitext-2."),
+    reduction: str = typer.Option("none", "--reduction", help="nas-bench-nlp: none | mean."),
+    out: Path | None = typer.Option(None, "--out", help="Write .csv or .parquet instead of printing."),
+    limit: int = typer.Option(20, "--limit", help="Rows to print."),
+) -> None:
+    """Load a benchmark and print (or write) a view, optionally filtered.
+
+    Example: bertbench query nas-bench-bert-2023 --path ../shared/data/seed-paper --where hidden_size=256 --limit 5
+    """
+    import bertbench
+
+    options: dict = {}
+    if path is not None:
+        options["path"] = path
+    if source == "nas-bench-nlp":
+        options.update(dataset=dataset, reduction=reduction)
+    bench = bertbench.load(source, **options)
+    conditions = {}
+    for w in where:
+        if "=" not in w:
+            raise ValueError(f"--where {w!r} must be COLUMN=VALUE")
+        k, v = w.split("=", 1)
+        conditions[k] = _parse_value(v)
+    if conditions:
+        bench = bench.filter(**conditions)
+    if arch is not None:
+        rec = bench.query(arch)
+        _out(json.dumps({k: v for k, v in rec.items() if k not in ("curves", "architecture")}, indent=2, default=str))
+        return
+    df = bench.to_pandas(view)
+    if out is not None:
+        if out.suffix == ".csv":
+            df.to_csv(out, index=False)
+        elif out.suffix == ".parquet":
+            df.to_parquet(out, index=False)
+        else:
+            raise ValueError(f"--out {out}: suffix must be .csv or .parquet")
+        _out(f"wrote {len(df)} rows to {out}")
+        return
+    import pandas as pd
+
+    with pd.option_context("display.max_columns", 40, "display.width", 200):
+        _out(df.drop(columns=[c for c in ("arch_json", "recipe_json") if c in df]).head(limit).to_string(index=False))
+    _out(f"({len(df)} rows)")
+
+
+def _parse_value(v: str):
+    for cast in (int, float):
+        try:
+            return cast(v)
+        except ValueError:
+            pass
+    return v
 
 
 def main() -> None:

@@ -397,3 +397,41 @@ def paper_2023_grid() -> list[Architecture]:
 def log_size(space: SearchSpace) -> float:
     """log10 of the space size (handy for large spaces)."""
     return math.log10(space.size())
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A named list of architectures to train (``manifests/grids/*.yaml``): an explicit list, or generated from a
+    space (``generator: paper_2023`` with ``n`` and ``seed``, or ``generator: sample``)."""
+
+    name: str
+    architectures: tuple[Architecture, ...]
+    definition: dict[str, Any]
+
+    @property
+    def digest(self) -> str:
+        """sha256 of the newline-joined canonical JSONs, in grid order."""
+        return hashlib.sha256("\n".join(a.to_json() for a in self.architectures).encode()).hexdigest()
+
+
+def load_grid(name_or_path: str | os.PathLike[str]) -> Grid:
+    """A grid by name (``manifests/grids/NAME.yaml``) or by YAML path."""
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = manifests_dir() / "grids" / f"{name_or_path}.yaml"
+    if not path.exists():
+        known = sorted(p.stem for p in (manifests_dir() / "grids").glob("*.yaml"))
+        raise InvalidArchitecture(f"grid {str(name_or_path)!r} not found; known grids: {known} (or pass a YAML path)")
+    with open(path, encoding="utf-8") as fh:
+        d = yaml.safe_load(fh)
+    if "architectures" in d:
+        archs = tuple(Architecture.from_dict(a) for a in d["architectures"])
+    elif d.get("generator") in ("paper_2023", "sample"):
+        space = SearchSpace.named(d["space"])
+        n, seed = int(d.get("n", 500)), int(d.get("seed", 0))
+        archs = tuple(space.paper_2023_grid(n, seed) if d["generator"] == "paper_2023" else space.sample(n, seed))
+    else:
+        raise InvalidArchitecture(f"{path}: needs 'architectures' or 'generator' (allowed: 'paper_2023', 'sample')")
+    if not archs:
+        raise InvalidArchitecture(f"{path}: the grid is empty")
+    return Grid(str(d.get("name", path.stem)), archs, d)

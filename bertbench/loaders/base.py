@@ -1,0 +1,337 @@
+"""`Benchmark`: one query API over every benchmark bertbench loads (our releases, NAS-Bench-BERT 2023, NAS-Bench-NLP).
+
+Tables are pyarrow Tables with the schemas of `bertbench.store.schema`. Views:
+- ``summary``: one row per unit (``id_column``: an architecture for our releases, a paper id for the 2023 data, a log or a
+  recipe for NAS-Bench-NLP): architecture columns, ``status``, per stage the main metric (mean over ok seeds) and its
+  standard deviation ``<stage>_std``, ``n_seeds``, and every aggregate that applies (NaN when a part is missing).
+- ``runs``: one row per run with every metric as its own column; ``curves``; ``proxies``.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+VIEWS = ("summary", "runs", "curves", "proxies")
+
+
+@dataclass
+class Benchmark:
+    """A loaded benchmark; see the module docstring for its views."""
+
+    name: str
+    version: str
+    family: str  # "bert" | "rnn"
+    tables: dict[str, pa.Table]
+    metadata: dict[str, Any] = field(default_factory=dict)
+    id_column: str = "arch_id"
+    _summary: pd.DataFrame | None = field(default=None, repr=False)
+    _idx: Any = field(default=None, repr=False)
+    _rows: Any = field(default=None, repr=False)
+    _archs: Any = field(default=None, repr=False)
+    _groups: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    # -- views ------------------------------------------------------------------------------------------------------
+    def to_pandas(self, view: str = "summary") -> pd.DataFrame:
+        """A DataFrame (pyarrow dtypes) of ``view``: summary | runs | curves | proxies."""
+        if view not in VIEWS:
+            raise ValueError(f"view={view!r} is not known; allowed: {list(VIEWS)}")
+        if view == "summary":
+            return self._summary_frame().copy()
+        if view == "runs":
+            return self._runs_frame()
+        return self.tables[view].to_pandas(types_mapper=pd.ArrowDtype)
+
+    def _runs_frame(self) -> pd.DataFrame:
+        runs = self.tables["runs"]
+        df = runs.drop_columns(["metrics"]).to_pandas(types_mapper=pd.ArrowDtype)
+        metrics = runs.column("metrics").to_pylist()
+        names: list[str] = []
+        for row in metrics:
+            for m in row or []:
+                if m["name"] not in names:
+                    names.append(m["name"])
+        cols = {n: np.full(len(df), np.nan) for n in names}
+        for i, row in enumerate(metrics):
+            for m in row or []:
+                cols[m["name"]][i] = m["value"] if m["value"] is not None else np.nan
+        for n in names:
+            df[n] = pd.arrays.ArrowExtensionArray(pa.array(cols[n], pa.float64()))  # NaN stays NaN
+        return df
+
+    def _summary_frame(self) -> pd.DataFrame:
+        if self._summary is None:
+            self._summary = build_summary(self)
+        return self._summary
+
+    # -- queries ----------------------------------------------------------------------------------------------------
+    @property
+    def architectures(self) -> list[Any]:
+        """The architectures (Architecture or RnnArchitecture), one per row of the architectures table."""
+        return [self._arch_from_row(r) for r in self.tables["architectures"].to_pylist()]
+
+    def _arch_from_row(self, row: dict[str, Any]) -> Any:
+        if self.family == "rnn":
+            from bertbench.rnn_space import RnnArchitecture
+
+            return RnnArchitecture(row["recipe_json"])
+        from bertbench.space import Architecture
+
+        return Architecture.from_json(row["arch_json"])
+
+    def _index(self) -> tuple[dict[str, int], dict[str, list[str]]]:
+        if self._idx is None:
+            summary = self._summary_frame()
+            units = summary[self.id_column].astype(str).tolist()
+            by_arch: dict[str, list[str]] = {}
+            for u, a in zip(units, summary["arch_id"].astype(str).tolist()):
+                by_arch.setdefault(a, []).append(u)
+            self._idx = ({u: i for i, u in enumerate(units)}, by_arch)
+        return self._idx
+
+    def _resolve_ids(self, arch_or_id: Any) -> list[str]:
+        """Units (values of id_column) that match an architecture object, an arch_id or a unit id."""
+        pos, by_arch = self._index()
+        key = arch_or_id.arch_id if hasattr(arch_or_id, "arch_id") else str(arch_or_id)
+        if not hasattr(arch_or_id, "arch_id") and key in pos:
+            return [key]
+        hits = by_arch.get(key)
+        if not hits:
+            raise KeyError(f"{arch_or_id!r} is not in benchmark {self.name} (looked up by {self.id_column} and arch_id)")
+        return hits
+
+    def query(self, arch_or_id: Any) -> dict[str, Any]:
+        """One record: architecture, summary metrics, runs (every metric) and curves of the first matching unit.
+        ``duplicates`` lists every unit with the same architecture (the 2023 grid has 9 duplicated pairs)."""
+        unit = self._resolve_ids(arch_or_id)[0]
+        pos, by_arch = self._index()
+        row = self._summary_rows()[pos[unit]]
+        arch_id = str(row["arch_id"])
+        arch_row = self._arch_rows()[arch_id]
+        return {
+            self.id_column: unit,
+            "arch_id": arch_id,
+            "architecture": self._arch_from_row(arch_row),
+            "metrics": row,
+            "runs": self._rows_of("runs", unit).to_pylist(),
+            "curves": self._rows_of("curves", unit),
+            "duplicates": by_arch[arch_id],
+        }
+
+    def _rows_of(self, table: str, unit: str) -> pa.Table:
+        """Rows of ``table`` whose run_key is ``unit``: a slice when rows are grouped by run_key (built once)."""
+        if table not in self._groups:
+            self._groups[table] = _group_slices(self.tables[table])
+        groups = self._groups[table]
+        if groups is None:
+            return _where(self.tables[table], "run_key", unit)
+        start, length = groups.get(unit, (0, 0))
+        return self.tables[table].slice(start, length)
+
+    def _summary_rows(self) -> list[dict[str, Any]]:
+        if self._rows is None:
+            self._rows = pa.Table.from_pandas(self._summary_frame(), preserve_index=False).to_pylist()
+        return self._rows
+
+    def _arch_rows(self) -> dict[str, dict[str, Any]]:
+        if self._archs is None:
+            self._archs = {r["arch_id"]: r for r in self.tables["architectures"].to_pylist()}
+        return self._archs
+
+    def filter(self, **conditions: Any) -> Benchmark:
+        """Keep the units whose summary row meets every condition: ``column=value``, ``column=[values]`` or
+        ``column=callable(series) -> bool mask``. E.g. ``filter(hidden_size=256, status="ok")``."""
+        summary = self._summary_frame()
+        mask = pd.Series(True, index=summary.index)
+        for column, cond in conditions.items():
+            if column not in summary.columns:
+                raise KeyError(f"filter field {column!r} is not a summary column; allowed: {list(summary.columns)}")
+            series = summary[column]
+            if callable(cond):
+                m = cond(series)
+            elif isinstance(cond, (list, tuple, set, frozenset)):
+                m = series.isin(list(cond))
+            else:
+                m = series == cond
+            mask &= pd.Series(m, index=summary.index).fillna(False).astype(bool)
+        return self._subset(summary.loc[mask, self.id_column].astype(str).tolist())
+
+    def sample(self, n: int, seed: int = 0) -> Benchmark:
+        """``n`` units drawn without replacement with ``random.Random(seed)`` (in table order)."""
+        units = self._summary_frame()[self.id_column].astype(str).tolist()
+        if n > len(units):
+            raise ValueError(f"n={n} exceeds the {len(units)} units of {self.name}")
+        chosen = set(random.Random(seed).sample(units, n))
+        return self._subset([u for u in units if u in chosen])
+
+    def _subset(self, units: Iterable[str]) -> Benchmark:
+        units = list(units)
+        summary = self._summary_frame()
+        sub = summary.loc[summary[self.id_column].astype(str).isin(units)]
+        arch_ids = pa.array(sorted(set(sub["arch_id"].astype(str))), pa.string())
+        unit_arr = pa.array(units, pa.string())
+        tables = {
+            "architectures": self.tables["architectures"].filter(pc.is_in(self.tables["architectures"]["arch_id"], arch_ids)),
+            "runs": self.tables["runs"].filter(pc.is_in(self.tables["runs"]["run_key"], unit_arr)),
+            "curves": self.tables["curves"].filter(pc.is_in(self.tables["curves"]["run_key"], unit_arr)),
+            "proxies": self.tables["proxies"].filter(pc.is_in(self.tables["proxies"]["arch_id"], arch_ids)),
+        }
+        out = Benchmark(self.name, self.version, self.family, tables, dict(self.metadata), self.id_column)
+        out._summary = sub.reset_index(drop=True)
+        return out
+
+    def __len__(self) -> int:
+        return len(self._summary_frame())
+
+    # -- models -----------------------------------------------------------------------------------------------------
+    def build_model(self, arch: Any, variant: str | None = None, **kwargs: Any) -> Any:
+        """An untrained torch model of ``arch`` (an architecture or an id of this benchmark).
+
+        BERT: ``variant`` "as_named" (every op as named) or "as_trained_2023" (what the 2023 code trained; the default
+        for the 2023 benchmark). RNN: the NAS-Bench-NLP language model of the recipe."""
+        if not hasattr(arch, "arch_id"):
+            arch = self.query(arch)["architecture"]
+        if self.family == "rnn":
+            from bertbench.models.rnn import build_rnn_lm
+
+            return build_rnn_lm(arch, **kwargs)
+        from bertbench.models import build_model
+
+        variant = variant or self.metadata.get("default_variant", "as_named")
+        return build_model(arch, variant=variant, **kwargs)
+
+
+def _py(v: Any) -> Any:
+    if isinstance(v, (np.generic,)):
+        return v.item()
+    if v is pd.NA:
+        return None
+    return v
+
+
+def _where(table: pa.Table, column: str, value: str) -> pa.Table:
+    return table.filter(pc.equal(table[column], pa.scalar(value, pa.string())))
+
+
+def _group_slices(table: pa.Table) -> dict[str, tuple[int, int]] | None:
+    """run_key -> (offset, length) when equal run_keys are contiguous; None otherwise."""
+    if table.num_rows == 0:
+        return {}
+    enc = pc.dictionary_encode(table["run_key"]).combine_chunks()
+    idx = enc.indices.to_numpy(zero_copy_only=False)
+    starts = np.concatenate([[0], np.flatnonzero(np.diff(idx)) + 1])
+    codes = idx[starts]
+    if len(np.unique(codes)) != len(codes):
+        return None
+    lengths = np.diff(np.append(starts, len(idx)))
+    names = enc.dictionary.to_pylist()
+    return {names[c]: (int(s), int(n)) for c, s, n in zip(codes, starts, lengths)}
+
+
+def _first(table: pa.Table, column: str, value: str) -> dict[str, Any]:
+    rows = _where(table, column, value).slice(0, 1).to_pylist()
+    if not rows:
+        raise KeyError(f"{column}={value!r} not found")
+    return rows[0]
+
+
+def build_summary(bench: Benchmark) -> pd.DataFrame:
+    """The summary view (see the module docstring)."""
+    from bertbench.data.tasks import AGGREGATES
+
+    runs = bench.tables["runs"]
+    idc = bench.id_column
+    arch_cols = [c for c in bench.tables["architectures"].column_names if c not in ("layers",)]
+    archs = bench.tables["architectures"].select(arch_cols).to_pandas(types_mapper=pd.ArrowDtype)
+    r = runs.select(["arch_id", "run_key", "seed", "stage", "status", "score"]).to_pandas()
+    # unit -> arch_id and extra unit-level columns
+    if idc == "arch_id":
+        units = r[["arch_id"]].drop_duplicates()
+    else:
+        units = r[["run_key", "arch_id"]].drop_duplicates("run_key").rename(columns={"run_key": idc})
+    summary = units.merge(archs, on="arch_id", how="left")
+    key = "arch_id" if idc == "arch_id" else "run_key"
+    r = r.rename(columns={key: idc}) if key != idc else r
+    # status per unit: ok if every run ok, else the worst
+    status = r.groupby(idc)["status"].agg(lambda s: "ok" if (s == "ok").all() else ("diverged" if (s == "diverged").any() else "failed"))
+    ok = r[r["status"] == "ok"]
+    ranked = runs.select(["stage", "main_metric"]).to_pandas()
+    stages = [s for s in dict.fromkeys(ranked.loc[ranked["main_metric"] != "", "stage"]) if s]
+    frames = []
+    for stage in stages if bench.family != "rnn" else []:
+        part = ok[ok["stage"] == stage].groupby(idc)["score"]
+        frames.append(part.mean().rename(stage))
+        if r[r["stage"] == stage].groupby(idc)["seed"].nunique().max() > 1:
+            frames.append(part.std().rename(f"{stage}_std"))
+    n_seeds = r.groupby(idc)["seed"].nunique().rename("n_seeds")
+    n_runs = bench.metadata.get("n_runs")
+    wide = pd.concat([status.rename("status"), n_seeds, *frames], axis=1)
+    for stage in stages if bench.family != "rnn" else []:
+        if stage not in wide:
+            wide[stage] = np.nan
+    # aggregates over every metric (mean over ok seeds)
+    full = bench._runs_frame()
+    if idc != "arch_id":
+        full = full.rename(columns={"run_key": idc})
+    full = full[full["status"] == "ok"]
+    metric_cols = [c for c in full.columns if c not in RUN_META_COLUMNS and c != idc]
+    per_task: dict[str, dict[str, dict[str, float]]] = {}
+    if len(full):
+        means = full.groupby([idc, "stage"])[metric_cols].mean(numeric_only=False)
+        for (unit, stage), row in means.iterrows():
+            per_task.setdefault(str(unit), {})[stage] = {k: float(v) for k, v in row.items() if v is not None and not pd.isna(v)}
+    if bench.family == "rnn":  # one stage (the LM dataset): every metric gets its own column
+        names = [m for m in metric_cols if m in ("test_loss", "val_loss", "train_loss", "test_perplexity")]
+        for m in names:
+            wide[m] = [per_task.get(str(u), {}).get(stage, {}).get(m, np.nan) for u in wide.index for stage in stages[:1]]
+    for agg in bench.metadata.get("aggregates", []):
+        a = AGGREGATES[agg]
+        wide[agg] = [a.compute(per_task.get(str(u), {})) for u in wide.index]
+    for col, values in (bench.metadata.get("unit_columns") or {}).items():
+        summary[col] = summary[idc].astype(str).map(values)
+    if n_runs:
+        wide["n_runs"] = [n_runs.get(str(u), 1) for u in wide.index]
+    wide.index.name = idc
+    wide = wide.reset_index()
+    wide[idc] = wide[idc].astype(str)
+    summary[idc] = summary[idc].astype(str)
+    out = summary.merge(wide, on=idc, how="left")
+    return pa.Table.from_pandas(out, preserve_index=False).to_pandas(types_mapper=pd.ArrowDtype)
+
+
+RUN_META_COLUMNS = {"arch_id", "run_key", "seed", "stage", "status", "main_metric", "score", "steps", "tokens",
+                    "wall_seconds", "device", "error"}
+
+
+def metric_docs() -> dict[str, dict[str, str]]:
+    """Meaning and direction of every metric name bertbench writes."""
+    return {
+        "matthews": {"meaning": "Matthews correlation x100 (CoLA)", "direction": "higher"},
+        "accuracy": {"meaning": "accuracy x100 on the dev split", "direction": "higher"},
+        "accuracy_matched": {"meaning": "MNLI dev-matched accuracy x100", "direction": "higher"},
+        "accuracy_mismatched": {"meaning": "MNLI dev-mismatched accuracy x100", "direction": "higher"},
+        "f1": {"meaning": "F1 x100 of the positive class", "direction": "higher"},
+        "pearson": {"meaning": "Pearson r x100 (STS-B)", "direction": "higher"},
+        "spearman": {"meaning": "Spearman rho x100 (STS-B)", "direction": "higher"},
+        "glue_2023": {"meaning": "the 2023 paper's GLUE mean of 8 tasks", "direction": "higher"},
+        "glue": {"meaning": "leaderboard-style GLUE mean of 9 tasks", "direction": "higher"},
+        "test_loss": {"meaning": "final-epoch test cross-entropy (nats per token)", "direction": "lower"},
+        "val_loss": {"meaning": "final-epoch validation cross-entropy (nats per token)", "direction": "lower"},
+        "train_loss": {"meaning": "final-epoch training cross-entropy (nats per token)", "direction": "lower"},
+        "test_perplexity": {"meaning": "exp(test_loss)", "direction": "lower"},
+        "loss": {"meaning": "final pretraining loss (generator MLM + 50 x discriminator)", "direction": "lower"},
+        "disc_accuracy": {"meaning": "replaced-token-detection accuracy x100 at the end of pretraining", "direction": "higher"},
+    }
+
+
+def is_nan(x: Any) -> bool:
+    return x is None or (isinstance(x, float) and math.isnan(x))
+

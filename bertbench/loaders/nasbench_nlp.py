@@ -1,0 +1,282 @@
+"""NAS-Bench-NLP training logs (the official JSON-per-run format, a zip or a folder) as a Benchmark.
+
+Each log: ``recepie_id``, ``recepie`` (the cell graph as a JSON string), hyper-parameters, ``num_params``, per-epoch
+``train_losses`` / ``val_losses`` / ``test_losses``, ``wall_times`` and ``status`` ("OK", "loss is nan!", ...).
+Conversion reads the logs straight from the zip, once; the tables are cached as Parquet under
+``$BERTBENCH_CACHE/nas-bench-nlp/<source hash>/`` (built in a temp folder and renamed: never half-written; a changed
+source has a new hash and is converted again).
+
+Units: ``reduction="none"``: one per log (``run_key`` = log name; multi-run copies of a recipe are seeds 0, 1, ...);
+``reduction="mean"``: one per recipe (``arch_id``), final losses averaged over its OK runs, curves averaged per epoch.
+Losses are natural-log cross-entropy; ``test_perplexity`` = exp(test_loss). Nothing is turned into an accuracy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from bertbench.errors import CorruptRelease, DataSourceError, InvalidRnnRecipe
+from bertbench.loaders.base import Benchmark, metric_docs
+from bertbench.rnn_space import RnnArchitecture
+from bertbench.store.schema import schema_for
+
+DATASETS = ("ptb", "wikitext-2")
+REDUCTIONS = ("none", "mean")
+CONVERTER_VERSION = "1"
+HPARAMS = ("emsize", "nhid", "nlayers", "dropout", "dropouth", "dropouti", "dropoute", "wdrop", "batch_size", "bptt",
+           "lr", "wdecay", "epochs", "eval_batch_size")
+
+
+def _cache_root() -> Path:
+    return Path(os.environ.get("BERTBENCH_CACHE", Path.home() / ".cache" / "bertbench")) / "nas-bench-nlp"
+
+
+def source_hash(path: Path) -> str:
+    """sha256 of the zip's bytes, or of the (name, sha256) of every file in a folder."""
+    h = hashlib.sha256(CONVERTER_VERSION.encode())
+    if path.is_file():
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 22), b""):
+                h.update(chunk)
+    else:
+        for p in sorted(path.rglob("*.json")):
+            h.update(p.relative_to(path).as_posix().encode())
+            h.update(hashlib.sha256(p.read_bytes()).digest())
+    return h.hexdigest()[:24]
+
+
+def _iter_logs(path: Path) -> Iterator[tuple[str, bytes]]:
+    if path.is_dir():
+        for p in sorted(path.rglob("*.json")):
+            yield p.name, p.read_bytes()
+        return
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as err:
+        raise CorruptRelease(f"{path}: not a readable zip file ({err})") from err
+    with zf:
+        for info in sorted(zf.infolist(), key=lambda i: i.filename):
+            if info.is_dir() or not info.filename.endswith(".json"):
+                continue
+            try:
+                data = zf.read(info)
+            except (zipfile.BadZipFile, OSError, EOFError) as err:
+                raise CorruptRelease(f"{path}: member {info.filename} is truncated or corrupt ({err})") from err
+            yield info.filename.rsplit("/", 1)[-1], data
+
+
+def _status(raw: Any) -> str:
+    if raw == "OK":
+        return "ok"
+    if isinstance(raw, str) and "nan" in raw.lower():
+        return "diverged"
+    return "failed"
+
+
+def _last(xs: list[float]) -> float:
+    return float(xs[-1]) if xs else math.nan
+
+
+def convert(path: Path) -> tuple[dict[str, pa.Table], dict[str, Any]]:
+    """Parse every log; raise CorruptRelease / InvalidRnnRecipe naming the file and field at fault."""
+    archs: dict[str, dict[str, Any]] = {}
+    runs: list[dict[str, Any]] = []
+    curve_cols: dict[str, list[Any]] = {k: [] for k in ("arch_id", "run_key", "seed", "stage", "step", "name", "value")}
+    datasets: set[str] = set()
+    hparams: dict[str, set[Any]] = {}
+    seen_seed: dict[str, int] = {}
+    count = 0
+    for name, data in _iter_logs(path):
+        count += 1
+        try:
+            log = json.loads(data)
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise CorruptRelease(f"{path}: log {name} is not valid JSON ({err})") from err
+        if not isinstance(log, dict):
+            raise CorruptRelease(f"{path}: log {name} is not a JSON object")
+        for field_name in ("recepie", "recepie_id"):
+            if field_name not in log:
+                raise CorruptRelease(f"{path}: log {name} has no field {field_name!r}")
+        try:
+            arch = RnnArchitecture.from_recipe(log["recepie"])
+        except InvalidRnnRecipe as err:
+            raise InvalidRnnRecipe(f"{path}: log {name}, field 'recepie': {err}") from err
+        dataset = str(log.get("data", "")).rstrip("/").rsplit("/", 1)[-1] or "unknown"
+        datasets.add(dataset)
+        for k in HPARAMS:
+            if k in log:
+                hparams.setdefault(k, set()).add(log[k])
+        archs.setdefault(arch.arch_id, {"arch_id": arch.arch_id, "recipe_id": int(log["recepie_id"]),
+                                        "recipe_json": arch.recipe_json, "num_nodes": arch.num_nodes,
+                                        "params": log.get("num_params")})
+        run_key = name[:-5] if name.endswith(".json") else name
+        seed = seen_seed.get(arch.arch_id, 0)
+        seen_seed[arch.arch_id] = seed + 1
+        status = _status(log.get("status"))
+        losses = {k: [float(x) if x is not None else math.nan for x in log.get(f"{k}es", [])]
+                  for k in ("train_loss", "val_loss", "test_loss")}
+        finals = {k: _last(v) for k, v in losses.items()}
+        if status == "ok" and not all(math.isfinite(v) for v in finals.values()):
+            status = "diverged"
+        if status != "ok":
+            finals = {k: math.nan for k in finals}
+        metrics = {**finals, "test_perplexity": math.exp(finals["test_loss"]) if math.isfinite(finals["test_loss"]) else math.nan}
+        walls = log.get("wall_times") or []
+        runs.append({
+            "arch_id": arch.arch_id, "run_key": run_key, "seed": seed, "stage": dataset, "status": status,
+            "main_metric": "test_loss", "score": finals["test_loss"],
+            "metrics": [{"name": k, "value": v} for k, v in metrics.items()],
+            "steps": len(losses["test_loss"]), "tokens": None,
+            "wall_seconds": float(np.sum(walls)) if walls else None,
+            "device": "cuda" if log.get("cuda") else None,
+            "error": None if status == "ok" else str(log.get("status")),
+        })
+        for cname, values in losses.items():
+            n = len(values)
+            curve_cols["arch_id"] += [arch.arch_id] * n
+            curve_cols["run_key"] += [run_key] * n
+            curve_cols["seed"] += [seed] * n
+            curve_cols["stage"] += [dataset] * n
+            curve_cols["step"] += list(range(1, n + 1))
+            curve_cols["name"] += [cname] * n
+            curve_cols["value"] += values
+    if count == 0:
+        raise CorruptRelease(f"{path}: no .json logs found")
+    tables = {
+        "architectures": pa.Table.from_pylist(list(archs.values()), schema=schema_for("architectures", "rnn")),
+        "runs": pa.Table.from_pylist(runs, schema=schema_for("runs")),
+        "curves": pa.Table.from_pydict(curve_cols, schema=schema_for("curves")),
+        "proxies": schema_for("proxies").empty_table(),
+    }
+    info = {"datasets": sorted(datasets), "logs": count,
+            "hparams": {k: sorted(v, key=str) if len(v) > 1 else next(iter(v)) for k, v in hparams.items()}}
+    return tables, info
+
+
+def _cached(path: Path) -> tuple[dict[str, pa.Table], dict[str, Any]]:
+    folder = _cache_root() / source_hash(path)
+    if not (folder / "info.json").exists():
+        tables, info = convert(path)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+        try:
+            for name, table in tables.items():
+                pq.write_table(table, tmp / f"{name}.parquet", compression="zstd")
+            (tmp / "info.json").write_text(json.dumps({**info, "source": str(path)}, default=str))
+            try:
+                os.rename(tmp, folder)
+            except OSError:  # another process won the race: theirs is identical
+                shutil.rmtree(tmp, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    info = json.loads((folder / "info.json").read_text())
+    tables = {n: pq.read_table(folder / f"{n}.parquet") for n in ("architectures", "runs", "curves", "proxies")}
+    return tables, info
+
+
+def _reduce_mean(tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
+    """One unit per recipe: final metrics averaged over OK runs; curves averaged per (epoch, name)."""
+    runs = tables["runs"].to_pylist()
+    by_arch: dict[str, list[dict[str, Any]]] = {}
+    for r in runs:
+        by_arch.setdefault(r["arch_id"], []).append(r)
+    out = []
+    for arch_id, rs in by_arch.items():
+        ok = [r for r in rs if r["status"] == "ok"]
+        names = [m["name"] for m in rs[0]["metrics"]]
+        metrics = [{"name": n, "value": float(np.mean([next(m["value"] for m in r["metrics"] if m["name"] == n) for r in ok]))
+                    if ok else math.nan} for n in names]
+        status = "ok" if ok else rs[0]["status"]
+        out.append({**rs[0], "run_key": arch_id, "seed": 0, "status": status,
+                    "score": next(m["value"] for m in metrics if m["name"] == "test_loss"), "metrics": metrics,
+                    "wall_seconds": float(np.nanmean([r["wall_seconds"] or math.nan for r in rs])),
+                    "error": None if ok else rs[0]["error"],
+                    "steps": max(r["steps"] or 0 for r in rs)})
+    curves = tables["curves"].to_pandas()
+    ok_keys = {r["run_key"] for r in runs if r["status"] == "ok"}
+    curves = curves[curves["run_key"].isin(ok_keys)] if len(curves) else curves
+    mean = curves.groupby(["arch_id", "stage", "name", "step"], sort=True)["value"].mean().reset_index()
+    mean["run_key"] = mean["arch_id"]
+    mean["seed"] = 0
+    curve_table = pa.Table.from_pandas(mean[["arch_id", "run_key", "seed", "stage", "step", "name", "value"]],
+                                       schema=schema_for("curves"), preserve_index=False)
+    return {**tables, "runs": pa.Table.from_pylist(out, schema=schema_for("runs")), "curves": curve_table}
+
+
+def load_nasbench_nlp(path: str | os.PathLike[str] | None = None, dataset: str | None = None,
+                      reduction: str = "none") -> Benchmark:
+    """``path``: a logs zip (e.g. train_logs_wikitext-2/logs.zip) or a folder of logs; ``dataset``: "ptb" or
+    "wikitext-2" (checked against the logs; inferred when None); ``reduction``: "none" or "mean"."""
+    if path is None:
+        raise DataSourceError(
+            "nas-bench-nlp needs path= to a logs zip or folder (download train_logs_single_run/logs.zip, "
+            "train_logs_multi_runs/logs.zip or train_logs_wikitext-2/logs.zip from fmsnew/nas-bench-nlp-release)"
+        )
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction={reduction!r} is not known; allowed: {list(REDUCTIONS)}")
+    if dataset is not None and dataset not in DATASETS:
+        raise ValueError(f"dataset={dataset!r} is not known; allowed: {list(DATASETS)}")
+    p = Path(path)
+    if not p.exists():
+        raise DataSourceError(f"path={str(path)!r} does not exist")
+    tables, info = _cached(p)
+    run_keys = tables["runs"]["run_key"].to_pylist()
+    recipe_ids = {k: int(k.split("_")[3]) for k in run_keys if k.startswith("log_stats_model_") and k.split("_")[3].isdigit()}
+    found = info["datasets"]
+    if dataset is not None and found != [dataset]:
+        raise DataSourceError(f"path={str(path)!r} holds logs of {found}, not dataset={dataset!r}")
+    n_runs = None
+    if reduction == "mean":
+        arch_of = dict(zip(run_keys, tables["runs"]["arch_id"].to_pylist()))
+        n_runs = {}
+        for a in arch_of.values():
+            n_runs[a] = n_runs.get(a, 0) + 1
+        ids_by_arch: dict[str, int] = {}
+        for k, a in arch_of.items():
+            if k in recipe_ids:
+                ids_by_arch[a] = min(ids_by_arch.get(a, recipe_ids[k]), recipe_ids[k])
+        recipe_ids = ids_by_arch
+        tables = _reduce_mean(tables)
+    n_units = tables["runs"].num_rows
+    metadata = {
+        "name": "nas-bench-nlp",
+        "version": "2020.0.0",
+        "source": str(p),
+        "family": "rnn",
+        "dataset": found[0] if len(found) == 1 else found,
+        "reduction": reduction,
+        "seeds": sorted(set(pc.unique(tables["runs"]["seed"]).to_pylist())),
+        "tasks": found,
+        "aggregates": [],
+        "metrics": metric_docs(),
+        "hparams": info.get("hparams", {}),
+        "logs": info["logs"],
+        "caveats": [
+            "Losses are natural-log cross-entropy per token (final epoch); perplexity = exp(loss).",
+            "Logs with status other than OK (e.g. 'loss is nan!') are kept with status diverged/failed and NaN finals.",
+            f"{n_units} units with reduction={reduction!r}.",
+            "Identical cell graphs logged under several recepie_ids share one arch_id; recipe_id is per log "
+            "(the smallest of the group with reduction='mean').",
+        ],
+        "license": "Apache-2.0 (fmsnew/nas-bench-nlp-release)",
+        "default_variant": "rnn",
+        "unit_columns": {"recipe_id": recipe_ids},
+        "n_runs": n_runs,
+    }
+    id_column = "run_key" if reduction == "none" else "arch_id"
+    return Benchmark("nas-bench-nlp", metadata["version"], "rnn", tables, metadata, id_column=id_column)

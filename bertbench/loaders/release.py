@@ -1,0 +1,43 @@
+"""Load our own releases (a folder with manifest.json and four Parquet tables)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from bertbench.loaders.base import Benchmark, metric_docs
+from bertbench.store.release import read_manifest, validate
+from bertbench.store.schema import TABLES, schema_for
+
+
+def load_release(path: str | os.PathLike[str], verify: bool = False) -> Benchmark:
+    """Read a release folder. ``verify=True`` re-checks every sha256 first (`bertbench validate` does the same)."""
+    path = Path(path)
+    manifest = validate(path) if verify else read_manifest(path)
+    family = manifest.get("family", "bert")
+    tables = {}
+    for name in TABLES:
+        entry = manifest["tables"][name]
+        tables[name] = pq.read_table(path / entry["file"], schema=schema_for(name, family))
+    tasks = manifest.get("tasks", [])
+    from bertbench.data.tasks import aggregates_for
+
+    docs = metric_docs()
+    metadata = {
+        "name": manifest["name"],
+        "version": manifest["version"],
+        "source": str(path),
+        "family": family,
+        "schema_version": manifest["schema_version"],
+        "seeds": manifest.get("seeds"),
+        "reduction": "summary: mean over ok seeds; runs: one row per (arch, seed, stage)",
+        "tasks": tasks,
+        "aggregates": [a.name for a in aggregates_for(tasks)] + (["synthetic"] if any(t.startswith("synthetic") for t in tasks) else []),
+        "metrics": docs,
+        "caveats": manifest.get("caveats", []),
+        "manifest": manifest,
+        "default_variant": "as_named",
+    }
+    return Benchmark(manifest["name"], manifest["version"], family, tables, metadata, id_column="arch_id")

@@ -1,0 +1,175 @@
+"""Releases: a finished run folder committed as a versioned, checksummed folder of Parquet tables.
+
+``RELEASES/NAME-VERSION/`` holds ``manifest.json`` and ``architectures|runs|curves|proxies.parquet``. It is built in
+a temporary folder beside its destination and renamed into place, so it appears whole or not at all, and an existing
+version is never overwritten.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import platform
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from bertbench.errors import CorruptRelease, ReleaseExists
+from bertbench.store.schema import SCHEMA_VERSION, TABLES, schema_for, version_tuple
+from bertbench.store.writer import ShardWriter
+
+SEMVER = re.compile(r"^\d+\.\d+\.\d+$")
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+DEFAULT_LICENSE = "CC-BY-4.0"
+CITATION = (
+    "@inproceedings{serianni2023training,\n  title={Training-free Neural Architecture Search for RNNs and Transformers},\n"
+    "  author={Serianni, Aaron and Kalita, Jugal},\n  booktitle={ACL},\n  year={2023}\n}"
+)
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _sorted(table: pa.Table, keys: list[str]) -> pa.Table:
+    keys = [k for k in keys if k in table.column_names]
+    if table.num_rows == 0 or not keys:
+        return table
+    return table.take(pc.sort_indices(table, sort_keys=[(k, "ascending") for k in keys]))
+
+
+def collect_tables(run_dir: Path) -> dict[str, pa.Table]:
+    """The four tables of a run folder, sorted for stable files."""
+    w = ShardWriter(run_dir)
+    return {
+        "architectures": _sorted(w.read("architectures"), ["arch_id"]),
+        "runs": _sorted(w.read("runs"), ["arch_id", "seed", "stage"]),
+        "curves": _sorted(w.read("curves"), ["arch_id", "seed", "stage", "name", "step"]),
+        "proxies": _sorted(w.read("proxies"), ["arch_id", "proxy", "variant", "seed"]),
+    }
+
+
+def commit(
+    run_dir: str | os.PathLike[str],
+    name: str,
+    version: str,
+    out: str | os.PathLike[str],
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Build ``out/NAME-VERSION`` from the shards of ``run_dir``; refuse to overwrite an existing version."""
+    run_dir, out = Path(run_dir), Path(out)
+    if not NAME.match(name):
+        raise ValueError(f"name={name!r} must match {NAME.pattern}")
+    if not SEMVER.match(version):
+        raise ValueError(f"version={version!r} must be semantic, X.Y.Z")
+    if not (run_dir / "shards").is_dir():
+        raise FileNotFoundError(f"run_dir={run_dir} has no shards/ folder: not a bertbench run folder")
+    dest = out / f"{name}-{version}"
+    if dest.exists():
+        raise ReleaseExists(f"release {name} version {version} already exists at {dest}; choose a new version")
+    tables = collect_tables(run_dir)
+    if tables["runs"].num_rows == 0:
+        raise CorruptRelease(f"run_dir={run_dir} holds no completed results (shards/runs is empty)")
+    run_info = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").exists() else {}
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}-{version}.", dir=out))
+    try:
+        entries = {}
+        for table_name in TABLES:
+            path = tmp / f"{table_name}.parquet"
+            pq.write_table(tables[table_name], path, compression="zstd")
+            entries[table_name] = {"file": path.name, "sha256": sha256_file(path), "rows": tables[table_name].num_rows}
+        from bertbench import __version__
+
+        runs = tables["runs"]
+        manifest = {
+            "name": name,
+            "version": version,
+            "schema_version": SCHEMA_VERSION,
+            "family": "bert",
+            "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "bertbench_version": __version__,
+            "space": run_info.get("space"),
+            "grid": run_info.get("grid"),
+            "recipe": run_info.get("recipe"),
+            "data": run_info.get("data"),
+            "tasks": sorted(set(runs.column("stage").to_pylist()) - {"pretrain"}),
+            "seeds": sorted(set(runs.column("seed").to_pylist())),
+            "hardware": run_info.get("hardware") or {"python": platform.python_version(), "machine": platform.machine()},
+            "tables": entries,
+            "license": DEFAULT_LICENSE,
+            "citation": CITATION,
+            "caveats": run_info.get("caveats", []),
+        }
+        if extra:
+            manifest.update(extra)
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
+        os.rename(tmp, dest)  # atomic; fails if dest appeared meanwhile
+    except OSError as err:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if dest.exists():
+            raise ReleaseExists(f"release {name} version {version} already exists at {dest}") from err
+        raise
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return dest
+
+
+def read_manifest(release: str | os.PathLike[str]) -> dict[str, Any]:
+    path = Path(release) / "manifest.json"
+    if not path.exists():
+        raise CorruptRelease(f"{path} is missing: {release} is not a bertbench release folder")
+    try:
+        manifest = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise CorruptRelease(f"{path} is not valid JSON: {err}") from err
+    sv = manifest.get("schema_version")
+    if sv is None:
+        raise CorruptRelease(f"{path}: field 'schema_version' is missing")
+    if version_tuple(sv)[0] > version_tuple(SCHEMA_VERSION)[0] or version_tuple(sv) > version_tuple(SCHEMA_VERSION):
+        raise CorruptRelease(
+            f"{path}: field 'schema_version'={sv} is newer than this bertbench reads ({SCHEMA_VERSION}); upgrade bertbench"
+        )
+    return manifest
+
+
+def validate(release: str | os.PathLike[str], check_checksums: bool = True) -> dict[str, Any]:
+    """Re-check schema version, checksums, row counts and column schemas; return the manifest."""
+    release = Path(release)
+    manifest = read_manifest(release)
+    tables = manifest.get("tables")
+    if not isinstance(tables, dict) or set(tables) != set(TABLES):
+        raise CorruptRelease(f"{release}/manifest.json: field 'tables' must list {list(TABLES)}")
+    for table_name, entry in tables.items():
+        path = release / entry["file"]
+        if not path.exists():
+            raise CorruptRelease(f"{path}: file listed in manifest 'tables.{table_name}' is missing")
+        if check_checksums:
+            digest = sha256_file(path)
+            if digest != entry["sha256"]:
+                raise CorruptRelease(
+                    f"{path}: sha256 {digest[:12]}... differs from manifest 'tables.{table_name}.sha256' "
+                    f"{entry['sha256'][:12]}...; the file is corrupt or was changed"
+                )
+        meta = pq.read_metadata(path)
+        if meta.num_rows != entry["rows"]:
+            raise CorruptRelease(f"{path}: {meta.num_rows} rows, manifest 'tables.{table_name}.rows' says {entry['rows']}")
+        expected = schema_for(table_name, manifest.get("family", "bert"))
+        got = pq.read_schema(path)
+        if [f.name for f in got] != [f.name for f in expected]:
+            raise CorruptRelease(f"{path}: columns {got.names} differ from schema {expected.names}")
+    return manifest

@@ -1,0 +1,127 @@
+"""Arrow schemas of the benchmark tables, with every column documented, and the schema version.
+
+A release holds ``architectures``, ``runs``, ``curves`` and ``proxies`` (design.md). Loaders of other benchmarks
+(the 2023 JSON, NAS-Bench-NLP logs) produce tables with the same ``runs``/``curves``/``proxies`` schemas and a
+family-specific ``architectures`` schema (BERT or RNN).
+
+Scores: GLUE-style metrics are stored x100 (percent, as GLUE reports them); losses are natural-log cross-entropy
+(nats per token); perplexity = exp(loss). Failed or diverged runs have status != "ok" and NaN metrics, never 0.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+#: Bump the minor version for added columns, the major version for changed or removed ones.
+SCHEMA_VERSION = "1.0"
+
+STATUSES = ("ok", "failed", "diverged")
+
+LAYER_TYPE = pa.struct(
+    [
+        pa.field("op_type", pa.string()),
+        pa.field("op_param", pa.string()),  # "SDP" | "WMA" | "DFT" | "DCT" | "5" | "9"
+        pa.field("heads", pa.int32()),
+        pa.field("ffn_dim", pa.int32()),
+        pa.field("num_ffn", pa.int32()),
+    ]
+)
+
+METRIC_TYPE = pa.struct([pa.field("name", pa.string()), pa.field("value", pa.float64())])
+
+
+def _schema(fields: list[tuple[str, pa.DataType, str]]) -> pa.Schema:
+    return pa.schema([pa.field(n, t, metadata={"doc": d}) for n, t, d in fields])
+
+
+ARCHITECTURES_BERT = _schema(
+    [
+        ("arch_id", pa.string(), "sha256[:16] of the canonical architecture JSON (bertbench.space)"),
+        ("hidden_size", pa.int32(), "global hidden size H"),
+        ("num_layers", pa.int32(), "number of encoder layers"),
+        ("layers", pa.list_(LAYER_TYPE), "per layer: op_type, op_param, heads, ffn_dim, num_ffn"),
+        ("arch_json", pa.string(), "canonical JSON of the architecture"),
+        ("params", pa.int64(), "parameters of the discriminator encoder as built (as_named; embeddings included)"),
+        ("flops", pa.int64(), "forward multiply-accumulates x2 for one 128-token sequence (analytic; null if unknown)"),
+    ]
+)
+
+ARCHITECTURES_RNN = _schema(
+    [
+        ("arch_id", pa.string(), "sha256[:16] of the canonical recipe JSON (bertbench.rnn_space)"),
+        ("recipe_id", pa.int64(), "NAS-Bench-NLP recepie_id"),
+        ("recipe_json", pa.string(), "canonical JSON of the cell recipe"),
+        ("num_nodes", pa.int32(), "nodes of the cell graph"),
+        ("params", pa.int64(), "num_params reported by the log (null if absent)"),
+    ]
+)
+
+RUNS = _schema(
+    [
+        ("arch_id", pa.string(), "architecture id"),
+        ("run_key", pa.string(), "unit of one trained network: arch_id for ours; paper id / log name for imported data"),
+        ("seed", pa.int32(), "seed of the run (the trainer derives every RNG from arch_id, seed and stage)"),
+        ("stage", pa.string(), "'pretrain' or the task name (fine-tuning) or the LM dataset"),
+        ("status", pa.string(), "ok | failed | diverged"),
+        ("main_metric", pa.string(), "name of the metric this stage ranks by"),
+        ("score", pa.float64(), "value of main_metric (NaN unless status is ok)"),
+        ("metrics", pa.list_(METRIC_TYPE), "every metric of the stage: (name, value)"),
+        ("steps", pa.int64(), "optimizer steps run"),
+        ("tokens", pa.int64(), "tokens seen in training (null if unknown)"),
+        ("wall_seconds", pa.float64(), "wall-clock seconds of the stage"),
+        ("device", pa.string(), "device summary, e.g. 'cpu x2' or 'cuda:NVIDIA H100'"),
+        ("error", pa.string(), "error text for failed / diverged runs, else null"),
+    ]
+)
+
+CURVES = _schema(
+    [
+        ("arch_id", pa.string(), "architecture id"),
+        ("run_key", pa.string(), "as in runs"),
+        ("seed", pa.int32(), "as in runs"),
+        ("stage", pa.string(), "as in runs"),
+        ("step", pa.int64(), "optimizer step (or epoch for per-epoch logs)"),
+        ("name", pa.string(), "curve name, e.g. train_loss, val_loss, test_loss, lr"),
+        ("value", pa.float64(), "value at that step (NaN where the run diverged)"),
+    ]
+)
+
+PROXIES = _schema(
+    [
+        ("arch_id", pa.string(), "architecture id"),
+        ("proxy", pa.string(), "proxy name (bertbench.proxies registry)"),
+        ("variant", pa.string(), "model builder: as_named | as_trained_2023 | rnn"),
+        ("seed", pa.int32(), "initialisation and batch seed"),
+        ("batch_size", pa.int32(), "sequences in the input batch"),
+        ("seq_len", pa.int32(), "tokens per sequence"),
+        ("source", pa.string(), "input corpus source"),
+        ("value", pa.float64(), "score (NaN if it failed)"),
+        ("seconds", pa.float64(), "wall time of this score"),
+        ("status", pa.string(), "ok | failed"),
+        ("error", pa.string(), "error text if failed"),
+    ]
+)
+
+TABLES = ("architectures", "runs", "curves", "proxies")
+
+
+def schema_for(table: str, family: str = "bert") -> pa.Schema:
+    if table == "architectures":
+        return ARCHITECTURES_BERT if family == "bert" else ARCHITECTURES_RNN
+    return {"runs": RUNS, "curves": CURVES, "proxies": PROXIES}[table]
+
+
+def empty(table: str, family: str = "bert") -> pa.Table:
+    return schema_for(table, family).empty_table()
+
+
+def column_docs(schema: pa.Schema) -> dict[str, str]:
+    return {f.name: (f.metadata or {}).get(b"doc", b"").decode() for f in schema}
+
+
+def metrics_list(metrics: dict[str, float]) -> list[dict[str, float]]:
+    return [{"name": k, "value": float(v)} for k, v in metrics.items()]
+
+
+def version_tuple(v: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in str(v).split("."))

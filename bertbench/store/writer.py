@@ -1,0 +1,96 @@
+"""Atomic shard files in a run folder.
+
+Layout: ``RUN_DIR/shards/<table>/<key>.parquet``. ``key`` names one result: ``<arch_id>__s<seed>__<stage>``.
+Each shard is written to a temporary file in the same folder and renamed into place (atomic on POSIX), so readers
+and other writer processes never see half a file; the ``runs`` shard is written last and marks the result done.
+Writing the same key twice replaces the file with identical content: a result can never appear twice.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from bertbench.store.schema import schema_for
+
+
+def result_key(arch_id: str, seed: int, stage: str) -> str:
+    if "__" in stage or "/" in stage:
+        raise ValueError(f"stage={stage!r} must not contain '__' or '/'")
+    return f"{arch_id}__s{seed}__{stage}"
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_table(path: Path, table: pa.Table) -> None:
+    """Write ``table`` as Parquet (zstd) to ``path`` via temp file + rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        pq.write_table(table, tmp, compression="zstd")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class ShardWriter:
+    """Writes and reads the result shards of one run folder (safe with many writer processes)."""
+
+    def __init__(self, run_dir: str | os.PathLike[str], family: str = "bert") -> None:
+        self.run_dir = Path(run_dir)
+        self.family = family
+
+    def path(self, table: str, key: str) -> Path:
+        return self.run_dir / "shards" / table / f"{key}.parquet"
+
+    def done(self, key: str) -> bool:
+        return self.path("runs", key).exists()
+
+    def write_architecture(self, arch_id: str, rows: list[dict]) -> None:
+        path = self.path("architectures", arch_id)
+        if not path.exists():
+            atomic_write_table(path, pa.Table.from_pylist(rows, schema=schema_for("architectures", self.family)))
+
+    def write_result(self, key: str, runs: list[dict], curves: list[dict] | None = None,
+                     proxies: list[dict] | None = None) -> None:
+        """Write one result's rows; the runs shard goes last and marks the result complete."""
+        if curves:
+            atomic_write_table(self.path("curves", key), pa.Table.from_pylist(curves, schema=schema_for("curves")))
+        if proxies:
+            atomic_write_table(self.path("proxies", key), pa.Table.from_pylist(proxies, schema=schema_for("proxies")))
+        atomic_write_table(self.path("runs", key), pa.Table.from_pylist(runs, schema=schema_for("runs")))
+
+    def write_proxies(self, key: str, rows: list[dict]) -> None:
+        atomic_write_table(self.path("proxies", key), pa.Table.from_pylist(rows, schema=schema_for("proxies")))
+
+    def keys(self, table: str = "runs") -> list[str]:
+        folder = self.run_dir / "shards" / table
+        return sorted(p.stem for p in folder.glob("*.parquet")) if folder.exists() else []
+
+    def read(self, table: str) -> pa.Table:
+        """All shards of ``table`` concatenated in key order (curves/proxies only of completed results)."""
+        schema = schema_for(table, self.family)
+        keys = self.keys(table)
+        if table in ("curves",):
+            done = set(self.keys("runs"))
+            keys = [k for k in keys if k in done]
+        parts = [pq.read_table(self.path(table, k), schema=schema) for k in keys]
+        return pa.concat_tables(parts) if parts else schema.empty_table()

@@ -1,0 +1,139 @@
+"""Loaders of the 2023 benchmark and NAS-Bench-NLP logs."""
+
+import math
+import zipfile
+
+import pytest
+
+import bertbench
+from bertbench.errors import CorruptRelease, DataSourceError, InvalidRnnRecipe
+from bertbench.testing import write_nasbench_nlp_zip
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("BERTBENCH_CACHE", str(tmp_path / "cache"))
+
+
+@pytest.fixture(scope="module")
+def paper(shared_data):
+    return bertbench.load("nas-bench-bert-2023", path=shared_data / "seed-paper",
+                          metrics_csv=shared_data / "seed-paper" / "BERT_results_activation.csv")
+
+
+def test_paper2023_reproduces_published_numbers(paper):
+    s = paper.to_pandas()
+    assert len(s) == 500
+    assert round(float(s["glue_published"].mean()), 2) == 68.89
+    groups = s.groupby(["hidden_size", "num_layers"])["glue_published"].agg(["count", "mean"])
+    assert groups["count"].tolist() == [123, 128, 116, 133]
+    assert [round(float(x), 2) for x in groups["mean"]] == [64.43, 70.25, 67.27, 73.11]
+    ok = s[s["paper_id"] != "47"]
+    assert (ok["glue_2023"] - ok["glue_published"]).abs().max() < 1e-9  # our glue_2023 = the paper's glue
+    rec = paper.query(47)
+    assert rec["metrics"]["rte"] is None and rec["metrics"]["status"] == "failed"
+    assert math.isnan(rec["metrics"]["glue_2023"] if rec["metrics"]["glue_2023"] is not None else math.nan)
+    assert any("47" in c for c in paper.metadata["caveats"])
+    assert any("never applied" in c for c in paper.metadata["caveats"])
+    assert paper.query(194)["duplicates"] == ["194", "438"]
+    assert paper.metadata["metrics"]["glue_2023"]["direction"] == "higher"
+
+
+def test_paper2023_proxies_and_models(paper):
+    prox = paper.to_pandas("proxies")
+    assert set(prox["proxy"]) >= {"Head Confidence", "Number of Parameters"}
+    assert len(prox) == 500 * 15
+    trained = paper.build_model(0)
+    named = paper.build_model(0, variant="as_named")
+    assert [ly.op_name for ly in trained.encoder.layer] == ["SA-SDP"] * 4
+    assert [ly.op_name for ly in named.encoder.layer] == ["SA-WMA", "LT-DCT", "SA-SDP", "SA-SDP"]
+    assert sum(p.numel() for p in named.parameters()) == paper.query(0)["metrics"]["params"]
+
+
+def test_paper2023_offline_without_path_names_path(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(DataSourceError, match="path="):
+        bertbench.load("nas-bench-bert-2023")
+
+
+def test_nasbench_nlp_wt2(shared_data):
+    b = bertbench.load("nas-bench-nlp", path=shared_data / "nas-bench-nlp" / "train_logs_wikitext-2" / "logs.zip")
+    s = b.to_pandas()
+    assert len(s) == 345
+    assert (s["status"] == "ok").sum() == 341
+    bad = s[s["status"] != "ok"]
+    assert len(bad) == 4 and bad["test_loss"].isna().all()
+    ok = s[s["status"] == "ok"]
+    assert ((ok["test_loss"] > 3) & (ok["test_loss"] < 10)).all()
+    assert (abs(ok["test_perplexity"] - ok["test_loss"].map(math.exp)) < 1e-6 * ok["test_perplexity"]).all()
+    assert b.metadata["dataset"] == "wikitext-2"
+    assert b.metadata["metrics"]["test_loss"]["direction"] == "lower"
+    rec = b.query(s["run_key"][1])
+    assert rec["curves"].num_rows == 150  # 50 epochs x train/val/test
+    assert rec["architecture"].num_hidden >= 1
+    assert set(s["recipe_id"].dropna().astype(int)) >= {1000000, 1000001}
+
+
+def test_nasbench_nlp_reduction_and_cache(tmp_path):
+    z = write_nasbench_nlp_zip(tmp_path / "logs.zip", n_recipes=6, runs_per_recipe=3, nan_every=5, dataset="ptb")
+    none = bertbench.load("nas-bench-nlp", path=z, dataset="ptb", reduction="none").to_pandas()
+    mean = bertbench.load("nas-bench-nlp", path=z, reduction="mean").to_pandas()
+    assert len(none) == 18 and len(mean) == 6
+    for row in mean.itertuples():
+        runs = none[(none["arch_id"] == row.arch_id) & (none["status"] == "ok")]
+        assert row.test_loss == pytest.approx(float(runs["test_loss"].mean()))
+        assert row.n_runs == 3
+    assert (none["status"] == "diverged").sum() == 3
+    cache = list((tmp_path / "cache" / "nas-bench-nlp").iterdir())
+    assert len(cache) == 1
+    write_nasbench_nlp_zip(z, n_recipes=7, runs_per_recipe=1)  # a changed source is converted again
+    assert len(bertbench.load("nas-bench-nlp", path=z).to_pandas()) == 7
+    assert len(list((tmp_path / "cache" / "nas-bench-nlp").iterdir())) == 2
+    with pytest.raises(ValueError, match="reduction='max' is not known"):
+        bertbench.load("nas-bench-nlp", path=z, reduction="max")
+
+
+def _assert_nothing_cached(tmp_path):
+    root = tmp_path / "cache" / "nas-bench-nlp"
+    assert not root.exists() or not list(root.iterdir())
+
+
+def test_nasbench_nlp_bad_inputs(tmp_path):
+    z = write_nasbench_nlp_zip(tmp_path / "good.zip", n_recipes=3)
+    data = z.read_bytes()
+    (tmp_path / "trunc.zip").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CorruptRelease, match="trunc.zip"):
+        bertbench.load("nas-bench-nlp", path=tmp_path / "trunc.zip")
+    corrupt = bytearray(data)
+    corrupt[40:60] = b"\x00" * 20  # inside the first member's compressed bytes
+    (tmp_path / "corrupt.zip").write_bytes(bytes(corrupt))
+    with pytest.raises(CorruptRelease, match="corrupt.zip"):
+        bertbench.load("nas-bench-nlp", path=tmp_path / "corrupt.zip")
+    with zipfile.ZipFile(tmp_path / "notjson.zip", "w") as zf:
+        zf.writestr("log_stats_model_1_x.json", "{not json")
+    with pytest.raises(CorruptRelease, match="log log_stats_model_1_x.json is not valid JSON"):
+        bertbench.load("nas-bench-nlp", path=tmp_path / "notjson.zip")
+    with zipfile.ZipFile(tmp_path / "missing.zip", "w") as zf:
+        zf.writestr("log_stats_model_2_x.json",
+                    '{"recepie_id": 2, "data": "data/ptb", "status": "OK", "recepie": '
+                    '"{\\"h_new_0\\": {\\"op\\": \\"activation_tanh\\", \\"input\\": [\\"ghost\\"]}}"}')
+    with pytest.raises(InvalidRnnRecipe, match=r"log_stats_model_2_x.json, field 'recepie': node 'h_new_0': input 'ghost' references a missing node"):
+        bertbench.load("nas-bench-nlp", path=tmp_path / "missing.zip")
+    _assert_nothing_cached(tmp_path)
+    with pytest.raises(DataSourceError, match="does not exist"):
+        bertbench.load("nas-bench-nlp", path=tmp_path / "nope.zip")
+
+
+def test_rnn_recipe_validation():
+    from bertbench.rnn_space import RnnArchitecture
+
+    with pytest.raises(InvalidRnnRecipe, match="op='conv' is not known"):
+        RnnArchitecture.from_recipe({"h_new_0": {"op": "conv", "input": ["x"]}})
+    with pytest.raises(InvalidRnnRecipe, match="cycle"):
+        RnnArchitecture.from_recipe({"a": {"op": "linear", "input": ["b"]}, "b": {"op": "linear", "input": ["a"]},
+                                     "h_new_0": {"op": "activation_tanh", "input": ["a"]}})
+    with pytest.raises(InvalidRnnRecipe, match="no output node 'h_new_0'"):
+        RnnArchitecture.from_recipe({"a": {"op": "linear", "input": ["x"]}})
+    a = RnnArchitecture.from_recipe('{"h_new_0": {"op": "linear", "input": ["x", "h_prev_0"]}}')
+    b = RnnArchitecture.from_recipe({"h_new_0": {"input": ["x", "h_prev_0"], "op": "linear"}})
+    assert a == b and a.arch_id == b.arch_id and len(a.arch_id) == 16

@@ -1,0 +1,138 @@
+"""Shards -> commit -> load round trip, validation, and bad-input errors of the store."""
+
+import json
+import math
+import multiprocessing as mp
+
+import pyarrow.parquet as pq
+import pytest
+
+import bertbench
+from bertbench.cost import count_flops, count_params
+from bertbench.errors import CorruptRelease, ReleaseExists
+from bertbench.space import Architecture, LayerSpec
+from bertbench.store.release import commit, validate
+from bertbench.store.schema import SCHEMA_VERSION, column_docs, schema_for
+from bertbench.store.writer import ShardWriter, result_key
+
+ARCHS = [
+    Architecture(128, (LayerSpec("SA", "SDP", 2, 512, 1), LayerSpec("LT", "DCT", 4, 512, 3))),
+    Architecture(256, (LayerSpec("DSC", 9, 4, 1024, 1), LayerSpec("SA", "WMA", 2, 512, 1))),
+]
+
+
+def arch_row(a):
+    return {"arch_id": a.arch_id, "hidden_size": a.hidden_size, "num_layers": a.num_layers,
+            "layers": [{**ly.to_dict(), "op_param": str(ly.op_param)} for ly in a.layers], "arch_json": a.to_json(),
+            "params": count_params(a), "flops": count_flops(a)}
+
+
+def run_row(a, seed, stage, score, status="ok", metrics=None):
+    metrics = metrics or {"accuracy": score}
+    return {"arch_id": a.arch_id, "run_key": a.arch_id, "seed": seed, "stage": stage, "status": status,
+            "main_metric": "accuracy", "score": score, "metrics": [{"name": k, "value": v} for k, v in metrics.items()],
+            "steps": 10, "tokens": 1280, "wall_seconds": 1.5, "device": "cpu", "error": None if status == "ok" else "boom"}
+
+
+def fill(run_dir):
+    w = ShardWriter(run_dir)
+    expected = {}
+    for i, a in enumerate(ARCHS):
+        w.write_architecture(a.arch_id, [arch_row(a)])
+        for seed in (0, 1):
+            score = 50.0 + 10 * i + seed
+            status = "diverged" if (i, seed) == (1, 1) else "ok"
+            value = score if status == "ok" else math.nan
+            curves = [{"arch_id": a.arch_id, "run_key": a.arch_id, "seed": seed, "stage": "sst2", "step": s,
+                       "name": "train_loss", "value": 1.0 / s} for s in (1, 2, 3)]
+            w.write_result(result_key(a.arch_id, seed, "sst2"), [run_row(a, seed, "sst2", value, status)], curves)
+            expected[(a.arch_id, seed)] = value
+    return expected
+
+
+def test_schemas_document_every_column():
+    for table in ("architectures", "runs", "curves", "proxies"):
+        for fam in ("bert", "rnn"):
+            docs = column_docs(schema_for(table, fam))
+            assert docs and all(docs.values()), (table, fam)
+
+
+def test_round_trip(tmp_path):
+    expected = fill(tmp_path / "run")
+    dest = commit(tmp_path / "run", "unit", "1.0.0", tmp_path / "releases")
+    manifest = validate(dest)
+    assert manifest["schema_version"] == SCHEMA_VERSION
+    assert manifest["tables"]["runs"]["rows"] == 4 and manifest["tables"]["curves"]["rows"] == 12
+    bench = bertbench.load(str(dest))
+    runs = bench.to_pandas("runs")
+    for row in runs.itertuples():
+        exp = expected[(row.arch_id, row.seed)]
+        assert (math.isnan(exp) and math.isnan(row.score)) or row.score == exp
+        assert (math.isnan(exp) and math.isnan(row.accuracy)) or row.accuracy == exp
+    summary = bench.to_pandas()
+    assert len(summary) == 2
+    by_id = summary.set_index("arch_id")
+    assert by_id.loc[ARCHS[0].arch_id, "sst2"] == pytest.approx(50.5)
+    assert by_id.loc[ARCHS[0].arch_id, "status"] == "ok"
+    assert by_id.loc[ARCHS[1].arch_id, "sst2"] == pytest.approx(60.0)  # the diverged seed is excluded, not 0
+    assert by_id.loc[ARCHS[1].arch_id, "status"] == "diverged"
+    rec = bench.query(ARCHS[1])
+    assert rec["architecture"] == ARCHS[1] and len(rec["runs"]) == 2 and rec["curves"].num_rows == 6
+    assert len(bench.filter(hidden_size=256)) == 1 and len(bench.filter(status="ok")) == 1
+    assert bench.architectures[0] in ARCHS
+    assert str(summary["sst2"].dtype).endswith("[pyarrow]")
+
+
+def test_refuses_existing_version_and_leaves_nothing(tmp_path):
+    fill(tmp_path / "run")
+    commit(tmp_path / "run", "unit", "1.0.0", tmp_path / "rel")
+    with pytest.raises(ReleaseExists, match="version 1.0.0 already exists"):
+        commit(tmp_path / "run", "unit", "1.0.0", tmp_path / "rel")
+    with pytest.raises(ValueError, match="version='1.0' must be semantic"):
+        commit(tmp_path / "run", "unit", "1.0", tmp_path / "rel")
+    assert sorted(p.name for p in (tmp_path / "rel").iterdir()) == ["unit-1.0.0"]
+
+
+def test_corrupt_release_detected(tmp_path):
+    fill(tmp_path / "run")
+    dest = commit(tmp_path / "run", "unit", "1.0.0", tmp_path / "rel")
+    table = pq.read_table(dest / "runs.parquet")
+    pq.write_table(table.slice(0, 3), dest / "runs.parquet")
+    with pytest.raises(CorruptRelease, match=r"runs.parquet: sha256 .* differs from manifest 'tables.runs.sha256'"):
+        validate(dest)
+
+
+def test_newer_schema_version_refused(tmp_path):
+    fill(tmp_path / "run")
+    dest = commit(tmp_path / "run", "unit", "1.0.0", tmp_path / "rel")
+    m = json.loads((dest / "manifest.json").read_text())
+    m["schema_version"] = "9.0"
+    (dest / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(CorruptRelease, match="field 'schema_version'=9.0 is newer"):
+        bertbench.load(str(dest))
+
+
+def _writer_proc(run_dir, seed):
+    a = ARCHS[0]
+    w = ShardWriter(run_dir)
+    for _ in range(20):
+        w.write_result(result_key(a.arch_id, 0, "sst2"), [run_row(a, 0, "sst2", 42.0)])
+
+
+def test_concurrent_writers_never_leave_partial_or_duplicate_files(tmp_path):
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=_writer_proc, args=(tmp_path, s)) for s in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+        assert p.exitcode == 0
+    w = ShardWriter(tmp_path)
+    assert w.keys() == [result_key(ARCHS[0].arch_id, 0, "sst2")]
+    assert w.read("runs").num_rows == 1
+    assert not list((tmp_path / "shards" / "runs").glob(".*"))  # no temp files left
+
+
+def test_unknown_benchmark():
+    with pytest.raises(bertbench.errors.UnknownBenchmark, match="unknown benchmark 'nope'"):
+        bertbench.load("nope")
