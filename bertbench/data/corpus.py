@@ -1,0 +1,294 @@
+"""Pretraining corpora: documents from a source, tokenized and packed into fixed-length blocks, cached on disk.
+
+Sources (``parse_source``):
+- ``synthetic`` or ``synthetic:seed=0,docs=20000``: the embedded synthetic corpus (bertbench.data.synthetic);
+- a text file or folder of ``.txt`` files: one document per line (``doc_sep="line"``) or blank-line separated
+  (``doc_sep="blank"``); ``ARCHIVE.zip`` (every ``.txt`` member) or ``ARCHIVE.zip::member/path.txt``;
+- ``hf:NAME[#CONFIG][:SPLIT][@REVISION]``, e.g. ``hf:Skylion007/openwebtext:train`` or
+  ``hf:Salesforce/wikitext#wikitext-103-raw-v1:train@REV``:
+  a Hugging Face dataset's ``text`` column, streamed.
+
+Packing: each document is tokenized without special tokens; documents are joined with [SEP] into one stream cut into
+blocks of ``length - 2`` tokens, each wrapped as [CLS] ... [SEP] (the remainder shorter than a block is dropped).
+Blocks are written in source order in shards of at most ``SHARD_BLOCKS`` blocks (memory stays bounded) under
+``$BERTBENCH_CACHE/corpus/<key>/`` where key = sha256(source content, tokenizer vocabulary, length). The folder is
+built under a temporary name and renamed: it is complete or absent. ``PackedCorpus.order(seed)`` gives the
+deterministic training order for a seed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+import zipfile
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bertbench.errors import DataSourceError
+
+SHARD_BLOCKS = 16384
+PACKER_VERSION = "1"
+BATCH_DOCS = 512
+
+
+@dataclass(frozen=True)
+class CorpusSource:
+    """Where documents come from (see the module docstring)."""
+
+    kind: str  # synthetic | text | zip | hub
+    path: str = ""
+    member: str = ""
+    name: str = ""
+    config: str = ""
+    split: str = "train"
+    revision: str = ""
+    doc_sep: str = "line"
+    seed: int = 0
+    docs: int = 20_000
+
+    def describe(self) -> str:
+        if self.kind == "synthetic":
+            return f"synthetic:seed={self.seed},docs={self.docs}"
+        if self.kind == "hub":
+            cfg = f"#{self.config}" if self.config else ""
+            rev = f"@{self.revision}" if self.revision else ""
+            return f"hf:{self.name}{cfg}:{self.split}{rev}"
+        return f"{self.path}::{self.member}" if self.member else self.path
+
+
+def parse_source(spec: str | CorpusSource, doc_sep: str = "line") -> CorpusSource:
+    """A source from its string form; a local path that does not exist fails at once."""
+    if isinstance(spec, CorpusSource):
+        return spec
+    if doc_sep not in ("line", "blank"):
+        raise ValueError(f"doc_sep={doc_sep!r} is not known; allowed: 'line', 'blank'")
+    if spec == "synthetic" or spec.startswith("synthetic:"):
+        opts = dict(kv.split("=", 1) for kv in spec.split(":", 1)[1].split(",")) if ":" in spec else {}
+        unknown = set(opts) - {"seed", "docs"}
+        if unknown:
+            raise ValueError(f"synthetic corpus options {sorted(unknown)} are not known; allowed: seed, docs")
+        return CorpusSource("synthetic", seed=int(opts.get("seed", 0)), docs=int(opts.get("docs", 20_000)))
+    if spec.startswith("hf:"):
+        rest = spec[3:]
+        revision = ""
+        if "@" in rest:
+            rest, revision = rest.rsplit("@", 1)
+        split = "train"
+        if ":" in rest:
+            rest, split = rest.split(":", 1)
+        name, _, config = rest.partition("#")
+        return CorpusSource("hub", name=name, config=config, split=split, revision=revision)
+    path, _, member = spec.partition("::")
+    p = Path(path)
+    if not p.exists():
+        raise DataSourceError(f"corpus path {path!r} does not exist")
+    if p.suffix == ".zip":
+        return CorpusSource("zip", path=str(p.resolve()), member=member, doc_sep=doc_sep)
+    return CorpusSource("text", path=str(p.resolve()), doc_sep=doc_sep)
+
+
+def _split_docs(text: str, doc_sep: str) -> Iterator[str]:
+    if doc_sep == "line":
+        for line in text.splitlines():
+            if line.strip():
+                yield line.strip()
+    else:
+        for block in text.split("\n\n"):
+            if block.strip():
+                yield " ".join(block.split())
+
+
+def iter_documents(source: CorpusSource) -> Iterator[str]:
+    """Documents of ``source`` in a fixed order."""
+    if source.kind == "synthetic":
+        from bertbench.data.synthetic import iter_corpus
+
+        yield from iter_corpus(source.seed, source.docs)
+    elif source.kind == "text":
+        p = Path(source.path)
+        files = sorted(p.rglob("*.txt")) if p.is_dir() else [p]
+        for f in files:
+            with open(f, encoding="utf-8", errors="replace") as fh:
+                if source.doc_sep == "line":
+                    for line in fh:
+                        if line.strip():
+                            yield line.strip()
+                else:
+                    yield from _split_docs(fh.read(), "blank")
+    elif source.kind == "zip":
+        try:
+            zf = zipfile.ZipFile(source.path)
+        except (zipfile.BadZipFile, OSError) as err:
+            raise DataSourceError(f"{source.path}: not a readable zip ({err})") from err
+        with zf:
+            names = [source.member] if source.member else sorted(n for n in zf.namelist() if n.endswith(".txt"))
+            for n in names:
+                if n not in zf.namelist():
+                    raise DataSourceError(f"{source.path}: member {n!r} not found; members: {zf.namelist()[:10]}")
+                yield from _split_docs(zf.read(n).decode("utf-8", errors="replace"), source.doc_sep)
+    elif source.kind == "hub":
+        yield from _hub_documents(source)
+    else:
+        raise ValueError(f"source kind {source.kind!r} is not known")
+
+
+def _hub_documents(source: CorpusSource) -> Iterator[str]:
+    hint = "pass a local text file, folder or zip instead (e.g. --corpus data/owt.txt)"
+    if os.environ.get("HF_DATASETS_OFFLINE") == "1" or os.environ.get("HF_HUB_OFFLINE") == "1":
+        raise DataSourceError(f"corpus {source.describe()} is unreachable: offline mode is on; {hint}")
+    from datasets import load_dataset
+
+    try:
+        ds = load_dataset(source.name, source.config or None, split=source.split, revision=source.revision or None,
+                          streaming=True)
+    except Exception as err:  # network, auth, missing config
+        raise DataSourceError(f"corpus {source.describe()} could not be opened ({err}); {hint}") from err
+    for ex in ds:
+        text = ex.get("text")
+        if text and text.strip():
+            yield text
+
+
+def source_fingerprint(source: CorpusSource) -> str:
+    """Content hash of a local source; the description (with revision) for the Hub and synthetic sources."""
+    h = hashlib.sha256(json.dumps(asdict(source), sort_keys=True).encode())
+    if source.kind in ("text", "zip"):
+        p = Path(source.path)
+        for f in sorted(p.rglob("*.txt")) if p.is_dir() else [p]:
+            with open(f, "rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 22), b""):
+                    h.update(chunk)
+    return h.hexdigest()[:24]
+
+
+class PackedCorpus:
+    """Fixed-length token blocks [N, length] (int32), memory-mapped from cache shards."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.meta = json.loads((folder / "meta.json").read_text())
+        self.length = int(self.meta["length"])
+        self._shards = [np.load(folder / f, mmap_mode="r") for f in self.meta["shards"]]
+        self._starts = np.cumsum([0] + [len(s) for s in self._shards])
+
+    def __len__(self) -> int:
+        return int(self._starts[-1])
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        if not 0 <= i < len(self):
+            raise IndexError(f"block {i} out of range [0, {len(self)})")
+        k = int(np.searchsorted(self._starts, i, side="right") - 1)
+        return np.asarray(self._shards[k][i - self._starts[k]])
+
+    def blocks(self, indices: np.ndarray) -> np.ndarray:
+        return np.stack([self[int(i)] for i in indices])
+
+    def order(self, seed: int) -> np.ndarray:
+        """The deterministic permutation of block indices for ``seed``."""
+        return np.random.default_rng(seed).permutation(len(self))
+
+    @property
+    def num_tokens(self) -> int:
+        return len(self) * self.length
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("BERTBENCH_CACHE", Path.home() / ".cache" / "bertbench")) / "corpus"
+
+
+def pack(source: str | CorpusSource, tokenizer: Any = None, length: int = 128, max_blocks: int | None = None,
+         progress: bool = False) -> PackedCorpus:
+    """Tokenize and pack ``source`` into blocks of ``length`` tokens (cached; see the module docstring)."""
+    from bertbench.data.tokenizer import fingerprint, load_tokenizer
+
+    if length < 8:
+        raise ValueError(f"length={length} must be >= 8")
+    src = parse_source(source)
+    tok = tokenizer if tokenizer is not None else load_tokenizer("synthetic")
+    key_obj = {"source": source_fingerprint(src), "tokenizer": fingerprint(tok), "length": length,
+               "max_blocks": max_blocks, "packer": PACKER_VERSION}
+    key = hashlib.sha256(json.dumps(key_obj, sort_keys=True).encode()).hexdigest()[:24]
+    folder = cache_root() / key
+    if (folder / "meta.json").exists():
+        return PackedCorpus(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=folder.parent))
+    try:
+        _pack_into(tmp, src, tok, length, max_blocks, progress, key_obj)
+        try:
+            os.rename(tmp, folder)
+        except OSError:  # another process finished first; its result is identical
+            shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return PackedCorpus(folder)
+
+
+def _pack_into(tmp: Path, src: CorpusSource, tok: Any, length: int, max_blocks: int | None, progress: bool,
+               key_obj: dict[str, Any]) -> None:
+    cls, sep = tok.cls_token_id, tok.sep_token_id
+    body = length - 2
+    shards: list[str] = []
+    buf: list[int] = []
+    current: list[np.ndarray] = []
+    n_blocks = n_docs = 0
+    t0 = time.perf_counter()
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(desc=f"pack {src.describe()}", unit="doc")
+
+    def flush() -> None:
+        if current:
+            name = f"blocks-{len(shards):05d}.npy"
+            np.save(tmp / name, np.stack(current).astype(np.int32))
+            shards.append(name)
+            current.clear()
+
+    def emit_blocks() -> bool:
+        nonlocal buf, n_blocks
+        while len(buf) >= body:
+            current.append(np.array([cls, *buf[:body], sep], dtype=np.int32))
+            buf = buf[body:]
+            n_blocks += 1
+            if len(current) >= SHARD_BLOCKS:
+                flush()
+            if max_blocks is not None and n_blocks >= max_blocks:
+                return True
+        return False
+
+    docs = iter_documents(src)
+    done = False
+    while not done:
+        batch = [d for _, d in zip(range(BATCH_DOCS), docs)]
+        if not batch:
+            break
+        for ids in tok(batch, add_special_tokens=False)["input_ids"]:
+            buf.extend(ids)
+            buf.append(sep)
+            if emit_blocks():
+                done = True
+                break
+        n_docs += len(batch)
+        if bar is not None:
+            bar.update(len(batch))
+    flush()
+    if bar is not None:
+        bar.close()
+    if n_blocks == 0:
+        raise DataSourceError(f"corpus {src.describe()} gave no complete block of {length} tokens")
+    seconds = time.perf_counter() - t0
+    meta = {"source": src.describe(), "length": length, "blocks": n_blocks, "docs": n_docs, "shards": shards,
+            "tokens": n_blocks * length, "seconds": seconds, "tokens_per_second": n_blocks * length / max(seconds, 1e-9),
+            "key": key_obj, "vocab_size": len(tok)}
+    (tmp / "meta.json").write_text(json.dumps(meta, indent=2))

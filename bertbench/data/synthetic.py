@@ -1,0 +1,363 @@
+"""The embedded synthetic suite: an English-like corpus and 8 GLUE-style tasks, generated from a seed, no download.
+
+Always named ``synthetic`` (tasks ``synthetic-cola`` ... ``synthetic-rte``): never passed off as GLUE.
+
+Corpus: documents of 3-9 sentences about one of 8 topics, from a seeded grammar (determiner, adjective, noun, verb,
+object, optional prepositional phrase and adverb) over a fixed lexicon with per-topic nouns, verbs and adjectives,
+sentiment words and negation. Tasks mirror GLUE's formats; labels are functions of the text that a model can learn,
+with graded difficulty (word order, negation scope, subject/object roles) and a little label noise, so that a
+bag-of-words baseline beats chance but not a model that reads order:
+
+| task | format | label |
+|---|---|---|
+| synthetic-cola | sentence | acceptable, or corrupted (word order, agreement, missing verb) |
+| synthetic-sst2 | sentence | sentiment: sum of word polarities, "not" flips the next word |
+| synthetic-mrpc | sentence pair | paraphrase (synonyms, moved phrase) vs changed content or swapped roles |
+| synthetic-stsb | sentence pair | similarity 0-5 = 5 x fraction of shared slots (subject, verb, object, adjective, place) |
+| synthetic-qqp | question pair | duplicate (reworded) vs different question |
+| synthetic-mnli | premise, hypothesis | entailment (dropped modifier) / contradiction (negation, antonym) / neutral (new info) |
+| synthetic-qnli | question, sentence | the sentence answers the question (same subject and verb) or not |
+| synthetic-rte | sentence pair | entailment vs not (harder, more noise) |
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from bertbench.data.tasks import AGGREGATES, TASKS, Aggregate, TaskSpec
+
+TOPICS: dict[str, dict[str, list[str]]] = {
+    "sports": {"n": ["player", "coach", "team", "ball", "goal", "match", "referee", "stadium", "runner", "trophy"],
+               "v": ["kicks", "throws", "wins", "loses", "trains", "coaches", "passes", "catches"],
+               "a": ["fast", "strong", "young", "tired", "skilled", "tall"]},
+    "cooking": {"n": ["chef", "soup", "bread", "knife", "oven", "recipe", "kitchen", "sauce", "cook", "cake"],
+                "v": ["bakes", "cuts", "stirs", "tastes", "serves", "cooks", "mixes", "burns"],
+                "a": ["hot", "fresh", "sweet", "salty", "warm", "spicy"]},
+    "science": {"n": ["scientist", "atom", "theory", "lab", "experiment", "cell", "student", "paper", "star", "engine"],
+                "v": ["studies", "measures", "tests", "explains", "observes", "builds", "publishes", "proves"],
+                "a": ["new", "complex", "precise", "early", "careful", "bright"]},
+    "music": {"n": ["singer", "song", "band", "guitar", "drum", "concert", "pianist", "album", "choir", "melody"],
+              "v": ["sings", "plays", "writes", "records", "hears", "tunes", "performs", "composes"],
+              "a": ["loud", "quiet", "soft", "famous", "slow", "lively"]},
+    "travel": {"n": ["traveler", "train", "ticket", "hotel", "map", "pilot", "river", "city", "bridge", "guide"],
+               "v": ["visits", "crosses", "books", "finds", "leaves", "reaches", "follows", "explores"],
+               "a": ["distant", "busy", "small", "old", "crowded", "calm"]},
+    "finance": {"n": ["banker", "market", "price", "loan", "bank", "trader", "budget", "coin", "investor", "fund"],
+                "v": ["buys", "sells", "lends", "saves", "counts", "raises", "spends", "pays"],
+                "a": ["rich", "cheap", "stable", "large", "risky", "modest"]},
+    "weather": {"n": ["storm", "cloud", "wind", "rain", "forecaster", "sky", "sun", "snow", "valley", "coast"],
+                "v": ["hits", "covers", "cools", "floods", "predicts", "warms", "clears", "moves"],
+                "a": ["cold", "dark", "wet", "dry", "windy", "gray"]},
+    "animals": {"n": ["dog", "cat", "horse", "bird", "farmer", "fox", "rabbit", "wolf", "sheep", "owl"],
+                "v": ["chases", "feeds", "watches", "follows", "bites", "carries", "finds", "hides"],
+                "a": ["wild", "gentle", "hungry", "clever", "brown", "shy"]},
+}
+POSITIVE = ["good", "great", "wonderful", "pleasant", "excellent", "lovely", "happy", "brilliant"]
+NEGATIVE = ["bad", "awful", "terrible", "poor", "boring", "ugly", "sad", "dreadful"]
+ANTONYM = {"good": "bad", "great": "awful", "wonderful": "terrible", "pleasant": "poor", "excellent": "boring",
+           "lovely": "ugly", "happy": "sad", "brilliant": "dreadful"}
+ANTONYM.update({v: k for k, v in list(ANTONYM.items())})
+SYNONYM = {"quickly": "rapidly", "slowly": "gradually", "often": "frequently", "today": "now", "near": "beside",
+           "big": "large", "small": "little", "happy": "glad", "sees": "notices", "likes": "enjoys"}
+ADVERBS = ["quickly", "slowly", "often", "today", "rarely", "again"]
+PLACES = ["in the park", "near the river", "at the market", "in the city", "on the hill", "at home", "by the sea"]
+DETS = ["the", "a", "this", "that", "every", "one"]
+
+SYNTHETIC_TASKS = ("cola", "sst2", "mrpc", "stsb", "qqp", "mnli", "qnli", "rte")
+NOISE = {"cola": 0.05, "sst2": 0.05, "mrpc": 0.06, "stsb": 0.0, "qqp": 0.05, "mnli": 0.06, "qnli": 0.05, "rte": 0.10}
+
+
+def _register() -> None:
+    from bertbench.data.tasks import get_task as _glue
+
+    for name in SYNTHETIC_TASKS:
+        key = f"synthetic-{name}"
+        if key in TASKS:
+            continue
+        g = _glue(name)
+        TASKS.add(key, TaskSpec(key, g.text_columns, g.num_labels, g.metrics, g.main_metric.replace("_matched", ""),
+                                {"": "validation"}, hub_config="", label_names=g.label_names, family="synthetic"))
+    if "synthetic" not in AGGREGATES:
+        parts = []
+        for name in SYNTHETIC_TASKS:
+            t = TASKS.get(f"synthetic-{name}")
+            parts.append((t.name, t.metrics))
+        AGGREGATES["synthetic"] = Aggregate("synthetic", tuple(parts),
+                                            "Mean over the 8 synthetic tasks; two-metric tasks score their mean.")
+
+
+_register()
+
+
+# ----------------------------------------------------------------------------------------------------------- grammar
+def base_form(verb: str) -> str:
+    """'kicks' -> 'kick', 'coaches' -> 'coach', 'carries' -> 'carry'."""
+    if verb.endswith("ies"):
+        return verb[:-3] + "y"
+    if verb.endswith("es") and verb[:-2].endswith(("sh", "ch", "ss", "x")):
+        return verb[:-2]
+    return verb[:-1] if verb.endswith("s") else verb
+
+
+class _Clause:
+    """A sentence as slots, so tasks can edit content and roles and re-render."""
+
+    def __init__(self, rng: random.Random, topic: str | None = None) -> None:
+        self.topic = topic or rng.choice(list(TOPICS))
+        lex = TOPICS[self.topic]
+        self.subj, self.obj = rng.sample(lex["n"], 2)
+        self.verb = rng.choice(lex["v"])
+        self.adj = rng.choice(lex["a"]) if rng.random() < 0.6 else None
+        self.obj_adj = rng.choice(lex["a"]) if rng.random() < 0.3 else None
+        self.det1, self.det2 = rng.choice(DETS), rng.choice(DETS)
+        self.place = rng.choice(PLACES) if rng.random() < 0.5 else None
+        self.adv = rng.choice(ADVERBS) if rng.random() < 0.4 else None
+        self.neg = False
+
+    def copy(self) -> _Clause:
+        c = object.__new__(_Clause)
+        c.__dict__.update(self.__dict__)
+        return c
+
+    def words(self, front_place: bool = False) -> list[str]:
+        verb = ["does", "not", base_form(self.verb)] if self.neg else [self.verb]
+        subj = [self.det1] + ([self.adj] if self.adj else []) + [self.subj]
+        obj = [self.det2] + ([self.obj_adj] if self.obj_adj else []) + [self.obj]
+        tail = ([self.adv] if self.adv else [])
+        place = self.place.split() if self.place else []
+        if front_place and place:
+            return place + [","] + subj + verb + obj + tail
+        return subj + verb + obj + place + tail
+
+    def text(self, front_place: bool = False) -> str:
+        return " ".join(self.words(front_place)) + " ."
+
+    def slots(self) -> dict[str, Any]:
+        return {"subj": self.subj, "verb": self.verb, "obj": self.obj, "adj": self.adj, "place": self.place}
+
+
+def _sentiment_sentence(rng: random.Random) -> tuple[str, int]:
+    c = _Clause(rng)
+    words = c.words()
+    polarity = 0
+    extra = []
+    for _ in range(rng.randint(1, 3)):
+        w = rng.choice(POSITIVE + NEGATIVE)
+        sign = 1 if w in POSITIVE else -1
+        if rng.random() < 0.3:
+            extra += ["not", w]
+            sign = -sign
+        else:
+            extra += [w]
+        polarity += sign
+        extra += [rng.choice(["and", "but", ","])]
+    if polarity == 0:
+        w = rng.choice(POSITIVE + NEGATIVE)
+        extra += [w, ","]
+        polarity = 1 if w in POSITIVE else -1
+    text = " ".join(["it", "was", *extra[:-1], ":", *words]) + " ."
+    return text, int(polarity > 0)
+
+
+# ------------------------------------------------------------------------------------------------------------ corpus
+def iter_corpus(seed: int = 0, n_docs: int = 20_000) -> Iterator[str]:
+    """Documents (one string each) of 3-9 topical sentences; deterministic for ``seed``."""
+    rng = random.Random(seed)
+    for _ in range(n_docs):
+        topic = rng.choice(list(TOPICS))
+        sents = []
+        for _ in range(rng.randint(3, 9)):
+            r = rng.random()
+            if r < 0.15:
+                sents.append(_sentiment_sentence(rng)[0])
+            elif r < 0.25:
+                c = _Clause(rng, topic)
+                sents.append(f"does {c.det1} {c.subj} {base_form(c.verb)} {c.det2} {c.obj} ?")
+            else:
+                c = _Clause(rng, topic)
+                c.neg = rng.random() < 0.15
+                sents.append(c.text(front_place=rng.random() < 0.2))
+        yield " ".join(sents)
+
+
+def write_corpus(path: str | Path, seed: int = 0, n_docs: int = 20_000) -> Path:
+    """The corpus as a text file, one document per line."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as fh:
+        for doc in iter_corpus(seed, n_docs):
+            fh.write(doc + "\n")
+    return path
+
+
+# ------------------------------------------------------------------------------------------------------------- tasks
+def _cola(rng: random.Random) -> tuple[dict[str, Any], int]:
+    c = _Clause(rng)
+    words = c.words()
+    if rng.random() < 0.5:
+        return {"sentence": " ".join(words) + " ."}, 1
+    kind = rng.randrange(3)
+    if kind == 0:  # verb moved to the front
+        v = words.index(c.verb)
+        words = [words[v]] + words[:v] + words[v + 1:]
+    elif kind == 1:  # agreement: plural noun after a singular determiner, or "a" before a vowel-initial noun
+        i = words.index(c.subj)
+        words[i] = c.subj + "s"
+    else:  # verb missing
+        words.remove(c.verb)
+    return {"sentence": " ".join(words) + " ."}, 0
+
+
+def _sst2(rng: random.Random) -> tuple[dict[str, Any], int]:
+    text, label = _sentiment_sentence(rng)
+    return {"sentence": text}, label
+
+
+def _paraphrase(c: _Clause, rng: random.Random) -> str:
+    words = c.words(front_place=c.place is not None and rng.random() < 0.5)
+    words = [SYNONYM.get(w, w) if rng.random() < 0.7 else w for w in words]
+    return " ".join(words) + " ."
+
+
+def _mrpc(rng: random.Random) -> tuple[dict[str, Any], int]:
+    c = _Clause(rng)
+    s1 = c.text()
+    if rng.random() < 0.5:
+        return {"sentence1": s1, "sentence2": _paraphrase(c, rng)}, 1
+    d = c.copy()
+    if rng.random() < 0.5:
+        d.subj, d.obj = d.obj, d.subj  # same words, swapped roles
+    else:
+        lex = TOPICS[c.topic]
+        d.obj = rng.choice([n for n in lex["n"] if n not in (c.obj, c.subj)])
+    return {"sentence1": s1, "sentence2": _paraphrase(d, rng)}, 0
+
+
+def _stsb(rng: random.Random) -> tuple[dict[str, Any], float]:
+    a = _Clause(rng)
+    b = a.copy()
+    lex = TOPICS[a.topic]
+    changed = rng.sample(["subj", "verb", "obj", "adj", "place"], rng.randint(0, 5))
+    for slot in changed:
+        if slot == "subj":
+            b.subj = rng.choice([n for n in lex["n"] if n != a.subj and n != a.obj])
+        elif slot == "verb":
+            b.verb = rng.choice([v for v in lex["v"] if v != a.verb])
+        elif slot == "obj":
+            b.obj = rng.choice([n for n in lex["n"] if n != a.obj and n != b.subj])
+        elif slot == "adj":
+            b.adj = rng.choice([x for x in lex["a"] if x != a.adj])
+        else:
+            b.place = rng.choice([p for p in PLACES if p != a.place])
+    score = min(5.0, max(0.0, 5.0 * (5 - len(changed)) / 5 + rng.gauss(0.0, 0.6)))
+    return {"sentence1": a.text(), "sentence2": _paraphrase(b, rng)}, round(score, 2)
+
+
+def _question(c: _Clause, rng: random.Random, reword: bool = False) -> str:
+    verb = base_form(c.verb)
+    if reword:
+        return f"what is it that the {c.subj} {c.verb} ?"
+    return f"what does the {c.subj} {verb} ?"
+
+
+def _qqp(rng: random.Random) -> tuple[dict[str, Any], int]:
+    c = _Clause(rng)
+    q1 = _question(c, rng)
+    if rng.random() < 0.5:
+        return {"question1": q1, "question2": _question(c, rng, reword=True)}, 1
+    d = c.copy()
+    lex = TOPICS[c.topic]
+    if rng.random() < 0.5:
+        d.subj = rng.choice([n for n in lex["n"] if n != c.subj])
+    else:
+        d.verb = rng.choice([v for v in lex["v"] if v != c.verb])
+    return {"question1": q1, "question2": _question(d, rng, reword=rng.random() < 0.5)}, 0
+
+
+def _nli(rng: random.Random, three_way: bool) -> tuple[dict[str, Any], int]:
+    c = _Clause(rng)
+    c.adj = c.adj or rng.choice(TOPICS[c.topic]["a"])
+    c.place = c.place or rng.choice(PLACES)
+    premise = c.text()
+    h = c.copy()
+    label = rng.randrange(3)
+    if label == 0:  # entailment: drop modifiers
+        h.adj = None
+        if rng.random() < 0.5:
+            h.place = None
+        h.adv = None
+    elif label == 2:  # contradiction
+        if rng.random() < 0.5:
+            h.neg = True
+        else:
+            h.place = rng.choice([p for p in PLACES if p != c.place])
+            h.neg = True
+    else:  # neutral: new information
+        h.obj_adj = rng.choice([x for x in TOPICS[c.topic]["a"] if x != c.obj_adj])
+        if rng.random() < 0.5:
+            h.adv = rng.choice([a for a in ADVERBS if a != c.adv])
+    if three_way:
+        return {"premise": premise, "hypothesis": h.text()}, label
+    return {"sentence1": premise, "sentence2": h.text()}, 0 if label == 0 else 1
+
+
+def _qnli(rng: random.Random) -> tuple[dict[str, Any], int]:
+    c = _Clause(rng)
+    q = _question(c, rng, reword=True)
+    if rng.random() < 0.5:
+        return {"question": q, "sentence": c.text(front_place=rng.random() < 0.3)}, 0
+    d = c.copy()
+    lex = TOPICS[c.topic]
+    if rng.random() < 0.5:
+        d.subj, d.obj = d.obj, d.subj
+    else:
+        d.verb = rng.choice([v for v in lex["v"] if v != c.verb])
+    return {"question": q, "sentence": d.text()}, 1
+
+
+GENERATORS = {
+    "cola": _cola, "sst2": _sst2, "mrpc": _mrpc, "stsb": _stsb, "qqp": _qqp,
+    "mnli": lambda rng: _nli(rng, True), "qnli": _qnli, "rte": lambda rng: _nli(rng, False),
+}
+SIZES = {"cola": 3000, "sst2": 3000, "mrpc": 2000, "stsb": 2000, "qqp": 3000, "mnli": 4000, "qnli": 3000, "rte": 1200}
+
+
+def task_rows(name: str, n: int, seed: int) -> dict[str, list]:
+    """``n`` examples of synthetic task ``name`` (short name, e.g. "cola") as columns, with label noise."""
+    base = name.removeprefix("synthetic-")
+    if base not in GENERATORS:
+        raise KeyError(f"synthetic task {name!r} is not known; allowed: {[f'synthetic-{t}' for t in SYNTHETIC_TASKS]}")
+    spec = TASKS.get(f"synthetic-{base}")
+    rng = random.Random(f"{base}:{seed}")
+    cols: dict[str, list] = {c: [] for c in (*spec.text_columns, "label", "idx")}
+    for i in range(n):
+        example, label = GENERATORS[base](rng)
+        if not spec.is_regression and rng.random() < NOISE[base]:
+            label = rng.randrange(spec.num_labels)
+        for k, v in example.items():
+            cols[k].append(v)
+        cols["label"].append(label)
+        cols["idx"].append(i)
+    return cols
+
+
+def load_synthetic(name: str, seed: int = 0, n_train: int | None = None, n_dev: int | None = None) -> Any:
+    """A synthetic task as ``datasets.DatasetDict(train, validation)`` with GLUE-like features."""
+    from datasets import Dataset, DatasetDict
+
+    from bertbench.data.glue import hub_features
+
+    base = name.removeprefix("synthetic-")
+    if base not in GENERATORS:
+        raise KeyError(f"synthetic task {name!r} is not known; allowed: {[f'synthetic-{t}' for t in SYNTHETIC_TASKS]}")
+    spec = TASKS.get(f"synthetic-{base}")
+    n_train = n_train or SIZES[base]
+    n_dev = n_dev or max(200, n_train // 4)
+    feats = hub_features(spec)
+    return DatasetDict({
+        "train": Dataset.from_dict(task_rows(base, n_train, seed), features=feats),
+        "validation": Dataset.from_dict(task_rows(base, n_dev, seed + 1_000_003), features=feats),
+    })

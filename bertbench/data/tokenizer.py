@@ -1,0 +1,74 @@
+"""Tokenizers: any Hugging Face tokenizer by name or path, WordPiece training, and the shipped synthetic vocabulary.
+
+``load_tokenizer("synthetic")`` (the default) reads ``bertbench/resources/synthetic-tokenizer/vocab.txt``, a lower-cased
+WordPiece vocabulary trained once from the embedded synthetic corpus and tasks and shipped: WordPiece training is not
+reproducible run to run, so the default is never retrained at run time. The paper used the uncased BERT vocabulary:
+``load_tokenizer("bert-base-uncased")`` (30,522 tokens; needs the Hub or a local copy).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from bertbench.errors import DataSourceError
+
+RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+SYNTHETIC_TOKENIZER = RESOURCES / "synthetic-tokenizer"  # vocab.txt (759 tokens)
+SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+
+
+def load_tokenizer(name_or_path: str | os.PathLike[str] = "synthetic") -> Any:
+    """A fast tokenizer: "synthetic" (shipped), a vocab.txt file, a saved tokenizer folder, or a Hub name."""
+    from transformers import AutoTokenizer, BertTokenizerFast
+
+    s = str(name_or_path)
+    if s == "synthetic":
+        return BertTokenizerFast.from_pretrained(str(SYNTHETIC_TOKENIZER), do_lower_case=True)
+    p = Path(s)
+    if p.is_file() and p.name == "vocab.txt":
+        return BertTokenizerFast.from_pretrained(str(p.parent), do_lower_case=True)
+    try:
+        return AutoTokenizer.from_pretrained(s, use_fast=True)
+    except (OSError, ValueError) as err:
+        raise DataSourceError(
+            f"tokenizer {s!r} could not be loaded ({err.__class__.__name__}: {str(err).splitlines()[0]}); pass a local "
+            "folder saved with save_pretrained, a vocab.txt, or 'synthetic'"
+        ) from err
+
+
+def train_wordpiece(texts: Iterable[str], vocab_size: int, out_dir: str | os.PathLike[str] | None = None,
+                    lowercase: bool = True) -> Any:
+    """Train a BERT-style WordPiece tokenizer on ``texts``; saved in transformers format when ``out_dir`` is given.
+    Not bit-reproducible across runs (a property of the tokenizers trainer)."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=lowercase)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.decoder = decoders.WordPiece()
+    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=SPECIAL, min_frequency=2)
+    tok.train_from_iterator(texts, trainer=trainer)
+    cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls), ("[SEP]", sep)]
+    )
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
+                                   sep_token="[SEP]", mask_token="[MASK]")
+    if out_dir is not None:
+        fast.save_pretrained(str(out_dir))
+    return fast
+
+
+def fingerprint(tokenizer: Any) -> str:
+    """sha256[:16] of the tokenizer's vocabulary and normalisation: a cache key part."""
+    vocab = tokenizer.get_vocab()
+    h = hashlib.sha256()
+    for token, i in sorted(vocab.items(), key=lambda kv: kv[1]):
+        h.update(f"{i}\t{token}\n".encode())
+    h.update(repr(getattr(tokenizer, "do_lower_case", None)).encode())
+    return h.hexdigest()[:16]
