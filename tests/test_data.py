@@ -188,30 +188,7 @@ def test_synthetic_is_deterministic():
 
 
 def test_synthetic_tasks_are_learnable_but_not_trivial():
-    from scipy.sparse import hstack
-    from sklearn.feature_extraction.text import CountVectorizer
-    from sklearn.linear_model import LogisticRegression, Ridge
-
-    results = {}
-    for name in synthetic.SYNTHETIC_TASKS:
-        d = synthetic.load_synthetic(name, seed=0)
-        tr, va = d["train"], d["validation"]
-        cols = [c for c in tr.column_names if c not in ("label", "idx")]
-        vec = CountVectorizer(token_pattern=r"[^ ]+").fit([x for c in cols for x in tr[c]])
-
-        def feats(ds):
-            ms = [vec.transform(ds[c]) for c in cols]
-            if len(ms) == 2:
-                ms.append(ms[0].multiply(ms[1]))
-            return hstack(ms).tocsr()
-
-        if name == "stsb":
-            pred = Ridge(alpha=1.0).fit(feats(tr), tr["label"]).predict(feats(va))
-            results[name] = (pearsonr(pred, va["label"])[0], 0.0)
-        else:
-            y = np.array(va["label"])
-            pred = LogisticRegression(max_iter=3000).fit(feats(tr), tr["label"]).predict(feats(va))
-            results[name] = ((pred == y).mean(), np.bincount(y).max() / len(y))
+    results = {name: synthetic.bow_baseline(name) for name in synthetic.SYNTHETIC_TASKS}
     for name, (score, chance) in results.items():
         assert score > chance + 0.03, (name, score, chance)
     assert sum(score < 0.97 for score, _ in results.values()) >= 6, results
