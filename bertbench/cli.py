@@ -117,6 +117,66 @@ def demo_cmd(
     run_demo(out)
 
 
+# -------------------------------------------------------------------------------------------------------- training
+@app.command("regenerate")
+def regenerate_cmd(
+    grid: str = typer.Option("tiny", "--grid", help="Grid name (manifests/grids) or YAML path."),
+    recipe: str = typer.Option("tiny", "--recipe", help="Recipe name (manifests/recipes) or YAML path."),
+    out: Path = typer.Option(..., "--out", help="RUN_DIR: results, checkpoints and run.json go here."),
+    tasks: str | None = typer.Option(None, "--tasks", help="Comma-separated task names (default: the recipe's)."),
+    seeds: str = typer.Option("0", "--seeds", help="Comma-separated seeds."),
+    parallel: str = typer.Option("grid", "--parallel", help="grid: whole architectures per process; ddp: all "
+                                                             "processes train each architecture together."),
+    shard_index: int | None = typer.Option(None, "--shard-index", help="This worker's index (default: from "
+                                                                          "torchrun/accelerate or Slurm)."),
+    num_shards: int | None = typer.Option(None, "--num-shards", help="Number of workers (with --shard-index)."),
+    threads: int | None = typer.Option(None, "--threads", help="CPU threads per process (fixed for bitwise "
+                                                                   "reproducibility)."),
+    set_: list[str] = typer.Option([], "--set", help="Override a recipe field, e.g. --set pretrain.steps=50."),
+    limit: int | None = typer.Option(None, "--limit", help="Only the first N architectures of the grid."),
+    no_progress: bool = typer.Option(False, "--no-progress", help="No progress bars."),
+) -> None:
+    """Train a grid (pretraining + every task), resumable; under torchrun / accelerate launch each process takes
+    its share.
+
+    Example: bertbench regenerate --grid tiny --recipe tiny --out runs/tiny
+    Example: torchrun --nproc_per_node 2 -m bertbench.cli regenerate --grid tiny --out runs/tiny --threads 1
+    """
+    import dataclasses
+
+    from bertbench.space import Grid, load_grid
+    from bertbench.training.grid import regenerate
+    from bertbench.training.recipe import load_recipe
+
+    g = load_grid(grid)
+    if limit is not None:
+        g = Grid(g.name, g.architectures[:limit], {**g.definition, "limit": limit})
+    r = load_recipe(recipe)
+    if set_:
+        changes: dict = {}
+        for item in set_:
+            if "=" not in item or "." not in item.split("=", 1)[0]:
+                raise ValueError(f"--set {item!r} must be SECTION.KEY=VALUE")
+            key, value = item.split("=", 1)
+            section, field_name = key.split(".", 1)
+            changes.setdefault(section, {})[field_name] = yaml_value(value)
+        r = r.replace(**changes)
+    task_list = tuple(t.strip() for t in tasks.split(",") if t.strip()) if tasks else None
+    if task_list:
+        r = dataclasses.replace(r, data=dataclasses.replace(r.data, tasks=task_list))
+    seed_list = tuple(int(x) for x in seeds.split(","))
+    counts = regenerate(g, r, out, seeds=seed_list, tasks=task_list, parallel=parallel, shard_index=shard_index,
+                        num_shards=num_shards, threads=threads, progress=not no_progress)
+    _out(f"worker done: {counts['written']} results written, {counts['skipped']} already present, "
+         f"{counts['seconds']} s; results in {out}/shards")
+
+
+def yaml_value(text: str):
+    import yaml
+
+    return yaml.safe_load(text)
+
+
 # --------------------------------------------------------------------------------------------------------- store
 @app.command("commit")
 def commit_cmd(

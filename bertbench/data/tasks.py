@@ -182,3 +182,12 @@ def aggregates_for(tasks: Sequence[str]) -> list[Aggregate]:
     """The aggregates whose tasks are all among ``tasks`` (or that overlap them, for partial benchmarks)."""
     present = set(tasks)
     return [a for a in AGGREGATES.values() if present & set(a.tasks())]
+
+
+def get_aggregate(name: str) -> Aggregate:
+    """A named aggregate (``synthetic`` is registered by bertbench.data.synthetic, imported on demand)."""
+    if name == "synthetic" and name not in AGGREGATES:
+        import bertbench.data.synthetic  # noqa: F401
+    if name not in AGGREGATES:
+        raise KeyError(f"aggregate {name!r} is not known; allowed: {sorted(AGGREGATES)}")
+    return AGGREGATES[name]

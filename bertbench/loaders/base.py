@@ -245,7 +245,7 @@ def _first(table: pa.Table, column: str, value: str) -> dict[str, Any]:
 
 def build_summary(bench: Benchmark) -> pd.DataFrame:
     """The summary view (see the module docstring)."""
-    from bertbench.data.tasks import AGGREGATES
+    from bertbench.data.tasks import get_aggregate
 
     runs = bench.tables["runs"]
     idc = bench.id_column
@@ -293,7 +293,7 @@ def build_summary(bench: Benchmark) -> pd.DataFrame:
         for m in names:
             wide[m] = [per_task.get(str(u), {}).get(stage, {}).get(m, np.nan) for u in wide.index for stage in stages[:1]]
     for agg in bench.metadata.get("aggregates", []):
-        a = AGGREGATES[agg]
+        a = get_aggregate(agg)
         wide[agg] = [a.compute(per_task.get(str(u), {})) for u in wide.index]
     for col, values in (bench.metadata.get("unit_columns") or {}).items():
         summary[col] = summary[idc].astype(str).map(values)

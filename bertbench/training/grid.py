@@ -1,0 +1,311 @@
+"""The grid runner: trains every (architecture, seed) of a grid -- pretraining, then each task -- and writes one
+result file per (arch_id, seed, stage) through the store's atomic shard writer.
+
+Parallel modes:
+- ``grid``: each process trains whole architectures alone (no gradient sync), the right mode for small models. Work
+  units (arch, seed) are split over processes by the rank / world size that torchrun or ``accelerate launch`` set
+  (``RANK``/``WORLD_SIZE``), or a Slurm array (``SLURM_ARRAY_TASK_ID``/``SLURM_ARRAY_TASK_COUNT``), or explicit
+  ``shard_index``/``num_shards``; balanced greedily by estimated cost (FLOPs x tokens). Each process then runs a
+  single-process Accelerator on its own device (``cuda:LOCAL_RANK`` or the CPU).
+- ``ddp``: every process trains every architecture together (data parallel, gradient sync), via Accelerate.
+
+Resuming: a result whose file exists is skipped; pretraining resumes from its last checkpoint; so a rerun on the same
+RUN_DIR only does what is missing. Seeds derive from (arch_id, seed, stage), never from rank or order.
+Failures and divergences are recorded (status failed / diverged, NaN metrics, error text); the grid goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import shutil
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from bertbench.cost import count_flops, count_params
+from bertbench.space import Architecture, Grid
+from bertbench.store.schema import metrics_list
+from bertbench.store.writer import ShardWriter, atomic_write_bytes, result_key
+from bertbench.training.common import Shard, device_summary, make_accelerator, set_threads
+from bertbench.training.recipe import Recipe
+
+log = logging.getLogger(__name__)
+DIST_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", "GROUP_RANK",
+            "ROLE_RANK", "ROLE_WORLD_SIZE", "TORCHELASTIC_RUN_ID", "ACCELERATE_USE_CPU")
+
+
+@dataclass(frozen=True)
+class Unit:
+    arch: Architecture
+    seed: int
+
+    @property
+    def cost(self) -> float:
+        return float(count_flops(self.arch, 128))
+
+
+def process_shard(shard_index: int | None = None, num_shards: int | None = None) -> tuple[int, int]:
+    """(index, count) of this process among the grid workers: explicit, else torchrun/accelerate env, else Slurm."""
+    if shard_index is not None or num_shards is not None:
+        if shard_index is None or num_shards is None or not 0 <= shard_index < num_shards:
+            raise ValueError(f"shard_index={shard_index} and num_shards={num_shards} must satisfy 0 <= index < count")
+        return shard_index, num_shards
+    env = os.environ
+    if "WORLD_SIZE" in env and "RANK" in env:
+        return int(env["RANK"]), int(env["WORLD_SIZE"])
+    if "SLURM_ARRAY_TASK_ID" in env and "SLURM_ARRAY_TASK_COUNT" in env:
+        lo = int(env.get("SLURM_ARRAY_TASK_MIN", 0))
+        return int(env["SLURM_ARRAY_TASK_ID"]) - lo, int(env["SLURM_ARRAY_TASK_COUNT"])
+    return 0, 1
+
+
+def assign(units: list[Unit], index: int, count: int) -> list[Unit]:
+    """Greedy longest-processing-time split: deterministic, balanced by cost; returned in grid order."""
+    loads = [0.0] * count
+    owner: dict[int, int] = {}
+    order = sorted(range(len(units)), key=lambda i: (-units[i].cost, i))
+    for i in order:
+        k = min(range(count), key=lambda j: (loads[j], j))
+        owner[i] = k
+        loads[k] += units[i].cost
+    return [u for i, u in enumerate(units) if owner[i] == index]
+
+
+def arch_row(arch: Architecture, vocab_size: int) -> dict[str, Any]:
+    return {"arch_id": arch.arch_id, "hidden_size": arch.hidden_size, "num_layers": arch.num_layers,
+            "layers": [{**ly.to_dict(), "op_param": str(ly.op_param)} for ly in arch.layers],
+            "arch_json": arch.to_json(), "params": count_params(arch, vocab_size=vocab_size), "flops": count_flops(arch)}
+
+
+class GridRunner:
+    """Runs a grid into RUN_DIR (see the module docstring)."""
+
+    def __init__(self, grid: Grid, recipe: Recipe, run_dir: str | os.PathLike[str], seeds: tuple[int, ...] = (0,),
+                 tasks: tuple[str, ...] | None = None, parallel: str = "grid", shard_index: int | None = None,
+                 num_shards: int | None = None, threads: int | None = None, progress: bool = True) -> None:
+        if parallel not in ("grid", "ddp"):
+            raise ValueError(f"parallel={parallel!r} is not known; allowed: 'grid', 'ddp'")
+        self.grid, self.recipe, self.run_dir = grid, recipe, Path(run_dir)
+        self.seeds = tuple(seeds)
+        self.tasks = tuple(tasks if tasks is not None else recipe.data.tasks)
+        self.parallel, self.progress, self.threads = parallel, progress, threads
+        self.index, self.count = process_shard(shard_index, num_shards)
+        self.writer = ShardWriter(self.run_dir)
+        self._tokenizer = self._corpus = None
+        self._task_data: dict[str, Any] = {}
+
+    # -- data (loaded lazily, once per process) -------------------------------------------------------------------
+    @property
+    def tokenizer(self) -> Any:
+        if self._tokenizer is None:
+            from bertbench.data.tokenizer import load_tokenizer
+
+            self._tokenizer = load_tokenizer(self.recipe.data.tokenizer)
+        return self._tokenizer
+
+    @property
+    def corpus(self) -> Any:
+        if self._corpus is None:
+            from bertbench.data.corpus import pack
+
+            self._corpus = pack(self.recipe.data.corpus, self.tokenizer, self.recipe.pretrain.seq_len,
+                                progress=self.progress)
+        return self._corpus
+
+    def task_data(self, name: str) -> Any:
+        if name not in self._task_data:
+            d = self.recipe.data
+            if name.startswith("synthetic"):
+                from bertbench.data.synthetic import load_synthetic
+
+                self._task_data[name] = load_synthetic(name, n_train=d.synthetic_train_size)
+            else:
+                from bertbench.data.glue import load_glue
+
+                self._task_data[name] = load_glue(name, d.task_source, revision=d.task_revision)
+        return self._task_data[name]
+
+    # -- run ------------------------------------------------------------------------------------------------------
+    def units(self) -> list[Unit]:
+        seen, out = set(), []
+        for arch in self.grid.architectures:
+            for seed in self.seeds:
+                if (arch.arch_id, seed) not in seen:  # duplicated architectures are trained once
+                    seen.add((arch.arch_id, seed))
+                    out.append(Unit(arch, seed))
+        return out
+
+    def write_run_info(self, accelerator: Any) -> None:
+        path = self.run_dir / "run.json"
+        if path.exists():
+            return
+        info = {
+            "grid": {"name": self.grid.name, "n": len(self.grid.architectures), "sha256": self.grid.digest,
+                     "definition": self.grid.definition},
+            "space": self.grid.definition.get("space"),
+            "recipe": self.recipe.to_dict(),
+            "data": {"corpus": self.recipe.data.corpus, "tokenizer": self.recipe.data.tokenizer,
+                     "task_source": self.recipe.data.task_source, "tasks": list(self.tasks),
+                     "task_revision": self.recipe.data.task_revision},
+            "seeds": list(self.seeds),
+            "parallel": self.parallel,
+            "hardware": {"device": device_summary(accelerator), "python": platform.python_version(),
+                         "torch": torch.__version__, "machine": platform.machine(), "workers": self.count},
+            "caveats": (["Trained on the embedded synthetic corpus and tasks: scores are not GLUE."]
+                        if self.recipe.data.task_source == "synthetic" else []),
+        }
+        atomic_write_bytes(path, json.dumps(info, indent=2, default=str).encode())
+
+    def run(self) -> dict[str, int]:
+        """Run this process's share; returns counts of results written and skipped."""
+        if self.parallel == "grid":
+            return self._run_grid_mode()
+        return self._run_ddp_mode()
+
+    def _run_grid_mode(self) -> dict[str, int]:
+        local_rank = int(os.environ.get("LOCAL_RANK", 0))
+        for k in DIST_ENV:  # each grid worker is a single-process Accelerator: no gradient sync between archs
+            os.environ.pop(k, None)
+        if torch.cuda.is_available():
+            torch.cuda.set_device(local_rank % torch.cuda.device_count())
+        set_threads(self.threads)
+        accelerator = make_accelerator(self.recipe.mixed_precision)
+        mine = assign(self.units(), self.index, self.count)
+        log.info("worker %d/%d: %d of %d units", self.index, self.count, len(mine), len(self.units()))
+        self.write_run_info(accelerator)
+        return self._train_units(mine, accelerator, Shard())
+
+    def _run_ddp_mode(self) -> dict[str, int]:
+        set_threads(self.threads)
+        accelerator = make_accelerator(self.recipe.mixed_precision)
+        if accelerator.is_main_process:
+            self.write_run_info(accelerator)
+        shard = Shard(accelerator.process_index, accelerator.num_processes)
+        try:
+            return self._train_units(self.units(), accelerator, shard)
+        finally:
+            accelerator.wait_for_everyone()
+            accelerator.end_training()
+
+    def _train_units(self, units: list[Unit], accelerator: Any, shard: Shard) -> dict[str, int]:
+        from bertbench.data.tasks import get_task
+        from bertbench.training.finetune import finetune
+        from bertbench.training.pretrain import pretrain
+
+        counts = {"written": 0, "skipped": 0}
+        writes = accelerator.is_main_process
+        bar = None
+        if self.progress and accelerator.is_local_main_process:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(units), desc=f"grid worker {self.index}/{self.count}", unit="arch")
+        dev = device_summary(accelerator)
+        for unit in units:
+            arch, seed = unit.arch, unit.seed
+            if writes:
+                self.writer.write_architecture(arch.arch_id, [arch_row(arch, len(self.tokenizer))])
+            keys = {stage: result_key(arch.arch_id, seed, stage) for stage in ("pretrain", *self.tasks)}
+            if all(self.writer.done(k) for k in keys.values()):
+                counts["skipped"] += len(keys)
+                if bar is not None:
+                    bar.update(1)
+                continue
+            model_dir = self.run_dir / "models" / f"{arch.arch_id}__s{seed}"
+            state, pre_status, pre_error = self._load_encoder(model_dir), None, None
+            if not self.writer.done(keys["pretrain"]) or state is None:
+                try:
+                    out = pretrain(arch, self.recipe.pretrain, self.corpus, self.tokenizer, seed, accelerator,
+                                   ckpt_dir=self.run_dir / "checkpoints" / f"{arch.arch_id}__s{seed}", shard=shard,
+                                   progress=self.progress)
+                    pre_status, pre_error, state = out.status, out.error, out.encoder_state
+                    metrics, curves, steps, tokens, secs = out.metrics, out.curves, out.steps, out.tokens, out.seconds
+                except Exception as err:  # noqa: BLE001 - a failed architecture must not stop the grid
+                    log.error("pretraining %s failed: %s", arch.arch_id, err)
+                    pre_status, pre_error, state = "failed", f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=3)}", None
+                    metrics, curves, steps, tokens, secs = {"loss": float("nan")}, [], 0, 0, 0.0
+                if writes:
+                    if state is not None:
+                        self._save_encoder(model_dir, state)
+                    self.writer.write_result(keys["pretrain"], [self._run_row(arch, seed, "pretrain", pre_status, "loss", metrics, steps, tokens, secs, dev, pre_error)],
+                                             self._curve_rows(arch, seed, "pretrain", curves))
+                    shutil.rmtree(self.run_dir / "checkpoints" / f"{arch.arch_id}__s{seed}", ignore_errors=True)
+                    counts["written"] += 1
+            else:
+                pre_status = self._status_of(keys["pretrain"])
+            for task_name in self.tasks:
+                key = keys[task_name]
+                if self.writer.done(key):
+                    counts["skipped"] += 1
+                    continue
+                task = get_task(task_name)
+                if state is None or pre_status not in (None, "ok"):
+                    status, error = "failed", f"pretraining {pre_status or 'missing'}: nothing to fine-tune"
+                    metrics = {m: float("nan") for m in task.metric_names()}
+                    curves, steps, secs = [], 0, 0.0
+                else:
+                    try:
+                        out = finetune(arch, task, self.task_data(task_name), self.tokenizer, self.recipe.finetune, seed,
+                                       accelerator, state, config={"hidden_dropout_prob": self.recipe.pretrain.dropout},
+                                       shard=shard, progress=self.progress)
+                        status, error, metrics, curves, steps, secs = out.status, out.error, out.metrics, out.curves, out.steps, out.seconds
+                    except Exception as err:  # noqa: BLE001
+                        log.error("fine-tuning %s on %s failed: %s", arch.arch_id, task_name, err)
+                        status, error = "failed", f"{type(err).__name__}: {err}"
+                        metrics = {m: float("nan") for m in task.metric_names()}
+                        curves, steps, secs = [], 0, 0.0
+                if writes:
+                    self.writer.write_result(key, [self._run_row(arch, seed, task_name, status, task.main_metric, metrics, steps, None, secs, dev, error)],
+                                             self._curve_rows(arch, seed, task_name, curves))
+                    counts["written"] += 1
+            if bar is not None:
+                bar.update(1)
+        if bar is not None:
+            bar.close()
+        return counts
+
+    # -- helpers --------------------------------------------------------------------------------------------------
+    def _status_of(self, key: str) -> str:
+        import pyarrow.parquet as pq
+
+        return pq.read_table(self.writer.path("runs", key), columns=["status"]).column(0)[0].as_py()
+
+    @staticmethod
+    def _load_encoder(model_dir: Path) -> dict[str, torch.Tensor] | None:
+        path = model_dir / "encoder.pt"
+        return torch.load(path, map_location="cpu", weights_only=True) if path.exists() else None
+
+    @staticmethod
+    def _save_encoder(model_dir: Path, state: dict[str, torch.Tensor]) -> None:
+        model_dir.mkdir(parents=True, exist_ok=True)
+        tmp = model_dir / ".encoder.pt.tmp"
+        torch.save(state, tmp)
+        os.replace(tmp, model_dir / "encoder.pt")
+
+    @staticmethod
+    def _run_row(arch: Architecture, seed: int, stage: str, status: str, main: str, metrics: dict[str, float],
+                 steps: int, tokens: int | None, secs: float, device: str, error: str | None) -> dict[str, Any]:
+        score = metrics.get(main, float("nan")) if status == "ok" else float("nan")
+        if status != "ok":
+            metrics = {k: float("nan") for k in metrics}
+        return {"arch_id": arch.arch_id, "run_key": arch.arch_id, "seed": seed, "stage": stage, "status": status,
+                "main_metric": main, "score": score, "metrics": metrics_list(metrics), "steps": steps, "tokens": tokens,
+                "wall_seconds": secs, "device": device, "error": error}
+
+    @staticmethod
+    def _curve_rows(arch: Architecture, seed: int, stage: str, curves: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{"arch_id": arch.arch_id, "run_key": arch.arch_id, "seed": seed, "stage": stage, **c} for c in curves]
+
+
+def regenerate(grid: Grid, recipe: Recipe, run_dir: str | os.PathLike[str], **kwargs: Any) -> dict[str, int]:
+    """Run (or resume) a grid into ``run_dir``; see GridRunner."""
+    t0 = time.perf_counter()
+    counts = GridRunner(grid, recipe, run_dir, **kwargs).run()
+    counts["seconds"] = int(time.perf_counter() - t0)
+    return counts

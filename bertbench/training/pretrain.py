@@ -1,0 +1,209 @@
+"""Pretraining loop (ELECTRA replaced-token detection, or BERT masked LM) on ``accelerate.Accelerator``.
+
+Every random draw is a function of (arch_id, seed, step): the batch is ``order[step * batch ...]`` of the packed
+corpus's permutation for the derived seed, masking uses a generator seeded per (step, micro-batch), and torch's
+global RNG (dropout, generator sampling) is re-seeded per step. Resuming from a checkpoint (``accelerator.save_state``
+every ``checkpoint_every`` steps, written under a temporary name and renamed) therefore continues exactly as an
+uninterrupted run: the data position is the step counter.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import shutil
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from bertbench.models import build_model
+from bertbench.space import Architecture
+from bertbench.training.common import Diverged, Shard, derive_seed, finite, linear_schedule, param_groups
+from bertbench.training.recipe import PretrainRecipe
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PretrainOutcome:
+    status: str  # ok | diverged | failed
+    metrics: dict[str, float]
+    curves: list[dict[str, Any]] = field(default_factory=list)
+    steps: int = 0
+    tokens: int = 0
+    seconds: float = 0.0
+    error: str | None = None
+    encoder_state: dict[str, torch.Tensor] | None = None
+
+
+def mask_tokens(blocks: torch.Tensor, gen: torch.Generator, tokenizer: Any, recipe: PretrainRecipe
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Choose ``mask_prob`` of the non-special tokens (at most ``max_predictions`` per row) with ``gen``.
+    ELECTRA: 85 % of them become [MASK], 15 % stay; MLM: 80 % [MASK], 10 % random token, 10 % stay.
+    Returns (input_ids, labels) with labels = original ids at chosen positions, -100 elsewhere."""
+    special = torch.tensor([tokenizer.cls_token_id, tokenizer.sep_token_id, tokenizer.pad_token_id])
+    cand = ~torch.isin(blocks, special)
+    n_cand = cand.sum(1)
+    max_pred = recipe.max_predictions or int((recipe.mask_prob + 0.005) * blocks.shape[1])
+    k = torch.clamp((n_cand.float() * recipe.mask_prob).round().long(), min=1, max=max_pred)
+    scores = torch.rand(blocks.shape, generator=gen)
+    scores[~cand] = -1.0
+    order = scores.argsort(dim=1, descending=True)
+    rank = torch.empty_like(order)
+    rank.scatter_(1, order, torch.arange(blocks.shape[1]).expand_as(order).contiguous())
+    chosen = (rank < k[:, None]) & cand
+    labels = torch.where(chosen, blocks, torch.full_like(blocks, -100))
+    inputs = blocks.clone()
+    u = torch.rand(blocks.shape, generator=gen)
+    mask_frac = 0.85 if recipe.objective == "electra" else 0.8
+    inputs[chosen & (u < mask_frac)] = tokenizer.mask_token_id
+    if recipe.objective == "mlm":
+        rand = chosen & (u >= 0.8) & (u < 0.9)
+        inputs[rand] = torch.randint(len(tokenizer), blocks.shape, generator=gen)[rand]
+    return inputs, labels
+
+
+def _latest_checkpoint(ckpt_dir: Path) -> tuple[Path, int] | None:
+    found = []
+    for p in ckpt_dir.glob("step-*"):
+        if (p / "bertbench_step.json").exists():
+            found.append((int(p.name.split("-")[1]), p))
+    if not found:
+        return None
+    step, path = max(found)
+    return path, step
+
+
+def pretrain(arch: Architecture, recipe: PretrainRecipe, corpus: Any, tokenizer: Any, seed: int, accelerator: Any,
+             ckpt_dir: Path | None = None, shard: Shard = Shard(), progress: bool = True,
+             stop_after: int | None = None, vocab_size: int | None = None) -> PretrainOutcome:
+    """Pretrain ``arch``; returns status, final metrics, curves and the discriminator (encoder) state dict.
+    ``stop_after``: stop (as if killed) after that many steps -- for tests of resume. ``vocab_size``: embedding rows
+    when larger than the tokenizer's (e.g. the paper's 30,522)."""
+    t0 = time.perf_counter()
+    s = derive_seed(arch.arch_id, seed, "pretrain")
+    head = "electra" if recipe.objective == "electra" else "mlm"
+    model = build_model(arch, head=head, seed=s, vocab_size=vocab_size or len(tokenizer), pad_token_id=tokenizer.pad_token_id,
+                        generator_size=recipe.generator_size, hidden_dropout_prob=recipe.dropout,
+                        attention_probs_dropout_prob=recipe.dropout, max_position_embeddings=max(512, recipe.seq_len))
+    if head == "electra":
+        model.disc_weight = recipe.disc_weight
+    opt = torch.optim.AdamW(param_groups(list(model.named_parameters()), recipe.weight_decay, recipe.lr),
+                            lr=recipe.lr, betas=tuple(recipe.betas), eps=recipe.eps)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, linear_schedule(recipe.warmup_steps, recipe.steps))
+    model, opt = accelerator.prepare(model, opt)
+    accelerator.register_for_checkpointing(sched)
+    start = 0
+    if ckpt_dir is not None:
+        found = _latest_checkpoint(ckpt_dir)
+        if found is not None:
+            accelerator.load_state(str(found[0]))
+            start = found[1]
+            log.info("resumed %s seed %d from step %d", arch.arch_id, seed, start)
+    order = corpus.order(s)
+    n_blocks = len(order)
+    micro = recipe.batch_size // recipe.grad_accum
+    if micro % shard.world:
+        raise ValueError(f"batch_size / grad_accum = {micro} is not divisible by {shard.world} processes")
+    local = micro // shard.world
+    device = accelerator.device
+    curves: list[dict[str, Any]] = []
+    last: dict[str, float] = {}
+    bar = None
+    if progress and accelerator.is_local_main_process:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=recipe.steps, initial=start, desc=f"pretrain {arch.arch_id}", unit="step", leave=False)
+    model.train()
+    status, error = "ok", None
+    done = start
+    try:
+        for step in range(start, recipe.steps):
+            if stop_after is not None and step >= stop_after:
+                break
+            torch.manual_seed(derive_seed(arch.arch_id, seed, "pretrain-step", step))
+            totals = {"loss": 0.0, "mlm_loss": 0.0, "disc_loss": 0.0, "disc_accuracy": 0.0}
+            for m in range(recipe.grad_accum):
+                first = step * recipe.batch_size + m * micro + shard.rank * local
+                idx = order[np.arange(first, first + local) % n_blocks]
+                blocks = torch.from_numpy(corpus.blocks(idx).astype(np.int64))
+                gen = torch.Generator().manual_seed(derive_seed(arch.arch_id, seed, "mask", step, m))
+                inputs, labels = mask_tokens(blocks, gen, tokenizer, recipe)
+                inputs, labels = inputs.to(device), labels.to(device)
+                ctx = accelerator.no_sync(model) if m < recipe.grad_accum - 1 else nullcontext()
+                with ctx, accelerator.autocast():
+                    out = model(inputs, labels=labels, attention_mask=torch.ones_like(inputs))
+                    loss = out.loss / recipe.grad_accum
+                    accelerator.backward(loss)
+                totals["loss"] += float(out.loss.detach()) / recipe.grad_accum
+                if head == "electra":
+                    totals["mlm_loss"] += float(out.mlm_loss.detach()) / recipe.grad_accum
+                    totals["disc_loss"] += float(out.disc_loss.detach()) / recipe.grad_accum
+                    totals["disc_accuracy"] += 100.0 * float(out.disc_accuracy) / recipe.grad_accum
+            if not finite(totals["loss"]):
+                raise Diverged(f"pretraining loss is {totals['loss']} at step {step + 1}")
+            accelerator.clip_grad_norm_(model.parameters(), recipe.clip)
+            opt.step()
+            sched.step()
+            opt.zero_grad(set_to_none=True)
+            if shard.world > 1:
+                t = torch.tensor([totals[k] for k in totals], device=device)
+                t = accelerator.reduce(t, reduction="mean")
+                totals = dict(zip(totals, t.tolist()))
+            last = totals
+            done = step + 1
+            if done % recipe.log_every == 0 or done == recipe.steps:
+                lr = sched.get_last_lr()[0]
+                for k, v in {**totals, "lr": lr}.items():
+                    if head == "mlm" and k in ("mlm_loss", "disc_loss", "disc_accuracy"):
+                        continue
+                    curves.append({"step": done, "name": f"pretrain_{k}" if k != "lr" else "pretrain_lr", "value": float(v)})
+                if bar is not None:
+                    bar.set_postfix(loss=f"{totals['loss']:.3f}")
+            if bar is not None:
+                bar.update(1)
+            if ckpt_dir is not None and (done % recipe.checkpoint_every == 0) and done < recipe.steps:
+                _save_checkpoint(accelerator, ckpt_dir, done)
+    except Diverged as err:
+        status, error = "diverged", str(err)
+    finally:
+        if bar is not None:
+            bar.close()
+    metrics = {"loss": last.get("loss", math.nan)}
+    if head == "electra":
+        metrics.update(mlm_loss=last.get("mlm_loss", math.nan), disc_loss=last.get("disc_loss", math.nan),
+                       disc_accuracy=last.get("disc_accuracy", math.nan))
+    if status != "ok":
+        metrics = {k: math.nan for k in metrics}
+    unwrapped = accelerator.unwrap_model(model)
+    encoder = unwrapped.discriminator if head == "electra" else unwrapped.bertbench
+    state = {k: v.detach().cpu().clone() for k, v in encoder.state_dict().items()} if status == "ok" else None
+    accelerator.free_memory()
+    getattr(accelerator, "_custom_objects", []).clear()  # the scheduler registered for checkpointing
+    return PretrainOutcome(status, metrics, curves, done, done * recipe.batch_size * recipe.seq_len,
+                           time.perf_counter() - t0, error, state)
+
+
+def _save_checkpoint(accelerator: Any, ckpt_dir: Path, step: int) -> None:
+    """save_state into a temp folder, then rename to step-N (a crash never leaves a half checkpoint); keep the last 2."""
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    tmp = ckpt_dir / f".tmp-step-{step}"
+    final = ckpt_dir / f"step-{step}"
+    if accelerator.is_main_process:
+        shutil.rmtree(tmp, ignore_errors=True)
+    accelerator.wait_for_everyone()
+    accelerator.save_state(str(tmp))
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        (tmp / "bertbench_step.json").write_text(json.dumps({"step": step}))
+        shutil.rmtree(final, ignore_errors=True)
+        tmp.rename(final)
+        for old in sorted(ckpt_dir.glob("step-*"), key=lambda p: int(p.name.split("-")[1]))[:-2]:
+            shutil.rmtree(old, ignore_errors=True)
+    accelerator.wait_for_everyone()

@@ -1,0 +1,229 @@
+"""The trainer: loops learn, resume is exact, the grid runner shards, survives SIGKILL and records divergence."""
+
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+import torch
+import yaml
+
+from bertbench.data.synthetic import load_synthetic
+from bertbench.data.tasks import get_task
+from bertbench.data.tokenizer import load_tokenizer
+from bertbench.errors import InvalidRecipe
+from bertbench.space import Architecture, LayerSpec
+from bertbench.store.writer import ShardWriter
+from bertbench.training.common import make_accelerator
+from bertbench.training.recipe import FinetuneRecipe, PretrainRecipe, load_recipe, recipe_from_dict
+
+REPO = Path(__file__).resolve().parent.parent
+GRID = {"name": "test3", "architectures": [
+    {"hidden_size": 32, "layers": [{"op_type": "SA", "op_param": "SDP", "heads": 2, "ffn_dim": 64, "num_ffn": 1}]},
+    {"hidden_size": 32, "layers": [{"op_type": "DSC", "op_param": 5, "heads": 2, "ffn_dim": 64, "num_ffn": 1},
+                                   {"op_type": "LT", "op_param": "DFT", "heads": 2, "ffn_dim": 64, "num_ffn": 1}]},
+    {"hidden_size": 64, "layers": [{"op_type": "SA", "op_param": "WMA", "heads": 4, "ffn_dim": 64, "num_ffn": 3}]},
+]}
+MICRO = {
+    "name": "micro", "mixed_precision": "no",
+    "pretrain": {"steps": 24, "batch_size": 8, "seq_len": 32, "lr": 0.002, "warmup_steps": 4, "checkpoint_every": 8,
+                 "log_every": 4, "max_predictions": 5},
+    "finetune": {"batch_size": 16, "epochs": 1, "epochs_by_task": {}, "lr": 0.001, "layer_decay_depth": "real",
+                 "max_seq_len": 48, "double_unordered": [], "max_train_examples": 160, "eval_batch_size": 64},
+    "data": {"corpus": "synthetic:seed=0,docs=1500", "tokenizer": "synthetic", "task_source": "synthetic",
+             "tasks": ["synthetic-rte", "synthetic-sst2"], "synthetic_train_size": 200},
+}
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    root = tmp_path_factory.mktemp("training")
+    (root / "grid.yaml").write_text(yaml.safe_dump(GRID))
+    (root / "micro.yaml").write_text(yaml.safe_dump(MICRO))
+    env = {**os.environ, "BERTBENCH_CACHE": str(root / "cache"), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
+           "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
+    return root, env
+
+
+def regenerate(root, env, out, *extra, launcher=(sys.executable, "-m", "bertbench.cli"), check=True, **kw):
+    cmd = [*launcher, "regenerate", "--grid", str(root / "grid.yaml"), "--recipe", str(root / "micro.yaml"),
+           "--out", str(out), "--threads", "1", "--no-progress", *extra]
+    if not check:
+        return subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kw)
+    res = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    return res
+
+
+def runs_of(out):
+    t = ShardWriter(out).read("runs").to_pylist()
+    return {(r["arch_id"], r["seed"], r["stage"]): r for r in t}
+
+
+@pytest.fixture(scope="module")
+def reference(env):
+    root, e = env
+    out = root / "single"
+    regenerate(root, e, out)
+    return out
+
+
+def test_recipes_validate():
+    for name in ("paper-2023", "mlm", "tiny"):
+        load_recipe(name)
+    paper = load_recipe("paper-2023")
+    assert paper.pretrain.disc_weight == 50 and paper.pretrain.warmup_steps == 10_000
+    assert paper.finetune.learning_rate == 5e-4 and paper.finetune.epochs_for("rte") == 10
+    with pytest.raises(InvalidRecipe, match=r"unknown key\(s\) \['stepz'\] in recipe section 'pretrain'; allowed:"):
+        recipe_from_dict({"name": "x", "pretrain": {"stepz": 3}})
+    with pytest.raises(InvalidRecipe, match="pretrain.objective='gpt' is not valid; allowed: 'electra', 'mlm'"):
+        recipe_from_dict({"name": "x", "pretrain": {"objective": "gpt"}})
+    with pytest.raises(InvalidRecipe, match="finetune.lr='fast' is not valid"):
+        recipe_from_dict({"name": "x", "finetune": {"lr": "fast"}})
+    with pytest.raises(KeyError, match="task='glue-x' is not known"):
+        recipe_from_dict({"name": "x", "data": {"tasks": ["glue-x"]}})
+
+
+def test_finetune_learns_synthetic_task():
+    from bertbench.training.finetune import finetune
+
+    torch.set_num_threads(2)
+    arch = Architecture(64, (LayerSpec("SA", "SDP", 2, 128, 1),) * 2)
+    rec = FinetuneRecipe(batch_size=32, epochs=4, lr=1e-3, layer_decay=1.0, layer_decay_depth="real", max_seq_len=64,
+                         double_unordered=())
+    out = finetune(arch, get_task("synthetic-mnli"), load_synthetic("synthetic-mnli"), load_tokenizer(), rec, 0,
+                   make_accelerator("no"), None, progress=False)
+    assert out.status == "ok"
+    assert out.metrics["accuracy"] >= 90.0, out.metrics
+
+
+def test_pretraining_loss_falls_and_resume_is_exact(tmp_path, monkeypatch):
+    from bertbench.data.corpus import pack
+    from bertbench.training.pretrain import pretrain
+
+    monkeypatch.setenv("BERTBENCH_CACHE", str(tmp_path / "cache"))
+    torch.set_num_threads(1)
+    tok = load_tokenizer()
+    corpus = pack("synthetic:seed=0,docs=3000", tok, length=32)
+    arch = Architecture(64, (LayerSpec("SA", "SDP", 2, 128, 1), LayerSpec("DSC", 9, 2, 128, 1)))
+    rec = PretrainRecipe(steps=50, batch_size=16, seq_len=32, lr=2e-3, warmup_steps=5, checkpoint_every=20,
+                         log_every=5, max_predictions=5)
+    full = pretrain(arch, rec, corpus, tok, 0, make_accelerator("no"), progress=False)
+    losses = [c["value"] for c in full.curves if c["name"] == "pretrain_loss"]
+    assert full.status == "ok" and len(losses) == 10
+    assert sum(losses[-3:]) / 3 < 0.8 * sum(losses[:2]) / 2, losses
+    ckpt = tmp_path / "ckpt"
+    part = pretrain(arch, rec, corpus, tok, 0, make_accelerator("no"), ckpt_dir=ckpt, stop_after=30, progress=False)
+    assert part.steps == 30 and (ckpt / "step-20").exists()
+    resumed = pretrain(arch, rec, corpus, tok, 0, make_accelerator("no"), ckpt_dir=ckpt, progress=False)
+    assert resumed.steps == 50
+    for k, v in full.encoder_state.items():
+        assert torch.equal(v, resumed.encoder_state[k]), k
+
+
+def test_grid_two_processes_equal_one(env, reference):
+    root, e = env
+    out = root / "two"
+    launcher = (sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29531",
+                "-m", "bertbench.cli")
+    regenerate(root, e, out, launcher=launcher)
+    one, two = runs_of(reference), runs_of(out)
+    assert set(one) == set(two) and len(one) == 3 * 3
+    for key, r in one.items():
+        assert r["status"] == "ok", (key, r["error"])
+        a = {m["name"]: m["value"] for m in r["metrics"]}
+        b = {m["name"]: m["value"] for m in two[key]["metrics"]}
+        assert a.keys() == b.keys()
+        for name in a:
+            assert a[name] == pytest.approx(b[name], abs=1e-6), (key, name)
+
+
+def test_sigkill_then_rerun_loses_nothing(env, reference):
+    root, e = env
+    out = root / "killed"
+    proc = regenerate(root, e, out, check=False, start_new_session=True)
+    runs_dir = out / "shards" / "runs"
+    deadline = time.time() + 300
+    while time.time() < deadline and len(list(runs_dir.glob("*.parquet"))) < 2:
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    partial = len(list(runs_dir.glob("*.parquet")))
+    assert 2 <= partial < 9, partial
+    regenerate(root, e, out)
+    files = sorted(p.name for p in runs_dir.glob("*.parquet"))
+    assert len(files) == len(set(files)) == 9
+    assert not list(runs_dir.glob(".*"))  # no temp files survive
+    ref, got = runs_of(reference), runs_of(out)
+    assert set(ref) == set(got)
+    for key, r in ref.items():
+        assert r["score"] == pytest.approx(got[key]["score"], abs=1e-6), key
+
+
+def test_divergence_is_recorded_and_grid_continues(env, tmp_path):
+    root, e = env
+    out = tmp_path / "diverged"
+    regenerate(root, e, out, "--set", "pretrain.lr=10000", "--limit", "2")
+    runs = runs_of(out)
+    assert len(runs) == 2 * 3
+    for (_arch_id, _seed, stage), r in runs.items():
+        if stage == "pretrain":
+            assert r["status"] == "diverged" and "loss is" in r["error"]
+        else:
+            assert r["status"] == "failed" and "pretraining diverged" in r["error"]
+        assert math.isnan(r["score"]) and all(math.isnan(m["value"]) for m in r["metrics"])
+    table = pq.read_table(next((out / "shards" / "runs").glob("*pretrain.parquet")))
+    assert table.num_rows == 1
+
+
+def _compare(reference, out):
+    ref, got = runs_of(reference), runs_of(out)
+    assert set(ref) == set(got)
+    for key, r in ref.items():
+        assert r["status"] == got[key]["status"] == "ok"
+        assert r["score"] == pytest.approx(got[key]["score"], abs=1e-6), key
+
+
+def test_slurm_array_template_as_two_local_tasks(env, reference):
+    root, e = env
+    out = root / "slurm"
+    common = {**e, "GRID": str(root / "grid.yaml"), "RECIPE": str(root / "micro.yaml"), "RUN_DIR": str(out),
+              "BERTBENCH": f"{sys.executable} -m bertbench.cli", "EXTRA_ARGS": "--threads 1 --no-progress",
+              "SLURM_ARRAY_TASK_COUNT": "2"}
+    script = REPO / "bertbench" / "training" / "launch" / "slurm_array.sh"
+    procs = [subprocess.Popen(["bash", str(script)], env={**common, "SLURM_ARRAY_TASK_ID": str(i)}, cwd=REPO,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for i in range(2)]
+    logs = [p.communicate(timeout=600)[0] for p in procs]
+    assert all(p.returncode == 0 for p in procs), logs
+    assert all("worker done" in log for log in logs)
+    _compare(reference, out)
+
+
+def test_multinode_command_as_two_local_nodes(env, reference):
+    root, e = env
+    out = root / "multinode"
+    common = {**e, "NNODES": "2", "GPUS": "1", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29547",
+              "GRID": str(root / "grid.yaml"), "RECIPE": str(root / "micro.yaml"), "RUN_DIR": str(out),
+              "PYTHON": sys.executable, "EXTRA_ARGS": "--threads 1 --no-progress"}
+    script = REPO / "bertbench" / "training" / "launch" / "multinode.sh"
+    procs = [subprocess.Popen(["bash", str(script)], env={**common, "NODE_RANK": str(i)}, cwd=REPO,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for i in range(2)]
+    logs = [p.communicate(timeout=600)[0] for p in procs]
+    assert all(p.returncode == 0 for p in procs), logs
+    _compare(reference, out)
+
+
+def test_ddp_mode_trains_each_architecture_once(env):
+    root, e = env
+    out = root / "ddp"
+    launcher = (sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
+                "-m", "bertbench.cli")
+    regenerate(root, e, out, "--parallel", "ddp", "--limit", "1", launcher=launcher)
+    runs = runs_of(out)
+    assert len(runs) == 3 and all(r["status"] == "ok" for r in runs.values())
+    assert all("x2" in r["device"] for r in runs.values())
