@@ -22,6 +22,8 @@ app = typer.Typer(
 )
 space_app = typer.Typer(no_args_is_help=True, help="Inspect a search space (show, size, sample).")
 app.add_typer(space_app, name="space")
+proxies_app = typer.Typer(no_args_is_help=True, help="Training-free proxies: list, score, evaluate, correlate.")
+app.add_typer(proxies_app, name="proxies")
 
 log = logging.getLogger("bertbench")
 _DEBUG = {"on": False}
@@ -259,6 +261,135 @@ def query_cmd(
     with pd.option_context("display.max_columns", 40, "display.width", 200):
         _out(df.drop(columns=[c for c in ("arch_json", "recipe_json") if c in df]).head(limit).to_string(index=False))
     _out(f"({len(df)} rows)")
+
+
+# ------------------------------------------------------------------------------------------------------- proxies
+def _load_bench(source: str, path: Path | None, dataset: str | None = None, reduction: str = "none"):
+    import bertbench
+
+    options: dict = {}
+    if path is not None:
+        options["path"] = path
+    if source == "nas-bench-nlp":
+        options.update(dataset=dataset, reduction=reduction)
+    return bertbench.load(source, **options)
+
+
+@proxies_app.command("list")
+def proxies_list(family: str | None = typer.Option(None, "--family", help="bert | rnn")) -> None:
+    """List the registered proxies with their direction and families.
+
+    Example: bertbench proxies list --family rnn
+    """
+    from bertbench.proxies.registry import get_proxy, list_proxies
+
+    for name in list_proxies(family):
+        spec = get_proxy(name)
+        _out(f"{name:<22} {spec.direction:<7} {','.join(spec.families):<9} {spec.doc.splitlines()[0]}")
+
+
+@proxies_app.command("score")
+def proxies_score(
+    source: str = typer.Argument(..., help="Benchmark: release folder, nas-bench-bert-2023, nas-bench-nlp, hf://..."),
+    arch: str = typer.Option(..., "--arch", help="An id of the benchmark (arch_id, paper id, run_key)."),
+    path: Path | None = typer.Option(None, "--path", help="Data file/folder for the named benchmarks."),
+    proxies: str | None = typer.Option(None, "--proxies", help="Comma-separated names (default: all of the family)."),
+    variant: str | None = typer.Option(None, "--variant", help="BERT: as_named | as_trained_2023."),
+    seed: int = typer.Option(0, "--seed", help="Initialisation and batch seed."),
+    ptb: Path | None = typer.Option(None, "--ptb", help="RNN: PTB text (ptb.zip or folder) for the input batch."),
+) -> None:
+    """Score proxies on one untrained architecture of a benchmark.
+
+    Example: bertbench proxies score nas-bench-bert-2023 --path ../shared/data/seed-paper --arch 0 --variant as_named
+    """
+    from bertbench.models.rnn import build_rnn_lm
+    from bertbench.proxies import bert_batch, rnn_batch, score
+    from bertbench.proxies.registry import list_proxies
+
+    bench = _load_bench(source, path)
+    names = proxies.split(",") if proxies else list_proxies(bench.family)
+    a = bench.query(arch)["architecture"]
+    if bench.family == "rnn":
+        if ptb is None:
+            raise ValueError("--ptb is required for RNN benchmarks")
+        batch = rnn_batch(str(ptb))
+        model = build_rnn_lm(a, seed=seed, ntoken=batch.vocab_size)
+    else:
+        from bertbench.models import build_model
+
+        batch = bert_batch(seed=seed)
+        vocab = 30522 if bench.name == "nas-bench-bert-2023" else batch.vocab_size
+        model = build_model(a, variant=variant or bench.metadata.get("default_variant", "as_named"), seed=seed,
+                            vocab_size=vocab)
+    for name, r in score(model, batch, names, seed=seed).items():
+        _out(f"{name:<22} {r['value']:>16.6g}  {r['seconds']:6.2f} s  {r['status']}{'  ' + r['error'] if r['error'] else ''}")
+
+
+@proxies_app.command("evaluate")
+def proxies_evaluate(
+    source: str = typer.Argument(..., help="Benchmark: release folder, nas-bench-bert-2023, nas-bench-nlp, hf://..."),
+    path: Path | None = typer.Option(None, "--path", help="Data file/folder for the named benchmarks."),
+    proxies: str | None = typer.Option(None, "--proxies", help="Comma-separated names (default: all of the family)."),
+    n: int | None = typer.Option(None, "--n", help="Score a seeded sample of N architectures (default: all)."),
+    seed: int = typer.Option(0, "--seed", help="Initialisation, batch and sample seed."),
+    variant: str | None = typer.Option(None, "--variant", help="BERT: as_named | as_trained_2023."),
+    target: str | None = typer.Option(None, "--target", help="Summary column to rank against (default: GLUE / "
+                                                               "synthetic aggregate / test_loss)."),
+    ptb: Path | None = typer.Option(None, "--ptb", help="RNN: PTB text (ptb.zip or folder) for the input batch."),
+    dataset: str | None = typer.Option(None, "--dataset", help="nas-bench-nlp: ptb | wikitext-2."),
+    batch_size: int | None = typer.Option(None, "--batch-size", help="Sequences per input batch."),
+    processes: int = typer.Option(1, "--processes", help="Worker processes."),
+    out: Path = typer.Option(Path("proxy-eval"), "--out", help="Folder for proxies.parquet, correlations.csv, PNGs."),
+) -> None:
+    """Score proxies on a benchmark's architectures and correlate them with the trained results (+ plots).
+
+    Example: bertbench proxies evaluate nas-bench-nlp --path logs.zip --ptb ptb.zip --proxies hidden_covariance
+    """
+    from bertbench.proxies.evaluate import evaluate
+
+    bench = _load_bench(source, path, dataset)
+    names = proxies.split(",") if proxies else None
+    _, corr = evaluate(bench, names, n=n, seed=seed, variant=variant, target=target, out=out, ptb=str(ptb) if ptb else None,
+                       batch_size=batch_size, processes=processes)
+    _print_corr(corr)
+    _out(f"wrote {out}/proxies.parquet, correlations.csv, scores.csv, scatter.png, ranks.png")
+
+
+@proxies_app.command("correlate")
+def proxies_correlate(
+    csv: Path = typer.Argument(..., help="A CSV with one row per architecture: proxy columns and a target column."),
+    target: str = typer.Option(..., "--target", help="Target column, e.g. loss or 'GLUE Score'."),
+    columns: str | None = typer.Option(None, "--columns", help="Comma-separated proxy columns (default: all numeric)."),
+    n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap resamples for the 95% intervals."),
+    target_direction: str = typer.Option("higher", "--target-direction", help="higher (accuracy) or lower (loss) is "
+                                                                                "better; used by precision@top10%."),
+    out: Path | None = typer.Option(None, "--out", help="Write the table as CSV."),
+) -> None:
+    """Correlation table of precomputed scores (e.g. the 2023 paper's CSVs) with a target.
+
+    Example: bertbench proxies correlate ../shared/data/seed-paper/RNN_results.csv --target loss
+    """
+    import pandas as pd
+
+    from bertbench.proxies.evaluate import correlation_table
+
+    df = pd.read_csv(csv, encoding="utf-8-sig")
+    if target not in df.columns:
+        raise ValueError(f"--target {target!r} is not a column; columns: {list(df.columns)}")
+    cols = columns.split(",") if columns else [c for c in df.select_dtypes("number").columns if c != target]
+    if target_direction not in ("higher", "lower"):
+        raise ValueError(f"--target-direction {target_direction!r}; allowed: higher, lower")
+    corr = correlation_table(df, target, cols, target_direction, n_boot=n_boot)
+    _print_corr(corr)
+    if out:
+        corr.to_csv(out, index=False)
+
+
+def _print_corr(corr) -> None:
+    import pandas as pd
+
+    with pd.option_context("display.width", 200, "display.max_columns", 20, "display.float_format", "{:.3f}".format):
+        _out(corr.to_string(index=False))
 
 
 def _parse_value(v: str):

@@ -2,7 +2,9 @@
 
 A recipe maps node names to ``{"op": OP, "input": [names]}``. Inputs are ``x`` (the layer input), ``h_prev_i``
 (component i of the previous hidden tuple) or other nodes. ``h_new_0`` is the cell output; ``h_new_i`` (i > 0) are
-further hidden components. ``arch_id`` is sha256[:16] of ``json.dumps(recipe, sort_keys=True, separators=(",", ":"))``.
+further hidden components. ``arch_id`` is sha256[:16] of ``json.dumps(recipe, sort_keys=True, separators=(",", ":"))``
+(the canonical form, used for equality); ``recipe_json`` keeps the nodes in the order given, because NAS-Bench-NLP's
+model code creates (and draws the initial weights of) the linear nodes in that order.
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ _HNEW = re.compile(r"^h_new_(\d+)$")
 class RnnArchitecture:
     """A NAS-Bench-NLP cell recipe (validated at construction)."""
 
-    recipe_json: str
+    recipe_json: str = field(compare=False)
+    canonical: str = field(init=False, repr=False)
     _recipe: dict[str, Any] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -43,8 +46,8 @@ class RnnArchitecture:
         except json.JSONDecodeError as err:
             raise InvalidRnnRecipe(f"recipe is not valid JSON: {err}") from err
         validate_recipe(recipe)
-        canonical = json.dumps(recipe, sort_keys=True, separators=(",", ":"))
-        object.__setattr__(self, "recipe_json", canonical)
+        object.__setattr__(self, "recipe_json", json.dumps(recipe, separators=(",", ":")))
+        object.__setattr__(self, "canonical", json.dumps(recipe, sort_keys=True, separators=(",", ":")))
         object.__setattr__(self, "_recipe", recipe)
 
     @classmethod
@@ -53,11 +56,12 @@ class RnnArchitecture:
 
     @property
     def recipe(self) -> dict[str, Any]:
+        """The recipe, nodes in the order given."""
         return json.loads(self.recipe_json)
 
     @property
     def arch_id(self) -> str:
-        return hashlib.sha256(self.recipe_json.encode()).hexdigest()[:16]
+        return hashlib.sha256(self.canonical.encode()).hexdigest()[:16]
 
     @property
     def num_hidden(self) -> int:
@@ -72,7 +76,7 @@ class RnnArchitecture:
         return _toposort(self._recipe)
 
     def to_json(self) -> str:
-        return self.recipe_json
+        return self.canonical
 
 
 def validate_recipe(recipe: Any) -> None:

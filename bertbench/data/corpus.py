@@ -292,3 +292,50 @@ def _pack_into(tmp: Path, src: CorpusSource, tok: Any, length: int, max_blocks: 
             "tokens": n_blocks * length, "seconds": seconds, "tokens_per_second": n_blocks * length / max(seconds, 1e-9),
             "key": key_obj, "vocab_size": len(tok)}
     (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
+
+
+# ------------------------------------------------------------------------------------------- word-level LM batches
+def _ptb_files(path: str | os.PathLike[str]) -> dict[str, str]:
+    """Texts of ptb.train/valid/test.txt from a zip (any folder inside) or a folder."""
+    p = Path(path)
+    out = {}
+    if p.suffix == ".zip":
+        with zipfile.ZipFile(p) as zf:
+            for split in ("train", "valid", "test"):
+                name = next((n for n in zf.namelist() if n.endswith(f"ptb.{split}.txt")), None)
+                if name is None:
+                    raise DataSourceError(f"{p}: no ptb.{split}.txt inside")
+                out[split] = zf.read(name).decode("utf-8")
+    else:
+        for split in ("train", "valid", "test"):
+            f = p / f"ptb.{split}.txt"
+            if not f.exists():
+                raise DataSourceError(f"{p}: no ptb.{split}.txt")
+            out[split] = f.read_text(encoding="utf-8")
+    return out
+
+
+def word_lm_batch(path: str | os.PathLike[str], split: str = "test", batch_size: int = 50, bptt: int = 70,
+                  offset: int = 0) -> tuple[Any, dict[str, int]]:
+    """A [bptt, batch_size] LongTensor window of a word-level corpus, the AWD-LSTM / NAS-Bench-NLP way: the vocabulary
+    is the words of train, then valid, then test in order of first appearance, with ``<eos>`` at each line end; the
+    split is batchified into ``batch_size`` columns; rows ``offset`` .. ``offset + bptt`` are returned."""
+    import torch
+
+    texts = _ptb_files(path)
+    vocab: dict[str, int] = {}
+    ids: dict[str, list[int]] = {}
+    for s in ("train", "valid", "test"):
+        seq = []
+        for line in texts[s].splitlines(keepends=True):
+            for w in line.split() + ["<eos>"]:
+                if w not in vocab:
+                    vocab[w] = len(vocab)
+                seq.append(vocab[w])
+        ids[s] = seq
+    data = torch.tensor(ids[split], dtype=torch.long)
+    nbatch = data.numel() // batch_size
+    data = data[: nbatch * batch_size].view(batch_size, -1).t().contiguous()
+    if offset + bptt > data.shape[0]:
+        raise ValueError(f"offset={offset} + bptt={bptt} exceeds the {data.shape[0]} rows of {split}")
+    return data[offset: offset + bptt], vocab

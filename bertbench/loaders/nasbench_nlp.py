@@ -36,7 +36,7 @@ from bertbench.store.schema import schema_for
 
 DATASETS = ("ptb", "wikitext-2")
 REDUCTIONS = ("none", "mean")
-CONVERTER_VERSION = "1"
+CONVERTER_VERSION = "2"
 HPARAMS = ("emsize", "nhid", "nlayers", "dropout", "dropouth", "dropouti", "dropoute", "wdrop", "batch_size", "bptt",
            "lr", "wdecay", "epochs", "eval_batch_size")
 

@@ -78,7 +78,13 @@ class SelfAttention(nn.Module):
 
 @lru_cache(maxsize=64)
 def _dct_matrix(n: int, device: str, dtype: torch.dtype) -> torch.Tensor:
-    """Orthonormal DCT-II matrix C [n, n]: y = C x transforms along the first axis of x."""
+    """Orthonormal DCT-II matrix C [n, n]: y = C x transforms along the first axis of x. (Built outside inference
+    mode: the cached tensor must also serve autograd.)"""
+    with torch.inference_mode(False), torch.no_grad():
+        return _dct_build(n, device, dtype)
+
+
+def _dct_build(n: int, device: str, dtype: torch.dtype) -> torch.Tensor:
     k = torch.arange(n, dtype=torch.float64)[:, None]
     i = torch.arange(n, dtype=torch.float64)[None, :]
     c = torch.cos(math.pi * (2 * i + 1) * k / (2 * n)) * math.sqrt(2.0 / n)

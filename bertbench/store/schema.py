@@ -50,7 +50,7 @@ ARCHITECTURES_RNN = _schema(
     [
         ("arch_id", pa.string(), "sha256[:16] of the canonical recipe JSON (bertbench.rnn_space)"),
         ("recipe_id", pa.int64(), "NAS-Bench-NLP recepie_id"),
-        ("recipe_json", pa.string(), "canonical JSON of the cell recipe"),
+        ("recipe_json", pa.string(), "JSON of the cell recipe, nodes in the logged order (arch_id hashes the sorted form)"),
         ("num_nodes", pa.int32(), "nodes of the cell graph"),
         ("params", pa.int64(), "num_params reported by the log (null if absent)"),
     ]

@@ -1,0 +1,86 @@
+"""Covariance- and Jacobian-based proxies."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from bertbench.proxies.common import embeddings, forward, is_rnn, output_tensor, s_cos, s_cov, zero_grads
+from bertbench.proxies.inputs import ProxyBatch
+from bertbench.proxies.registry import proxy
+
+
+def rnn_hidden_covariance(model, batch: ProxyBatch, layers: int) -> list[float]:
+    """Per layer: S_cov of M_l [H_l x (T * B)], rows = hidden units, columns = the incoming hidden states h_0 (zero),
+    h_1, ..., h_{T-1} of every sequence, from one clean forward pass in eval mode (spec §3.2)."""
+    record: dict = {}
+    with torch.inference_mode():
+        model(batch.tokens, record=record, layers=layers)
+    out = []
+    for i in range(layers):
+        h = torch.stack(record["hidden"][i])  # [T, B, H]
+        out.append(s_cov(h.reshape(-1, h.shape[-1]).T))
+    return out
+
+
+def bert_hidden_covariance(model, batch: ProxyBatch) -> list[float]:
+    """Per encoder layer: S_cov over hidden units (rows) of the layer's output at real tokens (columns), divided by
+    the hidden size so that widths compare."""
+    with torch.inference_mode():
+        out = forward(model, batch, output_hidden_states=True)
+    mask = batch.attention_mask.bool() if batch.attention_mask is not None else None
+    scores = []
+    for h in out.hidden_states[1:]:
+        x = h[mask] if mask is not None else h.reshape(-1, h.shape[-1])
+        scores.append(s_cov(x.T) / h.shape[-1])
+    return scores
+
+
+@proxy("hidden_covariance", "higher")
+def hidden_covariance(model, batch: ProxyBatch, *, seed: int = 0) -> float:
+    """RNN: the 2023 paper's layer-1 hidden covariance S_cov(M_1) (spec §3.2); higher (less correlated units) is
+    better. BERT: the mean over encoder layers of S_cov(layer output) / H."""
+    if is_rnn(model):
+        return rnn_hidden_covariance(model, batch, 1)[0]
+    scores = bert_hidden_covariance(model, batch)
+    return float(sum(scores) / len(scores))
+
+
+@proxy("hidden_covariance_l2", "higher", families=("rnn",))
+def hidden_covariance_l2(model, batch: ProxyBatch, *, seed: int = 0) -> float:
+    """RNN: the paper's layer-2 hidden covariance."""
+    return rnn_hidden_covariance(model, batch, 2)[1]
+
+
+@proxy("hidden_covariance_l3", "higher", families=("rnn",))
+def hidden_covariance_l3(model, batch: ProxyBatch, *, seed: int = 0) -> float:
+    """RNN: the paper's layer-3 hidden covariance (the last layer, 400 units when tied)."""
+    return rnn_hidden_covariance(model, batch, 3)[2]
+
+
+def _jacobian_rows(model, batch: ProxyBatch) -> torch.Tensor:
+    """J = d(sum of outputs) / d(input embeddings), one row per sequence."""
+    zero_grads(model)
+    e = embeddings(model, batch)
+    out = output_tensor(forward(model, batch, inputs_embeds=e))
+    out.sum().backward()
+    g = e.grad.detach()
+    zero_grads(model)
+    if is_rnn(model):  # [T, B, E] -> [B, T * E]
+        return g.transpose(0, 1).reshape(g.shape[1], -1)
+    return g.reshape(g.shape[0], -1)
+
+
+@proxy("jacobian_covariance", "higher")
+def jacobian_covariance(model, batch: ProxyBatch, *, seed: int = 0) -> float:
+    """NASWOT-v1 jacob_cov: S_cov of the input Jacobian with one row per sequence (B x B correlation)."""
+    rows = _jacobian_rows(model, batch)
+    return s_cov(rows) if rows.shape[0] > 1 else math.nan
+
+
+@proxy("jacobian_cosine", "higher")
+def jacobian_cosine(model, batch: ProxyBatch, *, seed: int = 0) -> float:
+    """S_cos of the input Jacobian rows (one per sequence): 1 - mean |cos|^(1/20) over pairs."""
+    rows = _jacobian_rows(model, batch)
+    return s_cos(rows) if rows.shape[0] > 1 else math.nan

@@ -1,0 +1,251 @@
+"""Score proxies on a benchmark's untrained architectures and measure how well they rank the trained results.
+
+``correlation_table`` gives, per proxy, the signed Kendall tau-b, Spearman rho and Pearson r against the target (as
+the target is: for a loss, a good proxy whose direction is "higher" has a negative tau), precision at the top 10 %
+(the share of the truly best 10 % -- by the target's direction -- among the proxy's best 10 %, by the proxy's
+direction), and bootstrap 95 % intervals of tau and rho. A ``params`` row is always present as the baseline.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from scipy import stats
+
+from bertbench.store.schema import schema_for
+
+log = logging.getLogger(__name__)
+
+
+def precision_at_top(proxy: np.ndarray, target: np.ndarray, frac: float, proxy_higher: bool, target_higher: bool
+                     ) -> float:
+    n = len(target)
+    k = max(1, int(round(frac * n)))
+    best_true = set(np.argsort(-target if target_higher else target, kind="stable")[:k])
+    best_proxy = set(np.argsort(-proxy if proxy_higher else proxy, kind="stable")[:k])
+    return len(best_true & best_proxy) / k
+
+
+def correlation_table(df: pd.DataFrame, target: str, proxies: list[str], target_direction: str = "higher",
+                      directions: dict[str, str] | None = None, n_boot: int = 1000, seed: int = 0,
+                      top: float = 0.1) -> pd.DataFrame:
+    """One row per proxy (see the module docstring); rows with a NaN proxy or target are dropped per proxy."""
+    directions = directions or {}
+    rng = np.random.default_rng(seed)
+    rows = []
+    for name in proxies:
+        sub = df[[name, target]].apply(pd.to_numeric, errors="coerce").dropna()
+        sub = sub[np.isfinite(sub[name]) & np.isfinite(sub[target])]
+        x, y = sub[name].to_numpy(float), sub[target].to_numpy(float)
+        n = len(x)
+        row: dict[str, Any] = {"proxy": name, "n": n}
+        if n < 3 or np.std(x) == 0:
+            row.update(kendall_tau=math.nan, spearman_rho=math.nan, pearson_r=math.nan, precision_top10=math.nan,
+                       tau_ci_low=math.nan, tau_ci_high=math.nan, rho_ci_low=math.nan, rho_ci_high=math.nan)
+            rows.append(row)
+            continue
+        tau = stats.kendalltau(x, y).statistic
+        rho = stats.spearmanr(x, y).statistic
+        r = stats.pearsonr(x, y).statistic
+        p_top = precision_at_top(x, y, top, directions.get(name, "higher") == "higher", target_direction == "higher")
+        taus, rhos = [], []
+        for _ in range(n_boot):
+            idx = rng.integers(0, n, n)
+            xb, yb = x[idx], y[idx]
+            if np.std(xb) == 0 or np.std(yb) == 0:
+                continue
+            taus.append(stats.kendalltau(xb, yb).statistic)
+            rhos.append(stats.spearmanr(xb, yb).statistic)
+        lo_t, hi_t = (np.nanpercentile(taus, [2.5, 97.5]) if taus else (math.nan, math.nan))
+        lo_r, hi_r = (np.nanpercentile(rhos, [2.5, 97.5]) if rhos else (math.nan, math.nan))
+        row.update(kendall_tau=float(tau), spearman_rho=float(rho), pearson_r=float(r), precision_top10=p_top,
+                   tau_ci_low=float(lo_t), tau_ci_high=float(hi_t), rho_ci_low=float(lo_r), rho_ci_high=float(hi_r))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------------------------------------------- scoring
+def _default_target(bench: Any) -> tuple[str, str]:
+    if bench.family == "rnn":
+        return "test_loss", "lower"
+    summary_cols = bench.to_pandas().columns
+    for name in ("glue_2023", "glue", "synthetic"):
+        if name in summary_cols and bench.to_pandas()[name].notna().any():
+            return name, "higher"
+    tasks = [t for t in bench.metadata.get("tasks", []) if t in summary_cols]
+    return (tasks[0], "higher") if tasks else ("pretrain", "lower")
+
+
+def _worker_init(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def _score_one(args: tuple) -> list[dict[str, Any]]:
+    from bertbench.proxies import score
+
+    bench_family, arch, build, names, batch, seed, variant = args
+    model = build(arch)
+    res = score(model, batch, names, seed=seed)
+    return [{"arch_id": arch.arch_id, "proxy": k, "variant": variant, "seed": seed, "batch_size": batch.batch_size,
+             "seq_len": batch.seq_len, "source": batch.source, **v} for k, v in res.items()]
+
+
+class _Builder:
+    """Picklable model factory for worker processes."""
+
+    def __init__(self, family: str, variant: str, seed: int, vocab_size: int) -> None:
+        self.family, self.variant, self.seed, self.vocab_size = family, variant, seed, vocab_size
+
+    def __call__(self, arch: Any) -> Any:
+        if self.family == "rnn":
+            from bertbench.models.rnn import build_rnn_lm
+
+            return build_rnn_lm(arch, seed=self.seed, ntoken=self.vocab_size)
+        from bertbench.models import build_model
+
+        return build_model(arch, variant=self.variant, seed=self.seed, vocab_size=self.vocab_size).eval()
+
+
+def score_benchmark(bench: Any, names: list[str], n: int | None = None, seed: int = 0, variant: str | None = None,
+                    batch: Any = None, ptb: str | None = None, batch_size: int | None = None, seq_len: int = 128,
+                    processes: int = 1, progress: bool = True, vocab_size: int | None = None) -> pa.Table:
+    """Score ``names`` on ``n`` architectures of ``bench`` (all when None; a seeded sample otherwise); returns the
+    ``proxies`` table. Each model is initialised from ``seed``; so is the BERT input batch."""
+    from bertbench.proxies import bert_batch, rnn_batch
+
+    family = bench.family
+    sub = bench.sample(n, seed) if n is not None and n < len(bench) else bench
+    archs = list({a.arch_id: a for a in sub.architectures}.values())
+    if batch is None:
+        if family == "rnn":
+            if ptb is None:
+                raise ValueError("RNN proxies need ptb= (the PTB text: ptb.zip or a folder with ptb.test.txt)")
+            batch = rnn_batch(ptb, batch_size=batch_size or 50)
+        else:
+            batch = bert_batch(batch_size=batch_size or 16, seq_len=seq_len, seed=seed)
+    if vocab_size is None:  # the 2023 models had the uncased BERT vocabulary; ours that of their tokenizer
+        vocab_size = 30522 if bench.name == "nas-bench-bert-2023" else (batch.vocab_size or 30522)
+    variant = variant or ("rnn" if family == "rnn" else bench.metadata.get("default_variant", "as_named"))
+    build = _Builder(family, variant, seed, vocab_size)
+    jobs = [(family, a, build, names, batch, seed, variant) for a in archs]
+    rows: list[dict[str, Any]] = []
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(jobs), desc=f"proxies {bench.name} ({variant})", unit="arch")
+    if processes > 1:
+        import multiprocessing as mp
+
+        with mp.get_context("spawn").Pool(processes, initializer=_worker_init, initargs=(1,)) as pool:
+            for res in pool.imap(_score_one, jobs):
+                rows.extend(res)
+                if bar is not None:
+                    bar.update(1)
+    else:
+        for job in jobs:
+            rows.extend(_score_one(job))
+            if bar is not None:
+                bar.update(1)
+    if bar is not None:
+        bar.close()
+    return pa.Table.from_pylist(rows, schema=schema_for("proxies"))
+
+
+def evaluate(bench: Any, names: list[str] | None = None, n: int | None = None, seed: int = 0,
+             variant: str | None = None, target: str | None = None, out: str | os.PathLike[str] | None = None,
+             n_boot: int = 1000, **score_kwargs: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Score proxies on ``bench`` and correlate them with ``target`` (default: GLUE / the synthetic aggregate for
+    BERT, the final test loss for RNN). Returns (scores wide: one row per architecture, correlation table). With
+    ``out``, writes proxies.parquet, scores.csv, correlations.csv, scatter.png and ranks.png there."""
+    from bertbench.proxies.registry import get_proxy, list_proxies
+
+    names = list(names or list_proxies(bench.family))
+    if "params" not in names:
+        names.append("params")
+    table = score_benchmark(bench, names, n=n, seed=seed, variant=variant, **score_kwargs)
+    wide = table.to_pandas().pivot_table(index="arch_id", columns="proxy", values="value", aggfunc="first",
+                                         dropna=False)
+    tgt, tdir = (target, "higher") if target else _default_target(bench)
+    if target is not None:
+        tdir = bench.metadata.get("metrics", {}).get(target, {}).get("direction", "higher")
+    summary = bench.to_pandas()
+    per_arch = summary.groupby("arch_id")[tgt].mean() if tgt in summary else pd.Series(dtype=float)
+    wide = wide.join(per_arch.astype(float), how="left")
+    directions = {p: get_proxy(p).direction for p in names}
+    order = ["params"] + [p for p in names if p != "params"]
+    corr = correlation_table(wide.reset_index(), tgt, order, tdir, directions, n_boot=n_boot, seed=seed)
+    corr.insert(1, "target", tgt)
+    corr.insert(2, "direction", [directions[p] for p in corr["proxy"]])
+    if out is not None:
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        import pyarrow.parquet as pq
+
+        pq.write_table(table, out / "proxies.parquet")
+        wide.reset_index().to_csv(out / "scores.csv", index=False)
+        corr.to_csv(out / "correlations.csv", index=False)
+        plot_scatter(wide.reset_index(), tgt, order, out / "scatter.png", title=f"{bench.name}: proxies vs {tgt}")
+        plot_ranks(corr, out / "ranks.png", title=f"{bench.name}: Kendall tau vs {tgt} (95% CI)")
+    return wide.reset_index(), corr
+
+
+# -------------------------------------------------------------------------------------------------------- plots
+def plot_scatter(df: pd.DataFrame, target: str, proxies: list[str], path: Path, title: str = "") -> Path:
+    """One panel per proxy: proxy rank (x) against target (y)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    k = len(proxies)
+    cols = min(4, k)
+    rows = math.ceil(k / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.8 * rows), squeeze=False)
+    for ax, name in zip(axes.flat, proxies):
+        sub = df[[name, target]].apply(pd.to_numeric, errors="coerce").dropna()
+        ax.scatter(sub[name].rank(), sub[target], s=8, alpha=0.6)
+        tau = stats.kendalltau(sub[name], sub[target]).statistic if len(sub) > 2 else math.nan
+        ax.set_title(f"{name}\ntau={tau:+.3f} (n={len(sub)})", fontsize=8)
+        ax.set_xlabel("proxy rank", fontsize=7)
+        ax.set_ylabel(target, fontsize=7)
+        ax.tick_params(labelsize=6)
+    for ax in list(axes.flat)[k:]:
+        ax.axis("off")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_ranks(corr: pd.DataFrame, path: Path, title: str = "") -> Path:
+    """Kendall tau of every proxy with its bootstrap 95 % interval (params highlighted)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    c = corr.sort_values("kendall_tau", key=lambda s: s.abs(), ascending=True)
+    fig, ax = plt.subplots(figsize=(6, 0.35 * len(c) + 1.2))
+    y = np.arange(len(c))
+    err = np.vstack([c["kendall_tau"] - c["tau_ci_low"], c["tau_ci_high"] - c["kendall_tau"]])
+    colors = ["tab:red" if p == "params" else "tab:blue" for p in c["proxy"]]
+    ax.barh(y, c["kendall_tau"], xerr=np.nan_to_num(err), color=colors, alpha=0.8)
+    ax.set_yticks(y, c["proxy"], fontsize=8)
+    ax.axvline(0, color="k", lw=0.8)
+    ax.set_xlabel("Kendall tau (signed)")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

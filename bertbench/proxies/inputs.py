@@ -1,0 +1,49 @@
+"""Input batches for proxies. Batch size, length, source and seed travel with every score."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+
+@dataclass(frozen=True)
+class ProxyBatch:
+    """``tokens``: BERT [B, L] input ids (with ``attention_mask``); RNN [T, B] word ids (time first)."""
+
+    tokens: torch.Tensor
+    attention_mask: torch.Tensor | None
+    source: str
+    seed: int
+    family: str
+    vocab_size: int | None = None
+
+    @property
+    def batch_size(self) -> int:
+        return int(self.tokens.shape[0] if self.family == "bert" else self.tokens.shape[1])
+
+    @property
+    def seq_len(self) -> int:
+        return int(self.tokens.shape[1] if self.family == "bert" else self.tokens.shape[0])
+
+
+def bert_batch(source: str = "synthetic", tokenizer: Any = None, batch_size: int = 16, seq_len: int = 128,
+               seed: int = 0) -> ProxyBatch:
+    """``batch_size`` packed blocks of ``seq_len`` tokens from a corpus source, drawn with ``seed``."""
+    from bertbench.data.corpus import pack
+    from bertbench.data.tokenizer import load_tokenizer
+
+    tok = tokenizer if tokenizer is not None else load_tokenizer("synthetic")
+    corpus = pack(source, tok, seq_len)
+    idx = corpus.order(seed)[:batch_size]
+    ids = torch.from_numpy(corpus.blocks(idx).astype("int64"))
+    return ProxyBatch(ids, torch.ones_like(ids), f"{source}", seed, "bert", len(tok))
+
+
+def rnn_batch(ptb: str, split: str = "test", batch_size: int = 50, bptt: int = 70, offset: int = 0) -> ProxyBatch:
+    """The paper's RNN input: the PTB ``split`` batchified into ``batch_size`` columns, rows offset .. offset+bptt."""
+    from bertbench.data.corpus import word_lm_batch
+
+    tokens, vocab = word_lm_batch(ptb, split, batch_size, bptt, offset)
+    return ProxyBatch(tokens, None, f"ptb.{split}[offset={offset}]", offset, "rnn", len(vocab))

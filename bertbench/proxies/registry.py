@@ -1,0 +1,60 @@
+"""The proxy registry: ``@proxy(name, direction, families)`` registers ``fn(model, batch, *, seed) -> float``.
+
+``direction`` says which way is better ("higher" or "lower"); ``families`` which models the proxy applies to
+("bert": BertBenchModel, "rnn": RnnLM). Hooks and gradients live inside each call: calling twice gives the same
+value, and nothing is left attached to the model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bertbench.registry import Registry
+
+
+@dataclass(frozen=True)
+class ProxySpec:
+    name: str
+    fn: Callable[..., float]
+    direction: str
+    families: tuple[str, ...]
+    doc: str
+
+
+PROXIES: Registry[ProxySpec] = Registry("proxy")
+
+
+def proxy(name: str, direction: str = "higher", families: tuple[str, ...] = ("bert", "rnn")) -> Callable:
+    if direction not in ("higher", "lower"):
+        raise ValueError(f"direction={direction!r}; allowed: 'higher', 'lower'")
+
+    def deco(fn: Callable[..., float]) -> Callable[..., float]:
+        PROXIES.add(name, ProxySpec(name, fn, direction, tuple(families), (fn.__doc__ or "").strip()))
+        return fn
+
+    return deco
+
+
+def get_proxy(name: str) -> ProxySpec:
+    _load_all()
+    try:
+        return PROXIES.get(name)
+    except KeyError:
+        raise KeyError(f"proxy {name!r} is not known; allowed: {sorted(map(str, PROXIES.keys()))}") from None
+
+
+def list_proxies(family: str | None = None) -> list[str]:
+    _load_all()
+    return [str(k) for k, v in PROXIES.items() if family is None or family in v.families]
+
+
+def _load_all() -> None:
+    from bertbench.proxies import activation, cost, covariance, heads, saliency  # noqa: F401
+
+
+def family_of(model: Any) -> str:
+    from bertbench.models.rnn import RnnLM
+
+    return "rnn" if isinstance(model, RnnLM) else "bert"

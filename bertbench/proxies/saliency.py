@@ -1,0 +1,129 @@
+"""Gradient-saliency proxies. The loss is the 2023 paper's: the sum of every entry of the network output."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import torch
+
+from bertbench.proxies.common import forward, is_rnn, loss_of, output_tensor, weight_matrices, zero_grads
+from bertbench.proxies.inputs import ProxyBatch
+from bertbench.proxies.registry import proxy
+
+
+def _grads(model, batch: ProxyBatch) -> None:
+    zero_grads(model)
+    loss_of(model, batch).backward()
+
+
+def _params(model):
+    return [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+
+
+@proxy("grad_norm", "higher")
+def grad_norm(model, batch: ProxyBatch, *, seed: int = 0) -> float:
+    """||dL/dtheta||_2 over every parameter."""
+    _grads(model, batch)
+    total = sum(float(p.grad.double().pow(2).sum()) for _, p in _params(model) if p.grad is not None)
+    zero_grads(model)
+    return math.sqrt(total)
+
+
+@proxy("snip", "higher")
+def snip(model, batch: ProxyBatch, *, seed: int = 0) -> float:
+    """SNIP (Lee et al. 2019): sum |theta * dL/dtheta| over every weight matrix."""
+    _grads(model, batch)
+    total = sum(float((p.grad * p.detach()).abs().sum()) for _, p in weight_matrices(model) if p.grad is not None)
+    zero_grads(model)
+    return total
+
+
+@proxy("synaptic_diversity", "higher")
+def synaptic_diversity(model, batch: ProxyBatch, *, seed: int = 0) -> float:
+    """TF-TAS (Zhou et al. 2022): sum over the token mixers' weight matrices of ||W||_nuc * ||dL/dW||_nuc (BERT:
+    every Linear inside each layer's mixer and its output projection; RNN: every cell weight matrix)."""
+    _grads(model, batch)
+    if is_rnn(model):
+        mats = weight_matrices(model)
+    else:
+        mats = [(n, p) for n, p in model.named_parameters() if p.ndim == 2 and (".mixer." in n or "mixer_output" in n)]
+    total = 0.0
+    for _, p in mats:
+        if p.grad is not None:
+            total += float(torch.linalg.matrix_norm(p.detach().double(), "nuc") *
+                           torch.linalg.matrix_norm(p.grad.double(), "nuc"))
+    zero_grads(model)
+    return total
+
+
+@proxy("synflow", "higher")
+def synflow(model, batch: ProxyBatch, *, seed: int = 0) -> float:
+    """SynFlow (Tanaka et al. 2020), language-model aware: a float64 copy with |theta|, input embeddings of ones
+    (no token ids, as LPZero), R = sum of outputs; score = sum |theta * dR/dtheta| over weight matrices."""
+    m = copy.deepcopy(model).double()
+    with torch.no_grad():
+        for p in m.parameters():
+            p.abs_()
+    if is_rnn(m):
+        e = torch.ones(batch.seq_len, 1, m.hyper.emsize, dtype=torch.float64)
+    else:
+        e = torch.ones(1, batch.seq_len, m.config.embedding_size, dtype=torch.float64)
+    sub = type(batch)(batch.tokens[:1] if not is_rnn(m) else batch.tokens[:, :1], None, batch.source, batch.seed,
+                      batch.family, batch.vocab_size)
+    output_tensor(forward(m, sub, inputs_embeds=e)).sum().backward()
+    total = sum(float((p.grad * p.detach()).abs().sum()) for _, p in weight_matrices(m) if p.grad is not None)
+    del m
+    return total
+
+
+@proxy("grasp", "higher")
+def grasp(model, batch: ProxyBatch, *, seed: int = 0) -> float:
+    """GraSP (Wang et al. 2020): -sum theta * (H g) over weight matrices, with g = dL/dtheta and the
+    Hessian-gradient product from a second backward pass."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    with sdpa_kernel(SDPBackend.MATH):  # the fused kernels have no second derivative
+        return _grasp(model, batch)
+
+
+def _grasp(model, batch: ProxyBatch) -> float:
+    mats = [p for _, p in weight_matrices(model)]
+    zero_grads(model)
+    g = torch.autograd.grad(loss_of(model, batch), mats, allow_unused=True)
+    g = [x.detach() if x is not None else torch.zeros_like(p) for x, p in zip(g, mats)]
+    loss = loss_of(model, batch)
+    grads = torch.autograd.grad(loss, mats, create_graph=True, allow_unused=True)
+    z = sum((gr * gd).sum() for gr, gd in zip(grads, g) if gr is not None)
+    if not isinstance(z, torch.Tensor) or not z.requires_grad:
+        return 0.0
+    hg = torch.autograd.grad(z, mats, allow_unused=True)
+    total = -sum(float((p.detach() * h).sum()) for p, h in zip(mats, hg) if h is not None)
+    zero_grads(model)
+    return total
+
+
+@proxy("fisher", "higher")
+def fisher(model, batch: ProxyBatch, *, seed: int = 0) -> float:
+    """Fisher (Turner et al. 2020) on layer outputs: sum over layers and units of 0.5 * mean over sequences of
+    (sum over positions of a * dL/da)^2."""
+    zero_grads(model)
+    if is_rnn(model):
+        acts = []
+        x = model.encoder(batch.tokens)
+        for rnn in model.rnns:
+            x, _ = rnn(x)
+            x.retain_grad()
+            acts.append(x)
+        x.sum().backward()
+        per = [(a * a.grad).sum(0) for a in acts]  # [B, H]
+    else:
+        out = forward(model, batch, output_hidden_states=True)
+        hs = out.hidden_states[1:]
+        for h in hs:
+            h.retain_grad()
+        out.last_hidden_state.sum().backward()
+        per = [(h * h.grad).sum(1) for h in hs]  # [B, H]
+    total = sum(float(0.5 * v.detach().double().pow(2).mean(0).sum()) for v in per)
+    zero_grads(model)
+    return total

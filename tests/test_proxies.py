@@ -1,0 +1,141 @@
+"""Proxy registry, RNN builder, evaluation, and the 2023 paper's numbers reproduced."""
+
+import json
+import math
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from scipy.stats import spearmanr
+from torch import nn
+
+import bertbench
+from bertbench.models import build_model
+from bertbench.models.rnn import build_rnn_lm
+from bertbench.proxies import ProxyBatch, bert_batch, list_proxies, rnn_batch, score
+from bertbench.proxies.evaluate import correlation_table, evaluate, precision_at_top
+from bertbench.space import Architecture, LayerSpec
+
+REF_COLS = {"kendall_tau": "kendall_tau", "spearman_rho": "spearman", "pearson_r": "pearson"}
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("BERTBENCH_CACHE", str(tmp_path / "cache"))
+    torch.set_num_threads(2)
+
+
+def _no_hooks(model: nn.Module) -> bool:
+    return all(not m._forward_hooks and not m._forward_pre_hooks and not m._backward_hooks for m in model.modules())
+
+
+def test_every_bert_proxy_is_deterministic_and_leaves_no_hooks():
+    arch = Architecture(64, (LayerSpec("SA", "WMA", 2, 64, 1), LayerSpec("DSC", 5, 2, 64, 3),
+                             LayerSpec("LT", "DCT", 2, 64, 1), LayerSpec("SA", "SDP", 4, 64, 1)))
+    model = build_model(arch, seed=0, vocab_size=759).eval()
+    batch = bert_batch(batch_size=6, seq_len=32)
+    names = list_proxies("bert")
+    first, second = score(model, batch, names), score(model, batch, names)
+    assert len(names) >= 15
+    for name in names:
+        assert first[name]["status"] == "ok", (name, first[name]["error"])
+        assert math.isfinite(first[name]["value"]), name
+        assert first[name]["value"] == second[name]["value"], name
+    assert _no_hooks(model)
+    assert all(p.grad is None for p in model.parameters())
+    assert first["params"]["value"] == sum(p.numel() for p in model.parameters())
+
+
+def test_every_rnn_proxy_is_deterministic_and_leaves_no_hooks():
+    recipe = {"i": {"op": "linear", "input": ["x", "h_prev_0"]}, "i_act": {"op": "activation_sigm", "input": ["i"]},
+              "j": {"op": "linear", "input": ["x", "h_prev_0", "h_prev_1"]},
+              "j_act": {"op": "activation_tanh", "input": ["j"]},
+              "h_new_1": {"op": "blend", "input": ["i_act", "j_act", "h_prev_1"]},
+              "k": {"op": "elementwise_sum", "input": ["h_new_1", "j_act", "i_act"]},
+              "h_new_0": {"op": "activation_leaky_relu", "input": ["k"]}}
+    model = build_rnn_lm(recipe, seed=0, ntoken=100, emsize=16, nhid=24)
+    tokens = torch.randint(0, 100, (12, 5), generator=torch.Generator().manual_seed(0))
+    batch = ProxyBatch(tokens, None, "random", 0, "rnn", 100)
+    names = list_proxies("rnn")
+    first, second = score(model, batch, names), score(model, batch, names)
+    for name in names:
+        assert first[name]["status"] == "ok", (name, first[name]["error"])
+        assert first[name]["value"] == second[name]["value"], name
+    assert _no_hooks(model)
+    assert score(model, batch, ["head_confidence"])["head_confidence"]["status"] == "failed"  # bert only
+
+
+def test_rnn_builder_matches_nasbench_nlp_param_counts(shared_data):
+    with zipfile.ZipFile(shared_data / "nas-bench-nlp" / "train_logs_wikitext-2" / "logs.zip") as zf:
+        logs = [json.loads(zf.read(n)) for n in sorted(zf.namelist())[:12]]
+    for log in logs:
+        model = build_rnn_lm(log["recepie"], seed=None, ntoken=33278, emsize=log["emsize"], nhid=log["nhid"],
+                             nlayers=log["nlayers"])
+        n = sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
+        assert n == log["num_params"], log["recepie_id"]  # WT2 vocabulary: 33,278 words
+
+
+def test_precision_at_top():
+    x = np.arange(20.0)
+    assert precision_at_top(x, x, 0.1, True, True) == 1.0
+    assert precision_at_top(x, -x, 0.1, True, True) == 0.0
+    assert precision_at_top(x, -x, 0.1, True, False) == 1.0
+
+
+@pytest.mark.parametrize("which", ["rnn", "bert"])
+def test_correlations_of_the_paper_csvs_are_reproduced(shared_data, which):
+    from pathlib import Path
+
+    ref_dir = Path(shared_data).parent / "reference"
+    if which == "rnn":
+        df = pd.read_csv(shared_data / "seed-paper" / "RNN_results.csv", encoding="utf-8-sig")
+        ref = pd.read_csv(ref_dir / "rnn_correlations.csv")
+        target, suffix = "loss", "_vs_test_loss"
+    else:
+        df = pd.read_csv(shared_data / "seed-paper" / "BERT_results_activation.csv")
+        ref = pd.read_csv(ref_dir / "bert_correlations.csv")
+        target, suffix = "GLUE Score", "_vs_glue"
+    table = correlation_table(df, target, list(ref["metric"]), n_boot=20).set_index("proxy")
+    for row in ref.itertuples(index=False):
+        assert table.loc[row.metric, "n"] == row.n
+        for ours, theirs in REF_COLS.items():
+            assert table.loc[row.metric, ours] == pytest.approx(getattr(row, theirs + suffix), abs=1e-3), (row.metric, ours)
+        assert table.loc[row.metric, "tau_ci_low"] <= table.loc[row.metric, "kendall_tau"] <= table.loc[row.metric, "tau_ci_high"]
+
+
+def test_hidden_covariance_reproduces_the_published_values(shared_data):
+    res = pd.read_csv(shared_data / "seed-paper" / "RNN_results.csv", encoding="utf-8-sig")
+    res["recipe_id"] = res["log name"].str.split("_").str[3].astype(int)
+    bench = bertbench.load("nas-bench-nlp", path=shared_data / "nas-bench-nlp" / "train_logs_wikitext-2" / "logs.zip")
+    summary = bench.to_pandas()
+    common = summary[summary["recipe_id"].isin(res["recipe_id"])].drop_duplicates("recipe_id").head(12)
+    batch = rnn_batch(str(shared_data / "ptb" / "ptb.zip"))
+    ours, theirs = [], []
+    for rid, run_key in zip(common["recipe_id"], common["run_key"]):
+        model = build_rnn_lm(bench.query(run_key)["architecture"], seed=0, ntoken=batch.vocab_size)
+        value = score(model, batch, ["hidden_covariance"])["hidden_covariance"]["value"]
+        published = float(res.loc[res["recipe_id"] == rid, "Layer 1 Hidden Covariance"].iloc[0])
+        assert value == pytest.approx(published, rel=1e-4), rid
+        ours.append(value)
+        theirs.append(published)
+    assert spearmanr(ours, theirs).statistic > 0.999
+
+
+def test_evaluate_on_the_2023_benchmark_both_variants(shared_data, tmp_path):
+    bench = bertbench.load("nas-bench-bert-2023", path=shared_data / "seed-paper")
+    for variant in ("as_trained_2023", "as_named"):
+        wide, corr = evaluate(bench, ["naswot", "hidden_covariance"], n=6, variant=variant, out=tmp_path / variant,
+                              batch_size=4, seq_len=32, n_boot=20, progress=False)
+        assert list(corr["proxy"]) == ["params", "naswot", "hidden_covariance"]
+        assert corr["target"].iloc[0] == "glue_2023"
+        assert (corr["n"] >= 5).all()
+        assert (tmp_path / variant / "scatter.png").stat().st_size > 1000
+        assert (tmp_path / variant / "ranks.png").exists()
+        table = pd.read_parquet(tmp_path / variant / "proxies.parquet")
+        assert set(table["variant"]) == {variant} and (table["seq_len"] == 32).all()
+    # the two builders are different networks for the same labels
+    named = pd.read_csv(tmp_path / "as_named" / "scores.csv").set_index("arch_id")["params"]
+    trained = pd.read_csv(tmp_path / "as_trained_2023" / "scores.csv").set_index("arch_id")["params"]
+    assert (named != trained.loc[named.index]).any()
