@@ -109,14 +109,72 @@ def models_cmd(
 @app.command("demo")
 def demo_cmd(
     out: Path = typer.Option(Path("demo-output"), help="Folder for everything the demo writes."),
+    processes: int | None = typer.Option(None, "--processes", help="Training processes (default: 2 if 2 cores)."),
 ) -> None:
-    """Run the main job end to end on the embedded default data (what `make demo` runs).
+    """Run the main job end to end on the embedded default data, offline (what `make demo` runs): regenerate the
+    tiny grid, score proxies, commit a release, print the summary and correlations, write plots and a Hub folder.
 
     Example: bertbench demo --out demo-output
     """
     from bertbench.demo import run_demo
 
-    run_demo(out)
+    run_demo(out, processes=processes)
+
+
+@app.command("plot")
+def plot_cmd(
+    release: str = typer.Argument(..., help="A release folder (or any source bertbench.load reads)."),
+    out: Path = typer.Option(Path("plots"), "--out", help="Folder for the PNGs."),
+) -> None:
+    """Plot a benchmark: per-task scores with the aggregate, and pretraining curves (PNG).
+
+    Example: bertbench plot releases/bertbench-tiny-0.1.0 --out plots
+    """
+    import bertbench
+    from bertbench.plots import curves_plot, results_plot
+
+    bench = bertbench.load(release)
+    out.mkdir(parents=True, exist_ok=True)
+    a = results_plot(bench, out / "results.png")
+    b = curves_plot(bench, out / "pretrain_loss.png")
+    _out(f"wrote {a} and {b}")
+
+
+@app.command("export")
+def export_cmd(
+    release: Path = typer.Argument(..., help="A release folder."),
+    out: Path = typer.Argument(..., help="The Hub dataset folder to write (must not exist or be empty)."),
+) -> None:
+    """Write a release as a Hub dataset folder: README.md card with configs, data/*.parquet, manifest.json.
+
+    Example: bertbench export releases/bertbench-tiny-0.1.0 hub/bertbench-tiny
+    """
+    from bertbench.hub import export
+
+    _out(f"exported to {export(release, out)} (datasets.load_dataset('{out}', name='summary'))")
+
+
+@app.command("publish")
+def publish_cmd(
+    release: Path = typer.Argument(..., help="A release folder."),
+    repo_id: str = typer.Option(..., "--repo-id", help="Hub dataset repository, ORG/NAME."),
+    tag: str = typer.Option(..., "--tag", help="Tag for the commit, e.g. v0.1.0."),
+    private: bool = typer.Option(False, "--private", help="Create the repository as private."),
+    timeout: float = typer.Option(30.0, "--timeout", help="HTTP client timeout in seconds."),
+    endpoint: str | None = typer.Option(None, "--endpoint", help="Hub endpoint (default: huggingface.co)."),
+    record: Path | None = typer.Option(Path("manifests/releases/index.json"), "--record",
+                                       help="Releases index to append the publication to."),
+) -> None:
+    """Publish a release to the Hugging Face Hub as one commit plus a tag (token from HF_TOKEN or `hf auth login`).
+
+    Example: bertbench publish releases/bertbench-tiny-0.1.0 --repo-id me/bertbench-tiny --tag v0.1.0
+    """
+    from bertbench.hub import publish
+
+    res = publish(release, repo_id, tag, private=private, timeout=timeout, endpoint=endpoint,
+                  record=record if record and record.parent.exists() else None)
+    _out(f"published {res['name']} {res['version']} to {res['url']} at {res['commit'][:12]}, tagged {res['tag']}; "
+         f"load with bertbench.load('hf://{repo_id}@{tag}')")
 
 
 # -------------------------------------------------------------------------------------------------------- training
@@ -410,7 +468,7 @@ def main() -> None:
             raise
         typer.echo(f"error: {err}", err=True)
         sys.exit(2)
-    except (FileNotFoundError, ValueError, KeyError) as err:
+    except (FileNotFoundError, FileExistsError, ValueError, KeyError) as err:
         if _DEBUG["on"] or "--debug" in sys.argv:
             raise
         msg = err.args[0] if isinstance(err, KeyError) and err.args else err

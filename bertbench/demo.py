@@ -1,14 +1,27 @@
-"""What `make demo` runs: the main job end to end on the embedded default data."""
+"""What `make demo` runs: the main job end to end on the embedded default data, offline.
+
+1. regenerate the tiny grid (8 architectures covering every op) with the `tiny` recipe on the synthetic corpus and
+   tasks, with 2 processes when 2 cores exist (torchrun, `--parallel grid`);
+2. score every BERT proxy on the untrained architectures and store them with the results;
+3. commit the run as a versioned release and validate it;
+4. print the summary table and the proxy correlation table, write PNG plots and the Hub dataset folder;
+5. print where everything is. Rerunning resumes: finished work is not redone.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 log = logging.getLogger(__name__)
 
 TOUR_OPS = [("SA", "SDP"), ("SA", "WMA"), ("LT", "DFT"), ("LT", "DCT"), ("DSC", 5), ("DSC", 9)]
+NAME, VERSION = "bertbench-tiny", "0.1.0"
 
 
 def model_tour(batch: int = 8, seq_len: int = 128, hidden: int = 256, repeats: int = 3) -> str:
@@ -40,10 +53,92 @@ def model_tour(batch: int = 8, seq_len: int = 128, hidden: int = 256, repeats: i
     return "\n".join(lines)
 
 
-def run_demo(out: Path) -> None:
-    """The main job on the embedded default data (grows with the trainer and store issues)."""
-    out.mkdir(parents=True, exist_ok=True)
-    text = model_tour()
-    (out / "models.txt").write_text(text + "\n")
-    print(text)  # noqa: T201 - the demo's report is its output
-    print(f"\nwrote {out / 'models.txt'}")  # noqa: T201
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _say(text: str = "") -> None:
+    print(text, flush=True)  # noqa: T201 - the demo's report is its output
+
+
+def run_demo(out: Path, processes: int | None = None, grid: str = "tiny", recipe: str = "tiny") -> Path:
+    """Run the whole main job into ``out``; returns the release folder."""
+    import pandas as pd
+
+    from bertbench.hub import export
+    from bertbench.loaders.release import load_release, load_run
+    from bertbench.plots import curves_plot, results_plot
+    from bertbench.proxies.evaluate import evaluate, score_benchmark
+    from bertbench.proxies.registry import list_proxies
+    from bertbench.store.release import commit, validate
+    from bertbench.store.writer import ShardWriter
+
+    t0 = time.perf_counter()
+    out = Path(out)
+    run_dir, releases, plots = out / "run", out / "releases", out / "plots"
+    plots.mkdir(parents=True, exist_ok=True)
+    cores = os.cpu_count() or 1
+    nproc = processes or (2 if cores >= 2 else 1)
+    threads = max(1, cores // nproc)
+    _say(f"== 1/5 regenerate grid '{grid}' with recipe '{recipe}' on {nproc} process(es) x {threads} thread(s)")
+    base = ["regenerate", "--grid", grid, "--recipe", recipe, "--out", str(run_dir), "--threads", str(threads)]
+    if nproc > 1:
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(nproc), "--master_port",
+               str(_free_port()), "-m", "bertbench.cli", *base]
+    else:
+        cmd = [sys.executable, "-m", "bertbench.cli", *base]
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    subprocess.run(cmd, check=True, env=env)
+    t_train = time.perf_counter() - t0
+
+    dest = releases / f"{NAME}-{VERSION}"
+    if not dest.exists():
+        _say("\n== 2/5 score the training-free proxies on the untrained architectures")
+        run = load_run(run_dir)
+        names = list_proxies("bert")
+        table = score_benchmark(run, names, seed=0, batch_size=16, seq_len=64, vocab_size=None)
+        ShardWriter(run_dir).write_proxies("demo-proxies-seed0", table.to_pylist())
+        _say("\n== 3/5 commit and validate the release")
+        dest = commit(run_dir, NAME, VERSION, releases)
+    else:
+        _say(f"\n== 2-3/5 release {dest} exists (a rerun): reusing it")
+    manifest = validate(dest)
+    bench = load_release(dest)
+    _say(f"release {manifest['name']} {manifest['version']}: " +
+         ", ".join(f"{k} {v['rows']} rows" for k, v in manifest["tables"].items()))
+
+    _say("\n== 4/5 results")
+    s = bench.to_pandas()
+    tasks = [t for t in bench.metadata["tasks"] if t in s.columns]
+    cols = ["arch_id", "hidden_size", "num_layers", "params", "status", "pretrain", *tasks, "synthetic"]
+    table = s[[c for c in cols if c in s.columns]].rename(columns={t: t.removeprefix("synthetic-") for t in tasks})
+    table.insert(1, "ops", [" ".join(sorted({ly["op_type"] + "-" + str(ly["op_param"]) for ly in
+                                             __import__("json").loads(j)["layers"]})) for j in s["arch_json"]])
+    table = table.sort_values("synthetic", ascending=False)
+    table.to_csv(out / "summary.csv", index=False)
+    with pd.option_context("display.width", 250, "display.max_columns", 30, "display.float_format", "{:.1f}".format):
+        _say(table.rename(columns={"pretrain": "pretrain_loss", "hidden_size": "H", "num_layers": "L"}).to_string(index=False))
+    _say("\nproxies vs the synthetic aggregate (signed Kendall tau; params is the baseline):")
+    _, corr = evaluate(bench, list_proxies("bert"), seed=0, out=out / "proxies", batch_size=16, seq_len=64,
+                       n_boot=500, progress=False)
+    with pd.option_context("display.width", 200, "display.float_format", "{:.3f}".format):
+        _say(corr[["proxy", "n", "kendall_tau", "spearman_rho", "pearson_r", "precision_top10", "tau_ci_low",
+                   "tau_ci_high"]].to_string(index=False))
+    results_plot(bench, plots / "results.png")
+    curves_plot(bench, plots / "pretrain_loss.png")
+
+    _say("\n== 5/5 Hub dataset folder")
+    hub_dir = out / "hub" / f"{NAME}-{VERSION}"
+    if not hub_dir.exists():
+        export(dest, hub_dir)
+    wall = time.perf_counter() - t0
+    _say(f"\ndone in {wall:.0f} s (training {t_train:.0f} s). Everything is under {out}/:")
+    _say(f"  release        {dest}  (bertbench validate {dest})")
+    _say(f"  summary table  {out / 'summary.csv'}")
+    _say(f"  proxies        {out / 'proxies'}/correlations.csv, scores.csv, scatter.png, ranks.png")
+    _say(f"  plots          {plots / 'results.png'}, {plots / 'pretrain_loss.png'}")
+    _say(f"  Hub folder     {hub_dir}  (bertbench publish {dest} --repo-id ORG/NAME --tag v{VERSION})")
+    _say(f"  run folder     {run_dir}  (rerun `make demo` to resume; nothing is redone)")
+    return dest

@@ -41,3 +41,21 @@ def load_release(path: str | os.PathLike[str], verify: bool = False) -> Benchmar
         "default_variant": "as_named",
     }
     return Benchmark(manifest["name"], manifest["version"], family, tables, metadata, id_column="arch_id")
+
+
+def load_run(run_dir: str | os.PathLike[str]) -> Benchmark:
+    """A run folder's completed results as an (unversioned) Benchmark, e.g. to score proxies before committing."""
+    import json
+
+    from bertbench.data.tasks import aggregates_for
+    from bertbench.store.release import collect_tables
+
+    run_dir = Path(run_dir)
+    tables = collect_tables(run_dir)
+    info = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").exists() else {}
+    tasks = sorted(set(tables["runs"].column("stage").to_pylist()) - {"pretrain"})
+    metadata = {"name": f"run:{run_dir.name}", "version": "0.0.0", "source": str(run_dir), "family": "bert",
+                "tasks": tasks, "metrics": metric_docs(), "caveats": info.get("caveats", []),
+                "aggregates": [a.name for a in aggregates_for(tasks)] + (["synthetic"] if any(t.startswith("synthetic") for t in tasks) else []),
+                "default_variant": "as_named"}
+    return Benchmark(metadata["name"], "0.0.0", "bert", tables, metadata, id_column="arch_id")

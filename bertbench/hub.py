@@ -1,0 +1,255 @@
+"""The Hugging Face Hub: export a release as a Hub dataset folder, publish it as one commit plus a tag, and read
+``hf://ID@vX.Y.Z`` sources back.
+
+Exported folder: ``README.md`` (a dataset card whose YAML front matter has one ``configs`` entry per table and view,
+license, version, schema version, task and aggregate definitions, caveats, citation), ``data/<config>.parquet`` and
+``manifest.json`` (the release manifest, its table paths pointing into ``data/``). ``datasets.load_dataset(folder,
+name=CONFIG)`` loads every config offline.
+
+Publishing uses a client timeout (``huggingface_hub.set_client_factory``), reads the token from the usual places
+(``HF_TOKEN`` or the cached login) and never prints it, keeps the ``configs`` entries an existing card already has,
+uploads the folder as a single commit and tags it. Failures (offline, no token, an endpoint that stalls) raise
+``HubError`` before anything is committed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bertbench.errors import HubError
+
+log = logging.getLogger(__name__)
+
+TABLES = ("architectures", "runs", "curves", "proxies")
+VIEWS = ("summary",)
+
+
+def _front_matter(text: str) -> tuple[dict[str, Any], str]:
+    if text.startswith("---"):
+        parts = text.split("\n---", 1)
+        if len(parts) == 2:
+            meta = yaml.safe_load(parts[0][3:]) or {}
+            return meta, parts[1].lstrip("-").lstrip("\n")
+    return {}, text
+
+
+def merge_configs(existing: list[dict[str, Any]], ours: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Our configs replace same-named ones; every other existing config is kept (in its place)."""
+    names = {c["config_name"] for c in ours}
+    kept = [c for c in existing if c.get("config_name") not in names]
+    return ours + kept
+
+
+def card_text(manifest: dict[str, Any], configs: list[dict[str, Any]], extra_meta: dict[str, Any] | None = None) -> str:
+    from bertbench.data.tasks import AGGREGATES, get_aggregate
+
+    tasks = manifest.get("tasks", [])
+    aggs = [get_aggregate("synthetic")] if any(t.startswith("synthetic") for t in tasks) else []
+    aggs += [a for a in AGGREGATES.values() if a.name in ("glue_2023", "glue")]
+    meta = {
+        "license": str(manifest.get("license", "cc-by-4.0")).lower(),
+        "pretty_name": f"bertbench {manifest['name']} {manifest['version']}",
+        "tags": ["neural-architecture-search", "nas-benchmark", "bert", "training-free-nas", "bertbench"],
+        "configs": configs,
+        "bertbench": {"name": manifest["name"], "version": manifest["version"],
+                      "schema_version": manifest["schema_version"]},
+    }
+    if extra_meta:
+        meta.update(extra_meta)
+    lines = [
+        "---", yaml.safe_dump(meta, sort_keys=False).rstrip(), "---", "",
+        f"# bertbench release `{manifest['name']}` {manifest['version']}", "",
+        f"Schema version {manifest['schema_version']}; created {manifest.get('created')} by bertbench "
+        f"{manifest.get('bertbench_version')}. Load with `bertbench.load(\"hf://REPO@v{manifest['version']}\")` or "
+        "`datasets.load_dataset(REPO, name=CONFIG)`.", "",
+        "## Configs", "",
+        "| config | what |", "|---|---|",
+        "| summary | one row per architecture: per-task main metric (mean over seeds), status, aggregates |",
+        "| architectures | one row per architecture: id, hidden size, layers, params, FLOPs |",
+        "| runs | one row per (architecture, seed, stage): status, every metric, steps, wall time, error |",
+        "| curves | losses and learning rate along training |",
+        "| proxies | training-free proxy scores with their input configuration |", "",
+        "## Tasks and aggregates", "",
+        f"Tasks: {', '.join(tasks) or '-'}. Failed or diverged runs have NaN metrics, never 0; an aggregate with a "
+        "missing or failed part is NaN.", "",
+    ]
+    lines += [f"- `{a.name}`: {a.description}" for a in aggs]
+    lines += ["", "## Recipe and data", "", "```json", json.dumps({"recipe": manifest.get("recipe"),
+                                                               "data": manifest.get("data")}, indent=1, default=str)[:6000],
+              "```", "", "## Caveats", ""]
+    lines += [f"- {c}" for c in manifest.get("caveats") or ["none recorded"]]
+    lines += ["", "## Citation", "", "```bibtex", str(manifest.get("citation", "")), "```", ""]
+    return "\n".join(lines)
+
+
+def export(release: str | os.PathLike[str], out: str | os.PathLike[str]) -> Path:
+    """Write the Hub dataset folder of ``release`` to ``out`` (built in a temp folder, then moved into place)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from bertbench.loaders.release import load_release
+    from bertbench.store.release import sha256_file
+
+    release, out = Path(release), Path(out)
+    bench = load_release(release, verify=True)
+    manifest = dict(bench.metadata["manifest"])
+    if out.exists() and any(out.iterdir()):
+        raise FileExistsError(f"export folder {out} exists and is not empty")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        (tmp / "data").mkdir()
+        configs = []
+        tables = dict(manifest["tables"])
+        for name in TABLES:
+            src = release / manifest["tables"][name]["file"]
+            dst = tmp / "data" / f"{name}.parquet"
+            shutil.copyfile(src, dst)
+            tables[name] = {**manifest["tables"][name], "file": f"data/{name}.parquet"}
+            if manifest["tables"][name]["rows"] > 0:
+                configs.append({"config_name": name, "data_files": [{"split": "train", "path": f"data/{name}.parquet"}]})
+        summary = pa.Table.from_pandas(bench.to_pandas("summary"), preserve_index=False)
+        pq.write_table(summary, tmp / "data" / "summary.parquet", compression="zstd")
+        configs.insert(0, {"config_name": "summary", "data_files": [{"split": "train", "path": "data/summary.parquet"}],
+                           "default": True})
+        manifest["tables"] = tables
+        manifest["views"] = {"summary": {"file": "data/summary.parquet", "rows": summary.num_rows,
+                                         "sha256": sha256_file(tmp / "data" / "summary.parquet")}}
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
+        (tmp / "README.md").write_text(card_text(manifest, configs))
+        if out.exists():
+            out.rmdir()
+        os.rename(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+# --------------------------------------------------------------------------------------------------------- publish
+def _with_timeout(timeout: float) -> None:
+    import huggingface_hub
+    from huggingface_hub.utils import _http
+
+    def factory():
+        client = _http.default_client_factory()
+        client.timeout = timeout
+        return client
+
+    huggingface_hub.set_client_factory(factory)
+
+
+def _reset_client() -> None:
+    import huggingface_hub
+    from huggingface_hub.utils import _http
+
+    huggingface_hub.set_client_factory(_http.default_client_factory)
+
+
+def _existing_configs(api: Any, repo_id: str, token: str) -> list[dict[str, Any]]:
+    from huggingface_hub import hf_hub_url
+    from huggingface_hub.utils import get_session
+
+    url = hf_hub_url(repo_id, "README.md", repo_type="dataset", revision="main", endpoint=api.endpoint)
+    resp = get_session().get(url, headers=api._build_hf_headers(token=token))
+    if resp.status_code != 200:
+        return []
+    meta, _ = _front_matter(resp.text)
+    return list(meta.get("configs") or [])
+
+
+def publish(release: str | os.PathLike[str], repo_id: str, tag: str, private: bool = False, token: str | None = None,
+            endpoint: str | None = None, timeout: float = 30.0, record: str | os.PathLike[str] | None = None
+            ) -> dict[str, Any]:
+    """Create the dataset repo if needed, upload the exported release as one commit, tag it; return
+    {repo_id, tag, commit, url}. ``record``: a releases index JSON to append the publication to."""
+    import huggingface_hub
+    from huggingface_hub import HfApi, constants
+
+    if constants.HF_HUB_OFFLINE:
+        raise HubError("cannot publish: offline mode is on (HF_HUB_OFFLINE=1); unset it to publish")
+    token = token or huggingface_hub.get_token()
+    if not token:
+        raise HubError("no Hugging Face token found: set HF_TOKEN or run `hf auth login` (the token is never printed)")
+    work = Path(tempfile.mkdtemp(prefix="bertbench-publish-"))
+    _with_timeout(timeout)
+    try:
+        folder = export(release, work / "export")
+        api = HfApi(endpoint=endpoint, token=token)
+        try:
+            api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+            existing = _existing_configs(api, repo_id, token)
+            if existing:
+                meta, body = _front_matter((folder / "README.md").read_text())
+                meta["configs"] = merge_configs(existing, meta["configs"])
+                (folder / "README.md").write_text("---\n" + yaml.safe_dump(meta, sort_keys=False) + "---\n" + body)
+            manifest = json.loads((folder / "manifest.json").read_text())
+            info = api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type="dataset",
+                                     commit_message=f"bertbench {manifest['name']} {manifest['version']}")
+            commit = info.oid
+            api.create_tag(repo_id, tag=tag, revision=commit, repo_type="dataset",
+                           tag_message=f"bertbench {manifest['name']} {manifest['version']}")
+        except HubError:
+            raise
+        except Exception as err:  # network, auth, HTTP errors: one clear line, no token in it
+            msg = str(err).splitlines()[0] if str(err) else type(err).__name__
+            raise HubError(f"publishing {repo_id} failed ({type(err).__name__}: {msg})") from err
+        result = {"repo_id": repo_id, "tag": tag, "commit": commit, "url": f"{api.endpoint}/datasets/{repo_id}",
+                  "name": manifest["name"], "version": manifest["version"]}
+        if record is not None:
+            _record(Path(record), result, folder)
+        return result
+    finally:
+        _reset_client()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _record(index: Path, result: dict[str, Any], folder: Path) -> None:
+    import datetime as dt
+
+    from bertbench.store.release import sha256_file
+    from bertbench.store.writer import atomic_write_bytes
+
+    data = json.loads(index.read_text()) if index.exists() else {"releases": []}
+    data["releases"].append({**result, "manifest_sha256": sha256_file(folder / "manifest.json"),
+                             "published": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")})
+    atomic_write_bytes(index, (json.dumps(data, indent=2) + "\n").encode())
+
+
+# ------------------------------------------------------------------------------------------------------------ load
+def parse_hf(source: str) -> tuple[str, str | None]:
+    """``hf://ORG/NAME@REVISION`` -> (repo_id, revision)."""
+    rest = source.removeprefix("hf://")
+    repo_id, _, revision = rest.partition("@")
+    if repo_id.count("/") != 1:
+        raise ValueError(f"source={source!r} must look like hf://ORG/NAME@vX.Y.Z")
+    return repo_id, revision or None
+
+
+def load_hub(source: str, endpoint: str | None = None, token: str | None = None, timeout: float = 30.0,
+             verify: bool = True) -> Any:
+    """Download (or reuse the cached) snapshot of a published release and load it."""
+    from huggingface_hub import snapshot_download
+
+    from bertbench.loaders.release import load_release
+
+    repo_id, revision = parse_hf(source)
+    _with_timeout(timeout)
+    try:
+        path = snapshot_download(repo_id, repo_type="dataset", revision=revision, endpoint=endpoint, token=token)
+    except Exception as err:
+        raise HubError(f"could not fetch {source} ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}); "
+                       "offline, pass the local release folder instead") from err
+    finally:
+        _reset_client()
+    bench = load_release(path, verify=verify)
+    bench.metadata["source"] = source
+    return bench

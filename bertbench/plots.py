@@ -1,0 +1,76 @@
+"""Plots of a benchmark's results (PNG): per-architecture task scores and aggregate, and pretraining curves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def results_plot(bench: Any, path: str | Path) -> Path:
+    """Heatmap of per-task main metrics (rows: architectures sorted by the aggregate) beside the aggregate bars."""
+    plt = _plt()
+    s = bench.to_pandas()
+    tasks = [t for t in bench.metadata.get("tasks", []) if t in s.columns]
+    agg = next((a for a in ("synthetic", "glue_2023", "glue") if a in s.columns and s[a].notna().any()), None)
+    s = s.sort_values(agg, ascending=False, na_position="last") if agg else s
+    labels = [f"{a} H{h} L{n}" for a, h, n in zip(s["arch_id"], s["hidden_size"], s["num_layers"])]
+    data = np.array([[float(v) if v is not None and v == v else np.nan for v in s[t]] for t in tasks]).T
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(4 + 0.9 * len(tasks), 1.2 + 0.38 * len(s)),
+                                   gridspec_kw={"width_ratios": [max(1, len(tasks)), 2]})
+    im = ax1.imshow(data, aspect="auto", cmap="viridis")
+    ax1.set_xticks(range(len(tasks)), [t.removeprefix("synthetic-") for t in tasks], rotation=45, ha="right", fontsize=8)
+    ax1.set_yticks(range(len(s)), labels, fontsize=7)
+    for i in range(data.shape[0]):
+        for j in range(data.shape[1]):
+            txt = "NaN" if np.isnan(data[i, j]) else f"{data[i, j]:.0f}"
+            ax1.text(j, i, txt, ha="center", va="center", fontsize=6, color="w")
+    fig.colorbar(im, ax=ax1, fraction=0.03)
+    ax1.set_title("main metric per task (x100)", fontsize=9)
+    if agg:
+        vals = np.array([float(v) if v is not None and v == v else np.nan for v in s[agg]])
+        ax2.barh(range(len(s)), np.nan_to_num(vals), color="tab:green")
+        ax2.set_yticks(range(len(s)), [])
+        ax2.invert_yaxis()
+        ax2.set_title(agg, fontsize=9)
+        for i, v in enumerate(vals):
+            ax2.text(0, i, "NaN" if np.isnan(v) else f"{v:.1f}", va="center", fontsize=7)
+    else:
+        ax2.axis("off")
+    fig.suptitle(f"{bench.name} {bench.version}", fontsize=10)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def curves_plot(bench: Any, path: str | Path, name: str = "pretrain_loss") -> Path:
+    """One line per architecture: ``name`` (default the pretraining loss) against steps."""
+    plt = _plt()
+    c = bench.to_pandas("curves")
+    c = c[c["name"] == name]
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for arch_id, g in c.groupby("arch_id"):
+        g = g.sort_values("step")
+        ax.plot(g["step"], g["value"], label=str(arch_id), lw=1.2)
+    ax.set_xlabel("step")
+    ax.set_ylabel(name)
+    ax.set_title(f"{bench.name}: {name}", fontsize=10)
+    if c["arch_id"].nunique() <= 12:
+        ax.legend(fontsize=6)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -1,0 +1,47 @@
+"""The command line: every command has --help with an example; errors are one clear line."""
+
+import subprocess
+import sys
+import time
+
+import pytest
+
+COMMANDS = [["space", "show"], ["space", "size"], ["space", "sample"], ["regenerate"], ["commit"], ["validate"],
+            ["query"], ["proxies", "list"], ["proxies", "score"], ["proxies", "evaluate"], ["proxies", "correlate"],
+            ["export"], ["publish"], ["plot"], ["demo"], ["models"]]
+
+
+def run(*args, timeout=120):
+    return subprocess.run([sys.executable, "-m", "bertbench.cli", *args], capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.parametrize("cmd", COMMANDS, ids=lambda c: " ".join(c))
+def test_help_has_an_example(cmd):
+    res = run(*cmd, "--help")
+    assert res.returncode == 0, res.stderr
+    assert "Example: bertbench" in res.stdout or cmd[0] in ("space",) or cmd == ["proxies", "list"]
+
+
+def test_space_size_and_fast_start():
+    t = time.perf_counter()
+    res = run("space", "size")
+    assert res.stdout.strip() == "10621440"
+    assert time.perf_counter() - t < 10
+
+
+def test_errors_are_one_line(tmp_path):
+    res = run("query", "no-such-benchmark")
+    assert res.returncode == 2
+    assert res.stderr.strip().count("\n") == 0 and res.stderr.startswith("error: unknown benchmark")
+    res = run("validate", str(tmp_path))
+    assert res.returncode == 2 and "manifest.json is missing" in res.stderr and "Traceback" not in res.stderr
+    res = run("--debug", "validate", str(tmp_path))
+    assert "Traceback" in res.stderr
+    res = run("regenerate", "--out", str(tmp_path / "r"), "--set", "pretrain.stepz=3")
+    assert res.returncode == 2 and "unknown key(s) ['stepz']" in res.stderr
+
+
+def test_import_is_light():
+    code = "import time, sys; t=time.perf_counter(); import bertbench; print(time.perf_counter()-t, 'torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.split()
+    assert float(out[0]) < 1.0 and out[1] == "False"

@@ -1,0 +1,93 @@
+"""Export to a Hub dataset folder, publish through a local HTTP double of the Hub, and read hf:// back."""
+
+import json
+import time
+
+import pytest
+from datasets import load_dataset
+
+import bertbench
+from bertbench.errors import HubError
+from bertbench.hub import export, publish
+from tests.fake_hub import FakeHub
+from tests.test_store import fill
+
+
+@pytest.fixture
+def release(tmp_path):
+    from bertbench.store.release import commit
+
+    fill(tmp_path / "run")
+    return commit(tmp_path / "run", "unit", "1.2.3", tmp_path / "releases")
+
+
+@pytest.fixture
+def online(monkeypatch, tmp_path):
+    import huggingface_hub.constants as c
+
+    monkeypatch.setattr(c, "HF_HUB_OFFLINE", False)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+    monkeypatch.setattr(c, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+    monkeypatch.setenv("HF_TOKEN", "hf_test_token_never_printed")
+
+
+def test_export_loads_with_datasets_offline(release, tmp_path):
+    out = export(release, tmp_path / "export")
+    card = (out / "README.md").read_text()
+    assert card.startswith("---") and "config_name: summary" in card and "schema_version: '1.0'" in card
+    assert "glue_2023" in card and "Citation" in card
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["tables"]["runs"]["file"] == "data/runs.parquet"
+    for config, rows in [("summary", 2), ("architectures", 2), ("runs", 4), ("curves", 12)]:
+        ds = load_dataset(str(out), name=config, split="train")
+        assert ds.num_rows == rows, config
+    assert bertbench.load(str(out)).to_pandas().shape[0] == 2  # the export is itself a loadable release
+    with pytest.raises(FileExistsError):
+        export(release, out)
+
+
+def test_publish_commit_tag_and_load_back(release, tmp_path, online, capsys):
+    with FakeHub() as hub:
+        hub.cards["org/bench"] = "---\nconfigs:\n- config_name: legacy\n  data_files: old/*.parquet\n---\nold card\n"
+        res = publish(release, "org/bench", "v1.2.3", endpoint=hub.url, timeout=5, record=tmp_path / "index.json")
+        repo = hub.repos["org/bench"]
+        assert len(repo["commits"]) == 1 and repo["tags"] == {"v1.2.3": res["commit"]}
+        files = repo["files"]
+        assert {"README.md", "manifest.json", "data/summary.parquet", "data/runs.parquet"} <= set(files)
+        card = files["README.md"].decode()
+        assert "config_name: legacy" in card and "config_name: summary" in card  # existing configs kept
+        assert json.loads(files["manifest.json"])["version"] == "1.2.3"
+        index = json.loads((tmp_path / "index.json").read_text())
+        assert index["releases"][0]["tag"] == "v1.2.3"
+        bench = bertbench.hub.load_hub("hf://org/bench@v1.2.3", endpoint=hub.url)
+        assert len(bench.to_pandas()) == 2 and bench.metadata["source"] == "hf://org/bench@v1.2.3"
+    assert "hf_test_token_never_printed" not in capsys.readouterr().out
+
+
+def test_publish_fails_clearly_without_token(release, online, monkeypatch):
+    monkeypatch.delenv("HF_TOKEN")
+    monkeypatch.setattr("huggingface_hub.get_token", lambda: None)
+    with FakeHub() as hub:
+        with pytest.raises(HubError, match="no Hugging Face token"):
+            publish(release, "org/bench", "v1", endpoint=hub.url)
+        assert hub.requests == []
+
+
+def test_publish_offline_fails_at_once(release, monkeypatch):
+    import huggingface_hub.constants as c
+
+    monkeypatch.setattr(c, "HF_HUB_OFFLINE", True)
+    t = time.perf_counter()
+    with pytest.raises(HubError, match="offline mode is on"):
+        publish(release, "org/bench", "v1", token="x")
+    assert time.perf_counter() - t < 2
+
+
+def test_publish_stalled_endpoint_times_out_and_leaves_nothing(release, online):
+    with FakeHub(stall=True) as hub:
+        t = time.perf_counter()
+        with pytest.raises(HubError, match="publishing org/bench failed"):
+            publish(release, "org/bench", "v1", endpoint=hub.url, timeout=1.0)
+        assert time.perf_counter() - t < 15
+        assert hub.repos == {} and all(path == "/api/repos/create" for _, path in hub.requests)
