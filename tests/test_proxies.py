@@ -139,3 +139,16 @@ def test_evaluate_on_the_2023_benchmark_both_variants(shared_data, tmp_path):
     named = pd.read_csv(tmp_path / "as_named" / "scores.csv").set_index("arch_id")["params"]
     trained = pd.read_csv(tmp_path / "as_trained_2023" / "scores.csv").set_index("arch_id")["params"]
     assert (named != trained.loc[named.index]).any()
+
+
+def test_scores_do_not_depend_on_the_number_of_processes(shared_data):
+    from bertbench.proxies.evaluate import score_benchmark
+
+    bench = bertbench.load("nas-bench-bert-2023", path=shared_data / "seed-paper")
+    kw = dict(n=4, variant="as_named", batch_size=4, seq_len=32, progress=False)
+    one = score_benchmark(bench, ["naswot", "snip"], processes=1, **kw).to_pandas()
+    two = score_benchmark(bench, ["naswot", "snip"], processes=2, **kw).to_pandas()
+    key = ["arch_id", "proxy"]
+    a, b = one.sort_values(key).reset_index(drop=True), two.sort_values(key).reset_index(drop=True)
+    assert (a[key] == b[key]).all().all()
+    assert np.allclose(a["value"], b["value"], rtol=1e-5)

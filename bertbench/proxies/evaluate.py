@@ -102,14 +102,15 @@ def _score_one(args: tuple) -> list[dict[str, Any]]:
 class _Builder:
     """Picklable model factory for worker processes."""
 
-    def __init__(self, family: str, variant: str, seed: int, vocab_size: int) -> None:
+    def __init__(self, family: str, variant: str, seed: int, vocab_size: int, hyper: dict | None = None) -> None:
         self.family, self.variant, self.seed, self.vocab_size = family, variant, seed, vocab_size
+        self.hyper = hyper or {}
 
     def __call__(self, arch: Any) -> Any:
         if self.family == "rnn":
             from bertbench.models.rnn import build_rnn_lm
 
-            return build_rnn_lm(arch, seed=self.seed, ntoken=self.vocab_size)
+            return build_rnn_lm(arch, seed=self.seed, ntoken=self.vocab_size, **self.hyper)
         from bertbench.models import build_model
 
         return build_model(arch, variant=self.variant, seed=self.seed, vocab_size=self.vocab_size).eval()
@@ -135,7 +136,9 @@ def score_benchmark(bench: Any, names: list[str], n: int | None = None, seed: in
     if vocab_size is None:  # the 2023 models had the uncased BERT vocabulary; ours that of their tokenizer
         vocab_size = 30522 if bench.name == "nas-bench-bert-2023" else (batch.vocab_size or 30522)
     variant = variant or ("rnn" if family == "rnn" else bench.metadata.get("default_variant", "as_named"))
-    build = _Builder(family, variant, seed, vocab_size)
+    hyper = {k: v for k, v in bench.metadata.get("hparams", {}).items()  # the logs' model shape, when shared
+             if k in ("emsize", "nhid", "nlayers") and isinstance(v, int)}
+    build = _Builder(family, variant, seed, vocab_size, hyper)
     jobs = [(family, a, build, names, batch, seed, variant) for a in archs]
     rows: list[dict[str, Any]] = []
     bar = None

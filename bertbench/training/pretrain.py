@@ -165,7 +165,9 @@ def pretrain(arch: Architecture, recipe: PretrainRecipe, corpus: Any, tokenizer:
                         continue
                     curves.append({"step": done, "name": f"pretrain_{k}" if k != "lr" else "pretrain_lr", "value": float(v)})
                 if bar is not None:
-                    bar.set_postfix(loss=f"{totals['loss']:.3f}")
+                    elapsed = time.perf_counter() - t0
+                    bar.set_postfix(loss=f"{totals['loss']:.3f}",
+                                    tok_s=f"{(done - start) * recipe.batch_size * recipe.seq_len / elapsed:.0f}")
             if bar is not None:
                 bar.update(1)
             if ckpt_dir is not None and (done % recipe.checkpoint_every == 0) and done < recipe.steps:
@@ -175,7 +177,11 @@ def pretrain(arch: Architecture, recipe: PretrainRecipe, corpus: Any, tokenizer:
     finally:
         if bar is not None:
             bar.close()
-    metrics = {"loss": last.get("loss", math.nan)}
+    seconds = time.perf_counter() - t0
+    tps = (done - start) * recipe.batch_size * recipe.seq_len / max(seconds, 1e-9)
+    log.info("pretrained %s seed %d: %d steps, loss %.4f, %.0f tokens/s", arch.arch_id, seed, done,
+             last.get("loss", math.nan), tps)
+    metrics = {"loss": last.get("loss", math.nan), "tokens_per_second": tps}
     if head == "electra":
         metrics.update(mlm_loss=last.get("mlm_loss", math.nan), disc_loss=last.get("disc_loss", math.nan),
                        disc_accuracy=last.get("disc_accuracy", math.nan))
