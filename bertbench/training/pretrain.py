@@ -181,7 +181,7 @@ def pretrain(arch: Architecture, recipe: PretrainRecipe, corpus: Any, tokenizer:
     tps = (done - start) * recipe.batch_size * recipe.seq_len / max(seconds, 1e-9)
     log.info("pretrained %s seed %d: %d steps, loss %.4f, %.0f tokens/s", arch.arch_id, seed, done,
              last.get("loss", math.nan), tps)
-    metrics = {"loss": last.get("loss", math.nan), "tokens_per_second": tps}
+    metrics = {"loss": last.get("loss", math.nan)}  # timing lives in the run row (tokens, wall_seconds)
     if head == "electra":
         metrics.update(mlm_loss=last.get("mlm_loss", math.nan), disc_loss=last.get("disc_loss", math.nan),
                        disc_accuracy=last.get("disc_accuracy", math.nan))
