@@ -27,10 +27,10 @@ ARCH = Architecture(256, (LayerSpec("SA", "SDP", 4, 1024, 1), LayerSpec("DSC", 9
                           LayerSpec("LT", "DFT", 4, 512, 3), LayerSpec("SA", "WMA", 4, 1024, 1)))
 
 
-def one(steps: int, vocab: int) -> dict:
+def one(steps: int, vocab: int, batch: int = 128) -> dict:
     rec = load_recipe("paper-2023").pretrain
     rec = type(rec)(**{**rec.__dict__, "steps": steps, "warmup_steps": 1, "checkpoint_every": 10**9,
-                       "log_every": steps})
+                       "log_every": steps, "batch_size": batch})
     tok = load_tokenizer()
     corpus = pack("synthetic", tok, length=rec.seq_len)
     acc = make_accelerator("auto")
@@ -50,21 +50,23 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--vocab", type=int, default=30522)
+    ap.add_argument("--batch", type=int, default=128, help="the paper's batch (smaller only for a smoke run)")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     os.environ.setdefault("BERTBENCH_CACHE", tempfile.mkdtemp(prefix="bertbench-gpu-"))
     if args.worker:
-        print(json.dumps(one(args.steps, args.vocab)))
+        print(json.dumps(one(args.steps, args.vocab, args.batch)))
         return
     dev = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
-    r = one(args.steps, args.vocab)
-    print(f"device {dev}; paper recipe, {ARCH.short()}, batch 128 x 128, {r['mixed_precision']}:")
+    r = one(args.steps, args.vocab, args.batch)
+    print(f"device {dev}; paper recipe, {ARCH.short()}, batch {args.batch} x 128, {r['mixed_precision']}:")
     print(f"  {r['steps_per_s']:.2f} steps/s, {r['tokens_per_s']:,.0f} tokens/s, projected {r['hours_100k']:.2f} h "
           f"for 100k steps")
     for k in (1, 2, 4):
         t = time.perf_counter()
         procs = [subprocess.Popen([sys.executable, __file__, "--worker", "--steps", str(args.steps), "--vocab",
-                                   str(args.vocab)], stdout=subprocess.PIPE, text=True) for _ in range(k)]
+                                   str(args.vocab), "--batch", str(args.batch)], stdout=subprocess.PIPE, text=True)
+                 for _ in range(k)]
         outs = [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in procs]
         total = sum(o["tokens_per_s"] for o in outs)
         print(f"  --parallel grid, {k} architecture(s) per GPU: {total:,.0f} tokens/s together "

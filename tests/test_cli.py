@@ -45,3 +45,27 @@ def test_import_is_light():
     code = "import time, sys; t=time.perf_counter(); import bertbench; print(time.perf_counter()-t, 'torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.split()
     assert float(out[0]) < 1.0 and out[1] == "False"
+
+
+def test_query_export_and_plot_on_a_release(tmp_path):
+    import pandas as pd
+
+    from bertbench.store.release import commit
+    from tests.test_store import fill
+
+    fill(tmp_path / "run")
+    rel = commit(tmp_path / "run", "cli", "0.0.1", tmp_path / "rel")
+    res = run("query", str(rel), "--where", "hidden_size=256", "--out", str(tmp_path / "q.parquet"))
+    assert res.returncode == 0, res.stderr
+    df = pd.read_parquet(tmp_path / "q.parquet")
+    assert len(df) == 1 and (df["hidden_size"] == 256).all()
+    res = run("query", str(rel), "--view", "runs", "--out", str(tmp_path / "runs.csv"))
+    assert res.returncode == 0 and len(pd.read_csv(tmp_path / "runs.csv")) == 4
+    res = run("plot", str(rel), "--out", str(tmp_path / "plots"))
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "plots" / "results.png").stat().st_size > 5000
+    assert (tmp_path / "plots" / "pretrain_loss.png").exists()
+    res = run("export", str(rel), str(tmp_path / "hub"))
+    assert res.returncode == 0 and (tmp_path / "hub" / "README.md").exists()
+    res = run("validate", str(rel))
+    assert res.returncode == 0 and res.stdout.startswith("ok: cli 0.0.1")
