@@ -23,6 +23,14 @@ from bertbench.training.common import make_accelerator
 from bertbench.training.recipe import FinetuneRecipe, PretrainRecipe, load_recipe, recipe_from_dict
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> str:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return str(sock.getsockname()[1])
 GRID = {"name": "test3", "architectures": [
     {"hidden_size": 32, "layers": [{"op_type": "SA", "op_param": "SDP", "heads": 2, "ffn_dim": 64, "num_ffn": 1}]},
     {"hidden_size": 32, "layers": [{"op_type": "DSC", "op_param": 5, "heads": 2, "ffn_dim": 64, "num_ffn": 1},
@@ -129,7 +137,7 @@ def test_pretraining_loss_falls_and_resume_is_exact(tmp_path, monkeypatch):
 def test_grid_two_processes_equal_one(env, reference):
     root, e = env
     out = root / "two"
-    launcher = (sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29531",
+    launcher = (sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", free_port(),
                 "-m", "bertbench.cli")
     regenerate(root, e, out, launcher=launcher)
     one, two = runs_of(reference), runs_of(out)
@@ -207,7 +215,7 @@ def test_slurm_array_template_as_two_local_tasks(env, reference):
 def test_multinode_command_as_two_local_nodes(env, reference):
     root, e = env
     out = root / "multinode"
-    common = {**e, "NNODES": "2", "GPUS": "1", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29547",
+    common = {**e, "NNODES": "2", "GPUS": "1", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": free_port(),
               "GRID": str(root / "grid.yaml"), "RECIPE": str(root / "micro.yaml"), "RUN_DIR": str(out),
               "PYTHON": sys.executable, "EXTRA_ARGS": "--threads 1 --no-progress"}
     script = REPO / "bertbench" / "training" / "launch" / "multinode.sh"
@@ -221,7 +229,7 @@ def test_multinode_command_as_two_local_nodes(env, reference):
 def test_ddp_mode_trains_each_architecture_once(env):
     root, e = env
     out = root / "ddp"
-    launcher = (sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
+    launcher = (sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", free_port(),
                 "-m", "bertbench.cli")
     regenerate(root, e, out, "--parallel", "ddp", "--limit", "1", launcher=launcher)
     runs = runs_of(out)
