@@ -284,14 +284,7 @@ def query_cmd(
 
     Example: bertbench query nas-bench-bert-2023 --path ../shared/data/seed-paper --where hidden_size=256 --limit 5
     """
-    import bertbench
-
-    options: dict = {}
-    if path is not None:
-        options["path"] = path
-    if source == "nas-bench-nlp":
-        options.update(dataset=dataset, reduction=reduction)
-    bench = bertbench.load(source, **options)
+    bench = _load_bench(source, path, dataset, reduction)
     conditions = {}
     for w in where:
         if "=" not in w:

@@ -10,15 +10,12 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
-
-log = logging.getLogger(__name__)
 
 TOUR_OPS = [("SA", "SDP"), ("SA", "WMA"), ("LT", "DFT"), ("LT", "DCT"), ("DSC", 5), ("DSC", 9)]
 NAME, VERSION = "bertbench-tiny", "0.1.0"

@@ -15,7 +15,6 @@ uploads the folder as a single commit and tags it. Failures (offline, no token, 
 from __future__ import annotations
 
 import json
-import logging
 import os
 import shutil
 import tempfile
@@ -25,8 +24,6 @@ from typing import Any
 import yaml
 
 from bertbench.errors import HubError
-
-log = logging.getLogger(__name__)
 
 TABLES = ("architectures", "runs", "curves", "proxies")
 VIEWS = ("summary",)

@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 
 
-def _plt():
+def pyplot():
+    """matplotlib.pyplot on the headless Agg backend."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -19,7 +20,7 @@ def _plt():
 
 def results_plot(bench: Any, path: str | Path) -> Path:
     """Heatmap of per-task main metrics (rows: architectures sorted by the aggregate) beside the aggregate bars."""
-    plt = _plt()
+    plt = pyplot()
     s = bench.to_pandas()
     tasks = [t for t in bench.metadata.get("tasks", []) if t in s.columns]
     agg = next((a for a in ("synthetic", "glue_2023", "glue") if a in s.columns and s[a].notna().any()), None)
@@ -57,7 +58,7 @@ def results_plot(bench: Any, path: str | Path) -> Path:
 
 def curves_plot(bench: Any, path: str | Path, name: str = "pretrain_loss") -> Path:
     """One line per architecture: ``name`` (default the pretraining loss) against steps."""
-    plt = _plt()
+    plt = pyplot()
     c = bench.to_pandas("curves")
     c = c[c["name"] == name]
     fig, ax = plt.subplots(figsize=(6.5, 4))

@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import math
 import os
 import random
 from collections.abc import Iterator, Mapping, Sequence
@@ -394,11 +393,6 @@ def paper_2023_grid() -> list[Architecture]:
     return SearchSpace.named("nas-bench-bert-2023").paper_2023_grid()
 
 
-def log_size(space: SearchSpace) -> float:
-    """log10 of the space size (handy for large spaces)."""
-    return math.log10(space.size())
-
-
 @dataclass(frozen=True)
 class Grid:
     """A named list of architectures to train (``manifests/grids/*.yaml``): an explicit list, or generated from a
@@ -414,14 +408,20 @@ class Grid:
         return hashlib.sha256("\n".join(a.to_json() for a in self.architectures).encode()).hexdigest()
 
 
-def load_grid(name_or_path: str | os.PathLike[str]) -> Grid:
-    """A grid by name (``manifests/grids/NAME.yaml``) or by YAML path."""
+def manifest_file(folder: str, name_or_path: str | os.PathLike[str], error: type[Exception], what: str) -> Path:
+    """``manifests/FOLDER/NAME.yaml`` for a name, or the given YAML path; ``error`` lists the known names."""
     path = Path(name_or_path)
     if not path.suffix:
-        path = manifests_dir() / "grids" / f"{name_or_path}.yaml"
+        path = manifests_dir() / folder / f"{name_or_path}.yaml"
     if not path.exists():
-        known = sorted(p.stem for p in (manifests_dir() / "grids").glob("*.yaml"))
-        raise InvalidArchitecture(f"grid {str(name_or_path)!r} not found; known grids: {known} (or pass a YAML path)")
+        known = sorted(p.stem for p in (manifests_dir() / folder).glob("*.yaml"))
+        raise error(f"{what} {str(name_or_path)!r} not found; known {folder}: {known} (or pass a YAML path)")
+    return path
+
+
+def load_grid(name_or_path: str | os.PathLike[str]) -> Grid:
+    """A grid by name (``manifests/grids/NAME.yaml``) or by YAML path."""
+    path = manifest_file("grids", name_or_path, InvalidArchitecture, "grid")
     with open(path, encoding="utf-8") as fh:
         d = yaml.safe_load(fh)
     if "architectures" in d:

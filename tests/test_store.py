@@ -8,11 +8,10 @@ import pyarrow.parquet as pq
 import pytest
 
 import bertbench
-from bertbench.cost import count_flops, count_params
 from bertbench.errors import CorruptRelease, ReleaseExists
 from bertbench.space import Architecture, LayerSpec
 from bertbench.store.release import commit, validate
-from bertbench.store.schema import SCHEMA_VERSION, column_docs, schema_for
+from bertbench.store.schema import SCHEMA_VERSION, architecture_row, column_docs, schema_for
 from bertbench.store.writer import ShardWriter, result_key
 
 ARCHS = [
@@ -22,9 +21,7 @@ ARCHS = [
 
 
 def arch_row(a):
-    return {"arch_id": a.arch_id, "hidden_size": a.hidden_size, "num_layers": a.num_layers,
-            "layers": [{**ly.to_dict(), "op_param": str(ly.op_param)} for ly in a.layers], "arch_json": a.to_json(),
-            "params": count_params(a), "flops": count_flops(a)}
+    return architecture_row(a)
 
 
 def run_row(a, seed, stage, score, status="ok", metrics=None):

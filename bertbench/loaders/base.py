@@ -9,7 +9,6 @@ Tables are pyarrow Tables with the schemas of `bertbench.store.schema`. Views:
 
 from __future__ import annotations
 
-import math
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -236,13 +235,6 @@ def _group_slices(table: pa.Table) -> dict[str, tuple[int, int]] | None:
     return {names[c]: (int(s), int(n)) for c, s, n in zip(codes, starts, lengths)}
 
 
-def _first(table: pa.Table, column: str, value: str) -> dict[str, Any]:
-    rows = _where(table, column, value).slice(0, 1).to_pylist()
-    if not rows:
-        raise KeyError(f"{column}={value!r} not found")
-    return rows[0]
-
-
 def build_summary(bench: Benchmark) -> pd.DataFrame:
     """The summary view (see the module docstring)."""
     from bertbench.data.tasks import get_aggregate
@@ -330,8 +322,3 @@ def metric_docs() -> dict[str, dict[str, str]]:
         "loss": {"meaning": "final pretraining loss (generator MLM + 50 x discriminator)", "direction": "lower"},
         "disc_accuracy": {"meaning": "replaced-token-detection accuracy x100 at the end of pretraining", "direction": "higher"},
     }
-
-
-def is_nan(x: Any) -> bool:
-    return x is None or (isinstance(x, float) and math.isnan(x))
-

@@ -22,11 +22,10 @@ from typing import Any
 
 import pyarrow as pa
 
-from bertbench.cost import count_flops, count_params
 from bertbench.errors import CorruptRelease, DataSourceError
 from bertbench.loaders.base import Benchmark, metric_docs
 from bertbench.space import Architecture
-from bertbench.store.schema import schema_for
+from bertbench.store.schema import architecture_row, schema_for
 
 URL = "https://raw.githubusercontent.com/aaronserianni/training-free-nas/main/data/BERT_benchmark.json"
 SHA256 = "fa2ff7198dcd71e0b8021ed2ace1c221672c33cc56931b6dff31fda3d044784f"
@@ -84,18 +83,6 @@ def fetch_benchmark_json(timeout: float = 30.0) -> Path:
     return dest
 
 
-def _arch_row(arch: Architecture) -> dict[str, Any]:
-    return {
-        "arch_id": arch.arch_id,
-        "hidden_size": arch.hidden_size,
-        "num_layers": arch.num_layers,
-        "layers": [{**ly.to_dict(), "op_param": str(ly.op_param)} for ly in arch.layers],
-        "arch_json": arch.to_json(),
-        "params": count_params(arch),
-        "flops": count_flops(arch),
-    }
-
-
 def load_paper2023(path: str | os.PathLike[str] | None = None, metrics_csv: str | os.PathLike[str] | None = None) -> Benchmark:
     """``path``: BERT_benchmark.json or the folder holding it (downloaded and cached when None).
     ``metrics_csv``: BERT_results_activation.csv, loaded as the proxies table (variant ``paper_2023_h256``)."""
@@ -119,7 +106,7 @@ def load_paper2023(path: str | os.PathLike[str] | None = None, metrics_csv: str 
             pid, scores = int(e["id"]), e["scores"]
         except (KeyError, TypeError, ValueError) as err:
             raise CorruptRelease(f"{file}: entry {e.get('id', '?') if isinstance(e, dict) else '?'} is malformed: {err}") from err
-        arch_rows.setdefault(arch.arch_id, _arch_row(arch))
+        arch_rows.setdefault(arch.arch_id, architecture_row(arch))
         common = {"arch_id": arch.arch_id, "run_key": str(pid), "seed": 0, "steps": None, "tokens": None,
                   "device": "tpu-v2-8"}
         runs.append({**common, "stage": "pretrain", "status": "ok" if e.get("completed") else "failed",

@@ -8,7 +8,6 @@ direction), and bootstrap 95 % intervals of tau and rho. A ``params`` row is alw
 
 from __future__ import annotations
 
-import logging
 import math
 import os
 from pathlib import Path
@@ -20,8 +19,6 @@ import pyarrow as pa
 from scipy import stats
 
 from bertbench.store.schema import schema_for
-
-log = logging.getLogger(__name__)
 
 
 def precision_at_top(proxy: np.ndarray, target: np.ndarray, frac: float, proxy_higher: bool, target_higher: bool
@@ -205,10 +202,9 @@ def evaluate(bench: Any, names: list[str] | None = None, n: int | None = None, s
 # -------------------------------------------------------------------------------------------------------- plots
 def plot_scatter(df: pd.DataFrame, target: str, proxies: list[str], path: Path, title: str = "") -> Path:
     """One panel per proxy: proxy rank (x) against target (y)."""
-    import matplotlib
+    from bertbench.plots import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     k = len(proxies)
     cols = min(4, k)
@@ -233,10 +229,9 @@ def plot_scatter(df: pd.DataFrame, target: str, proxies: list[str], path: Path, 
 
 def plot_ranks(corr: pd.DataFrame, path: Path, title: str = "") -> Path:
     """Kendall tau of every proxy with its bootstrap 95 % interval (params highlighted)."""
-    import matplotlib
+    from bertbench.plots import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     c = corr.sort_values("kendall_tau", key=lambda s: s.abs(), ascending=True)
     fig, ax = plt.subplots(figsize=(6, 0.35 * len(c) + 1.2))

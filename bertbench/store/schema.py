@@ -10,6 +10,8 @@ Scores: GLUE-style metrics are stored x100 (percent, as GLUE reports them); loss
 
 from __future__ import annotations
 
+from typing import Any
+
 import pyarrow as pa
 
 #: Bump the minor version for added columns, the major version for changed or removed ones.
@@ -111,12 +113,18 @@ def schema_for(table: str, family: str = "bert") -> pa.Schema:
     return {"runs": RUNS, "curves": CURVES, "proxies": PROXIES}[table]
 
 
-def empty(table: str, family: str = "bert") -> pa.Table:
-    return schema_for(table, family).empty_table()
-
-
 def column_docs(schema: pa.Schema) -> dict[str, str]:
     return {f.name: (f.metadata or {}).get(b"doc", b"").decode() for f in schema}
+
+
+def architecture_row(arch: Any, vocab_size: int = 30522) -> dict[str, Any]:
+    """The ``architectures`` row of a bertbench Architecture (params counted with ``vocab_size`` embeddings)."""
+    from bertbench.cost import count_flops, count_params
+
+    return {"arch_id": arch.arch_id, "hidden_size": arch.hidden_size, "num_layers": arch.num_layers,
+            "layers": [{**ly.to_dict(), "op_param": str(ly.op_param)} for ly in arch.layers],
+            "arch_json": arch.to_json(), "params": count_params(arch, vocab_size=vocab_size),
+            "flops": count_flops(arch)}
 
 
 def metrics_list(metrics: dict[str, float]) -> list[dict[str, float]]:

@@ -29,9 +29,9 @@ from typing import Any
 
 import torch
 
-from bertbench.cost import count_flops, count_params
+from bertbench.cost import count_flops
 from bertbench.space import Architecture, Grid
-from bertbench.store.schema import metrics_list
+from bertbench.store.schema import architecture_row, metrics_list
 from bertbench.store.writer import ShardWriter, atomic_write_bytes, result_key
 from bertbench.training.common import Shard, device_summary, make_accelerator, set_threads
 from bertbench.training.recipe import Recipe
@@ -76,12 +76,6 @@ def assign(units: list[Unit], index: int, count: int) -> list[Unit]:
         owner[i] = k
         loads[k] += units[i].cost
     return [u for i, u in enumerate(units) if owner[i] == index]
-
-
-def arch_row(arch: Architecture, vocab_size: int) -> dict[str, Any]:
-    return {"arch_id": arch.arch_id, "hidden_size": arch.hidden_size, "num_layers": arch.num_layers,
-            "layers": [{**ly.to_dict(), "op_param": str(ly.op_param)} for ly in arch.layers],
-            "arch_json": arch.to_json(), "params": count_params(arch, vocab_size=vocab_size), "flops": count_flops(arch)}
 
 
 class GridRunner:
@@ -210,7 +204,7 @@ class GridRunner:
         for unit in units:
             arch, seed = unit.arch, unit.seed
             if writes:
-                self.writer.write_architecture(arch.arch_id, [arch_row(arch, len(self.tokenizer))])
+                self.writer.write_architecture(arch.arch_id, [architecture_row(arch, len(self.tokenizer))])
             keys = {stage: result_key(arch.arch_id, seed, stage) for stage in ("pretrain", *self.tasks)}
             if all(self.writer.done(k) for k in keys.values()):
                 counts["skipped"] += len(keys)

@@ -6,13 +6,12 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass, field, fields
-from pathlib import Path
 from typing import Any
 
 import yaml
 
 from bertbench.errors import InvalidRecipe
-from bertbench.space import manifests_dir
+from bertbench.space import manifest_file
 
 FINETUNE_LRS = {"paper": 5e-4, "electra": 1e-4}
 
@@ -203,12 +202,7 @@ def recipe_from_dict(d: dict[str, Any]) -> Recipe:
 
 def load_recipe(name_or_path: str | os.PathLike[str]) -> Recipe:
     """A recipe by name (``manifests/recipes/NAME.yaml``) or YAML path."""
-    path = Path(name_or_path)
-    if not path.suffix:
-        path = manifests_dir() / "recipes" / f"{name_or_path}.yaml"
-    if not path.exists():
-        known = sorted(p.stem for p in (manifests_dir() / "recipes").glob("*.yaml"))
-        raise InvalidRecipe(f"recipe {str(name_or_path)!r} not found; known recipes: {known} (or pass a YAML path)")
+    path = manifest_file("recipes", name_or_path, InvalidRecipe, "recipe")
     with open(path, encoding="utf-8") as fh:
         d = yaml.safe_load(fh) or {}
     return recipe_from_dict(d)
