@@ -22,12 +22,13 @@ def count_params(arch: Architecture, variant: str = "as_named", vocab_size: int 
             mixer = 3 * (h * h + h) + (h * h if param == "WMA" else 0)
         elif op == "LT":
             mixer = 0
-        else:
+        else:  # DSC: attention q, k, v + conv heads (separable key conv, dynamic kernel, values); output 2H -> H
             k = int(param)
-            mixer = 3 * (h * h + h) + h * k + h * ly.heads * k + ly.heads * k
+            mixer = 5 * (h * h + h) + h * k + h * ly.heads * k + ly.heads * k
+        out_in = 2 * h if op == "DSC" else h
         dims = [h, *_ffn_widths(ly.ffn_dim, ly.num_ffn, h, variant)]
         ffn = sum(a * b + b for a, b in zip(dims[:-1], dims[1:])) + dims[-1] * h + h + 2 * h
-        total += mixer + (h * h + h + 2 * h) + ffn
+        total += mixer + (out_in * h + h + 2 * h) + ffn
     return total
 
 
@@ -43,10 +44,12 @@ def count_flops(arch: Architecture, seq_len: int = 128, variant: str = "as_named
             mixer = 3 * h * h * n_tok + 2 * n_tok * n_tok * h + (h * h * n_tok if param == "WMA" else 0)
         elif op == "LT":
             mixer = n_tok * n_tok * h + n_tok * d * h
-        else:
+        else:  # DSC: attention heads as SA; conv heads: pointwise + values (H x H), depthwise, kernel, window sum
             k = int(param)
-            mixer = 3 * h * h * n_tok + h * k * n_tok + h * ly.heads * k * n_tok + h * k * n_tok
+            mixer = (3 * h * h * n_tok + 2 * n_tok * n_tok * h
+                     + 2 * h * h * n_tok + h * k * n_tok + h * ly.heads * k * n_tok + h * k * n_tok)
+        out_in = 2 * h if op == "DSC" else h
         dims = [h, *_ffn_widths(ly.ffn_dim, ly.num_ffn, h, variant), h]
         ffn = sum(a * b for a, b in zip(dims[:-1], dims[1:])) * n_tok
-        macs += mixer + h * h * n_tok + ffn
+        macs += mixer + out_in * h * n_tok + ffn
     return 2 * macs

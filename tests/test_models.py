@@ -26,9 +26,10 @@ def n_params(arch: Architecture, variant: str = "as_named") -> int:
         elif op == "LT":
             mixer = 0
         else:
-            k = param
-            mixer = 3 * (h * h + h) + h * k + (h * n * k + n * k)
-        mixer += h * h + h + 2 * h  # output projection + LayerNorm
+            k = param  # DSC: attention q, k, v; conv heads: pointwise key conv + values, depthwise, dynamic kernel
+            mixer = 5 * (h * h + h) + h * k + (h * n * k + n * k)
+        width = 2 * h if op == "DSC" else h  # DSC concatenates attention and conv heads
+        mixer += width * h + h + 2 * h  # output projection + LayerNorm
         widths = [ly.ffn_dim] * ly.num_ffn if variant == "as_named" else [4 * h] + [ly.ffn_dim] * (ly.num_ffn - 1)
         dims = [h, *widths]
         ffn = sum(a * b + b for a, b in zip(dims[:-1], dims[1:])) + dims[-1] * h + h + 2 * h
@@ -217,9 +218,60 @@ def test_attention_maps_are_returned():
     out = model(ids, mask, output_attentions=True, output_hidden_states=True)
     assert out.attentions[0].shape == (2, 4, 10, 10)
     assert torch.allclose(out.attentions[0].sum(-1), torch.ones(2, 4, 10))
-    assert out.attentions[1].shape == (2, 2, 10, 5)
+    assert out.attentions[1].shape == (2, 2, 10, 10)  # DSC: the maps of its attention heads
     assert out.attentions[2] is None
     assert len(out.hidden_states) == 4
     with torch.no_grad():
         fast = model(ids, mask).last_hidden_state
     assert torch.allclose(fast, out.last_hidden_state, atol=1e-5)
+
+
+TOUR = Architecture(64, (LayerSpec("SA", "SDP", 4, 128, 1), LayerSpec("LT", "DFT", 2, 128, 1),
+                         LayerSpec("DSC", 9, 2, 128, 1), LayerSpec("SA", "WMA", 2, 128, 1)))
+
+
+def test_space_and_op_registry_name_the_same_ops():
+    from bertbench.models.ops import MIXERS
+    from bertbench.space import OP_PARAMS
+
+    assert set(MIXERS) == {(t, p) for t, params in OP_PARAMS.items() for p in params}
+
+
+@pytest.mark.parametrize("arch", [Architecture(64, (LayerSpec(t, p, 2, 128, 1),) * 2) for t, p in OPS] + [TOUR],
+                         ids=[f"{t}-{p}" for t, p in OPS] + ["tour"])
+def test_cls_sees_the_last_real_token(arch):
+    """A pair task's second sentence ends the input: [CLS] must depend on the last real token, for every op."""
+    model = build_model(arch, seed=0, vocab_size=V).eval()
+    ids, mask = batch(b=2, length=24)
+    emb = model.embeddings.word_embeddings(ids).detach().requires_grad_(True)
+    cls = model(attention_mask=mask, inputs_embeds=emb).last_hidden_state[:, 0]
+    direction = torch.randn(cls.shape, generator=torch.Generator().manual_seed(1))  # a post-LN sum is constant
+    (cls * direction).sum().backward()
+    last = mask.sum(1) - 1
+    for row in range(2):
+        g = emb.grad[row, last[row]].abs().max()
+        assert g > 1e-4 * emb.grad[row, 0].abs().max(), (row, float(g))
+        if row == 1 and arch.layers[0].op_type != "LT":  # pads change nothing for SA and DSC
+            assert emb.grad[row, last[row] + 1:].abs().max() == 0
+
+
+@pytest.mark.parametrize("variant", ["as_named", "as_trained_2023"])
+def test_analytic_costs_equal_the_built_models(variant):
+    """cost.count_params counts the built model's parameters; cost.count_flops equals torch's FLOP counter (the
+    attention matmuls made explicit with output_attentions; FFTs are not counted by torch, so LT-DFT is charged as
+    the dense transform it equals, exactly the count of its LT-DCT twin, which runs as matmuls)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from bertbench.cost import count_flops, count_params
+
+    length = 32
+    for t, p in OPS:
+        arch = Architecture(128, (LayerSpec(t, p, 4, 512, 3), LayerSpec(t, p, 2, 1024, 1)))
+        model = build_model(arch, variant=variant, vocab_size=V).eval()
+        assert sum(x.numel() for x in model.parameters()) == count_params(arch, variant, vocab_size=V), (t, p)
+        twin = arch if (t, p) != ("LT", "DFT") or variant != "as_named" else Architecture(
+            128, tuple(LayerSpec("LT", "DCT", ly.heads, ly.ffn_dim, ly.num_ffn) for ly in arch.layers))
+        twin_model = build_model(twin, variant=variant, vocab_size=V).eval()
+        with FlopCounterMode(display=False) as counter, torch.no_grad():
+            twin_model(torch.randint(5, V, (1, length)), output_attentions=True)
+        assert counter.get_total_flops() == count_flops(arch, length, variant), (t, p, variant)

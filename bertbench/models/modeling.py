@@ -3,7 +3,7 @@ discriminator, and a sequence classification / regression head. Self-contained, 
 modeling files.
 
 Layer (post-LN, as BERT/ELECTRA):
-    m = mixer(x);           x = LayerNorm(x + dropout(dense_H->H(m)))
+    m = mixer(x);           x = LayerNorm(x + dropout(dense(m)))   (dense H->H; 2H->H for DSC's mixed heads)
     f = ffn_stack(x);       x = LayerNorm(x + dropout(f))
 Embeddings as ELECTRA-small: word + position + token type (size ``embedding_size`` = 128), LayerNorm, dropout, then a
 dense projection to the hidden size when the sizes differ.
@@ -96,7 +96,7 @@ class BertBenchLayer(nn.Module):
             op_type, op_param = "SA", "SDP"
         self.op_name = f"{op_type}-{op_param}"
         self.mixer = build_mixer(op_type, op_param, h, layer.heads, config.attention_probs_dropout_prob)
-        self.mixer_output = nn.Linear(h, h)
+        self.mixer_output = nn.Linear(self.mixer.out_features, h)
         self.mixer_dropout = nn.Dropout(config.hidden_dropout_prob)
         self.mixer_LayerNorm = nn.LayerNorm(h, eps=config.layer_norm_eps)
         widths = ffn_widths(layer, h, config.variant)

@@ -238,7 +238,8 @@ def plot_ranks(corr: pd.DataFrame, path: Path, title: str = "") -> Path:
     y = np.arange(len(c))
     err = np.vstack([c["kendall_tau"] - c["tau_ci_low"], c["tau_ci_high"] - c["kendall_tau"]])
     colors = ["tab:red" if p == "params" else "tab:blue" for p in c["proxy"]]
-    ax.barh(y, c["kendall_tau"], xerr=np.nan_to_num(err), color=colors, alpha=0.8)
+    ax.barh(y, c["kendall_tau"], xerr=np.clip(np.nan_to_num(err), 0.0, None), color=colors, alpha=0.8)  # a bound
+    # can sit 1 ulp on the wrong side of the estimate
     ax.set_yticks(y, c["proxy"], fontsize=8)
     ax.axvline(0, color="k", lw=0.8)
     ax.set_xlabel("Kendall tau (signed)")

@@ -10,13 +10,13 @@ from bertbench.proxies.common import forward, loss_of, zero_grads
 from bertbench.proxies.inputs import ProxyBatch
 from bertbench.proxies.registry import proxy
 
-_MIXER_PROJ = ("query", "key", "value", "weight", "conv_kernel")
+_MIXER_PROJ = ("query", "key", "value", "weight", "conv_kernel", "conv_value")
 
 
 @proxy("head_importance", "higher", families=("bert",))
 def head_importance(model, batch: ProxyBatch, *, seed: int = 0) -> float:
     """The 2023 paper's head importance: mean over the mixers' projection matrices (SA: query, key, value, WMA
-    weight; DSC: query, value, conv_kernel) of sum |W * dL/dW|. NaN for networks without such matrices (all LT)."""
+    weight; DSC: query, key, value, conv_kernel, conv_value) of sum |W * dL/dW|. NaN for networks without such matrices (all LT)."""
     zero_grads(model)
     loss_of(model, batch).backward()
     vals = [float((p.detach() * p.grad).abs().sum()) for n, p in model.named_parameters()
@@ -34,7 +34,7 @@ def _maps(model, batch: ProxyBatch) -> list[torch.Tensor]:
 @proxy("head_confidence", "higher", families=("bert",))
 def head_confidence(model, batch: ProxyBatch, *, seed: int = 0) -> float:
     """Head confidence (Voita et al. 2019): the mean over layers, heads, sequences and real query positions of the
-    largest attention weight (SA: over keys; DSC: over the dynamic kernel's taps). NaN without attention maps."""
+    largest attention weight over keys (SA, and DSC's attention heads). NaN without attention maps."""
     maps = _maps(model, batch)
     if not maps:
         return math.nan
