@@ -47,7 +47,7 @@ def _out(text: str) -> None:
 
 # --------------------------------------------------------------------------------------------------------- space
 @space_app.command("size")
-def space_size(name: str = typer.Argument("nas-bench-bert-2023", help="Space name under manifests/spaces/.")) -> None:
+def space_size(name: str = typer.Argument("nas-bench-bert-2023", help="Space name (bertbench/manifests/spaces, or $BERTBENCH_MANIFESTS) or YAML path.")) -> None:
     """Number of architectures in a space.
 
     Example: bertbench space size nas-bench-bert-2023
@@ -58,7 +58,7 @@ def space_size(name: str = typer.Argument("nas-bench-bert-2023", help="Space nam
 
 
 @space_app.command("show")
-def space_show(name: str = typer.Argument("nas-bench-bert-2023", help="Space name under manifests/spaces/.")) -> None:
+def space_show(name: str = typer.Argument("nas-bench-bert-2023", help="Space name (bertbench/manifests/spaces, or $BERTBENCH_MANIFESTS) or YAML path.")) -> None:
     """Print a space's choices.
 
     Example: bertbench space show nas-bench-bert-2023
@@ -163,7 +163,7 @@ def publish_cmd(
     timeout: float = typer.Option(30.0, "--timeout", help="HTTP client timeout in seconds."),
     endpoint: str | None = typer.Option(None, "--endpoint", help="Hub endpoint (default: huggingface.co)."),
     record: Path | None = typer.Option(Path("manifests/releases/index.json"), "--record",
-                                       help="Releases index to append the publication to."),
+                                       help="Record of publications, in your working folder (created if missing)."),
 ) -> None:
     """Publish a release to the Hugging Face Hub as one commit plus a tag (token from HF_TOKEN or `hf auth login`).
 
@@ -180,8 +180,8 @@ def publish_cmd(
 # -------------------------------------------------------------------------------------------------------- training
 @app.command("regenerate")
 def regenerate_cmd(
-    grid: str = typer.Option("tiny", "--grid", help="Grid name (manifests/grids) or YAML path."),
-    recipe: str = typer.Option("tiny", "--recipe", help="Recipe name (manifests/recipes) or YAML path."),
+    grid: str = typer.Option("tiny", "--grid", help="Grid name (bertbench/manifests/grids, or $BERTBENCH_MANIFESTS) or YAML path."),
+    recipe: str = typer.Option("tiny", "--recipe", help="Recipe name (bertbench/manifests/recipes, or $BERTBENCH_MANIFESTS) or YAML path."),
     out: Path = typer.Option(..., "--out", help="RUN_DIR: results, checkpoints and run.json go here."),
     tasks: str | None = typer.Option(None, "--tasks", help="Comma-separated task names (default: the recipe's)."),
     seeds: str = typer.Option("0", "--seeds", help="Comma-separated seeds."),
@@ -327,16 +327,45 @@ def _load_bench(source: str, path: Path | None, dataset: str | None = None, redu
 
 
 @proxies_app.command("list")
-def proxies_list(family: str | None = typer.Option(None, "--family", help="bert | rnn")) -> None:
-    """List the registered proxies with their direction and families.
+def proxies_list(
+    family: str | None = typer.Option(None, "--family", help="bert | rnn"),
+    check: bool = typer.Option(True, "--check/--no-check",
+                               help="Measure each proxy's float32 vs float64 gap on reference models (~15 s)."),
+) -> None:
+    """List the registered proxies with their direction, families and stability: the relative float32 vs float64 gap
+    on a reference BERT model (every op type) and RNN; above the gate's tolerance a score is published as NaN.
 
     Example: bertbench proxies list --family rnn
     """
+    from bertbench.proxies import STABILITY_TOL
     from bertbench.proxies.registry import get_proxy, list_proxies
 
-    for name in list_proxies(family):
+    if family not in (None, "bert", "rnn"):
+        raise typer.BadParameter(f"--family {family!r}; allowed: bert, rnn")
+    names = list_proxies(family)
+    gaps: dict[str, dict[str, float]] = {}
+    if check:
+        from bertbench.proxies.stability import precision_gaps
+
+        for fam in ("bert", "rnn"):
+            if family in (None, fam):
+                gaps[fam] = precision_gaps(fam, [n for n in names if fam in get_proxy(n).families])
+    _out(f"{'proxy':<22} {'better':<7} {'families':<9} " + ("".join(f"{f + ' f32/f64':<13}" for f in gaps)) +
+         f"description (gate: relative gap <= {STABILITY_TOL:g})")
+    for name in names:
         spec = get_proxy(name)
-        _out(f"{name:<22} {spec.direction:<7} {','.join(spec.families):<9} {spec.doc.splitlines()[0]}")
+        cells = "".join(f"{_gap(gaps[f].get(name)):<13}" for f in gaps)
+        _out(f"{name:<22} {spec.direction:<7} {','.join(spec.families):<9} {cells}{spec.doc.splitlines()[0]}")
+
+
+def _gap(value: float | None) -> str:
+    import math
+
+    if value is None:
+        return "-"
+    if math.isnan(value):
+        return "n/a"
+    return f"{value:.0e}" if value > 0 else "0"
 
 
 @proxies_app.command("score")

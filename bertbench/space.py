@@ -25,7 +25,6 @@ import os
 import random
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -204,14 +203,6 @@ class Architecture:
 
 
 # ---------------------------------------------------------------------------------------------------------------------
-def manifests_dir() -> Path:
-    """The folder holding ``spaces/``, ``grids/``, ``recipes/``, ``releases/`` ($BERTBENCH_MANIFESTS overrides)."""
-    env = os.environ.get("BERTBENCH_MANIFESTS")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parent.parent / "manifests"
-
-
 @dataclass(frozen=True)
 class SearchSpace:
     """A NAS-Bench-BERT-style space: choices of hidden size, depth, and per-layer choices (see the YAML files)."""
@@ -286,13 +277,10 @@ class SearchSpace:
 
     @classmethod
     def named(cls, name: str) -> SearchSpace:
-        """A space shipped under ``manifests/spaces/NAME.yaml``."""
-        folder = manifests_dir() / "spaces"
-        path = folder / f"{name}.yaml"
-        if not path.exists():
-            known = sorted(p.stem for p in folder.glob("*.yaml"))
-            raise InvalidSearchSpace(f"unknown search space {name!r}; known: {known}")
-        return cls.from_yaml(path)
+        """A space by name (``spaces/NAME.yaml`` on the manifest search path) or YAML path."""
+        from bertbench.manifest_files import find
+
+        return cls.from_yaml(find("spaces", name, InvalidSearchSpace, "search space"))
 
     # -- the space --------------------------------------------------------------------------------------------------
     def layer_choices(self) -> list[LayerSpec]:
@@ -408,20 +396,11 @@ class Grid:
         return hashlib.sha256("\n".join(a.to_json() for a in self.architectures).encode()).hexdigest()
 
 
-def manifest_file(folder: str, name_or_path: str | os.PathLike[str], error: type[Exception], what: str) -> Path:
-    """``manifests/FOLDER/NAME.yaml`` for a name, or the given YAML path; ``error`` lists the known names."""
-    path = Path(name_or_path)
-    if not path.suffix:
-        path = manifests_dir() / folder / f"{name_or_path}.yaml"
-    if not path.exists():
-        known = sorted(p.stem for p in (manifests_dir() / folder).glob("*.yaml"))
-        raise error(f"{what} {str(name_or_path)!r} not found; known {folder}: {known} (or pass a YAML path)")
-    return path
-
-
 def load_grid(name_or_path: str | os.PathLike[str]) -> Grid:
-    """A grid by name (``manifests/grids/NAME.yaml``) or by YAML path."""
-    path = manifest_file("grids", name_or_path, InvalidArchitecture, "grid")
+    """A grid by name (``grids/NAME.yaml`` on the manifest search path) or by YAML path."""
+    from bertbench.manifest_files import find
+
+    path = find("grids", name_or_path, InvalidArchitecture, "grid")
     with open(path, encoding="utf-8") as fh:
         d = yaml.safe_load(fh)
     if "architectures" in d:

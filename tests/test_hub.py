@@ -9,6 +9,7 @@ from datasets import load_dataset
 import bertbench
 from bertbench.errors import HubError
 from bertbench.hub import export, publish
+from bertbench.store.schema import SCHEMA_VERSION
 from tests.fake_hub import FakeHub
 from tests.test_store import fill
 
@@ -35,7 +36,7 @@ def online(monkeypatch, tmp_path):
 def test_export_loads_with_datasets_offline(release, tmp_path):
     out = export(release, tmp_path / "export")
     card = (out / "README.md").read_text()
-    assert card.startswith("---") and "config_name: summary" in card and "schema_version: '1.0'" in card
+    assert card.startswith("---") and "config_name: summary" in card and f"schema_version: '{SCHEMA_VERSION}'" in card
     assert "glue_2023" in card and "Citation" in card
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["tables"]["runs"]["file"] == "data/runs.parquet"

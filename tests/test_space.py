@@ -124,7 +124,7 @@ def test_bad_space_yaml():
     with pytest.raises(InvalidSearchSpace, match="hidden_size 100 is not divisible by heads 3"):
         SearchSpace.from_dict({"name": "x", "hidden_size": [100], "num_layers": [1],
                                "layer": {"op_type": {"SA": ["SDP"]}, "heads": [3], "ffn_dim": [8], "num_ffn": [1]}})
-    with pytest.raises(InvalidSearchSpace, match="unknown search space 'nope'"):
+    with pytest.raises(InvalidSearchSpace, match=r"search space 'nope' not found; known spaces: \['nas-bench-bert-2023'\]"):
         SearchSpace.named("nope")
 
 

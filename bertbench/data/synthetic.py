@@ -14,7 +14,7 @@ bag-of-words baseline beats chance but not a model that reads order:
 | synthetic-sst2 | sentence | sentiment: sum of word polarities, "not" flips the next word |
 | synthetic-mrpc | sentence pair | paraphrase (synonyms, moved phrase) vs changed content or swapped roles |
 | synthetic-stsb | sentence pair | similarity 0-5 = 5 x fraction of shared slots (subject, verb, object, adjective, place) |
-| synthetic-qqp | question pair | duplicate (reworded) vs different question |
+| synthetic-qqp | question pair | duplicate (reworded) vs different question (also reworded: the form gives nothing away) |
 | synthetic-mnli | premise, hypothesis | entailment (dropped modifier) / contradiction (negation, antonym) / neutral (new info) |
 | synthetic-qnli | question, sentence | the sentence answers the question (same subject and verb) or not |
 | synthetic-rte | sentence pair | entailment vs not (harder, more noise) |
@@ -274,7 +274,7 @@ def _qqp(rng: random.Random) -> tuple[dict[str, Any], int]:
         d.subj = rng.choice([n for n in lex["n"] if n != c.subj])
     else:
         d.verb = rng.choice([v for v in lex["v"] if v != c.verb])
-    return {"question1": q1, "question2": _question(d, rng, reword=rng.random() < 0.5)}, 0
+    return {"question1": q1, "question2": _question(d, rng, reword=True)}, 0
 
 
 def _nli(rng: random.Random, three_way: bool) -> tuple[dict[str, Any], int]:

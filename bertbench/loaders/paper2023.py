@@ -162,7 +162,7 @@ def _proxies_from_csv(path: str | os.PathLike[str], entries: list[dict[str, Any]
             continue
         for pid, value in zip(df["ID"], df[col]):
             rows.append({"arch_id": ids[int(pid)], "proxy": col, "variant": "paper_2023_h256", "seed": 0,
-                         "batch_size": 128, "seq_len": 512, "source": "openwebtext[:128]", "value": float(value),
+                         "batch_size": 128, "seq_len": 512, "source": "openwebtext[:128]", "loss": "paper-2023", "value": float(value),
                          "seconds": None, "status": "ok", "error": None})
     return pa.Table.from_pylist(rows, schema=schema_for("proxies"))
 

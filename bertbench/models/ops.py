@@ -107,8 +107,8 @@ class LinearTransform(nn.Module):
 
     The input [B, L, H] is split into ``heads`` heads [B, N, L, d]; each head is transformed over (sequence, head
     features) by the orthonormal 2-D transform: DFT -> Re(FFT2) (``norm="ortho"``), DCT -> orthonormal DCT-II along
-    both axes. Orthonormal scaling keeps the output on the scale of the input. Computed in float32 (FFTs do not take
-    bf16). The layer's output projection, residual and LayerNorm follow, as for every op.
+    both axes. Orthonormal scaling keeps the output on the scale of the input. Computed in float32 for half
+    precision inputs (FFTs do not take bf16), in the input's precision otherwise. The layer's output projection, residual and LayerNorm follow, as for every op.
     """
 
     def __init__(self, hidden_size: int, heads: int, kind: str) -> None:
@@ -125,14 +125,15 @@ class LinearTransform(nn.Module):
         dtype = x.dtype
         if key_mask is not None:
             x = x * key_mask[..., None].to(x.dtype)
-        h = _split_heads(x.float(), self.heads)  # [B, N, L, d]
+        work = x if x.dtype in (torch.float32, torch.float64) else x.float()  # FFTs do not take bf16 / fp16
+        h = _split_heads(work, self.heads)  # [B, N, L, d]
         if self.kind == "DFT":
             y = torch.fft.fft2(h, dim=(-2, -1), norm="ortho").real
         else:
             length, d = h.shape[-2], h.shape[-1]
             dev = str(h.device)
-            c_len = _dct_matrix(length, dev, torch.float32)
-            c_d = _dct_matrix(d, dev, torch.float32)
+            c_len = _dct_matrix(length, dev, h.dtype)
+            c_d = _dct_matrix(d, dev, h.dtype)
             y = c_len @ h @ c_d.T
         return _merge_heads(y).to(dtype), None
 

@@ -8,17 +8,32 @@ from typing import Any
 from bertbench.proxies.inputs import ProxyBatch, bert_batch, rnn_batch
 from bertbench.proxies.registry import PROXIES, family_of, get_proxy, list_proxies, proxy
 
+#: Largest relative difference between a proxy's float32 value and its float64 re-score that still counts as a result:
+#: meaningful proxies move by <= 4e-6 (the RNN layer-3 hidden covariance; most by ~1e-8), rounding noise by 0.2 to 1.
+STABILITY_TOL = 1e-5
 
-def score(model: Any, batch: ProxyBatch, names: list[str], seed: int = 0) -> dict[str, dict[str, Any]]:
+
+def score(model: Any, batch: ProxyBatch, names: list[str], seed: int = 0, stability: str = "float64",
+          tol: float = STABILITY_TOL) -> dict[str, dict[str, Any]]:
     """Every named proxy on ``model`` (reset to the same RNG state before each): {name: {value, seconds, status,
-    error}}. A proxy that raises gives status "failed" and NaN, and the others still run."""
+    error}}. A proxy that raises gives status "failed" and NaN, and the others still run.
+
+    Stability gate (``stability="float64"``, the default): each value is scored again on a float64 copy of the
+    model with the same batch and RNG state. A value is a result only if the two agree within ``tol`` (relative):
+    a proxy whose value is rounding noise (e.g. gradients of a loss that is identically zero) changes completely
+    with the precision, while a meaningful one moves by ~1e-6. Otherwise the value is NaN with status "unstable"
+    and both numbers in ``error``. ``stability="off"`` skips the second score (twice as fast, unchecked)."""
+    import copy
     import math
 
     import torch
 
+    if stability not in ("float64", "off"):
+        raise ValueError(f"stability={stability!r} is not known; allowed: 'float64', 'off'")
     fam = family_of(model)
     out: dict[str, dict[str, Any]] = {}
     model.eval()
+    twin = None
     for name in names:
         spec = get_proxy(name)
         if fam not in spec.families:
@@ -29,12 +44,22 @@ def score(model: Any, batch: ProxyBatch, names: list[str], seed: int = 0) -> dic
         t = time.perf_counter()
         try:
             value = float(spec.fn(model, batch, seed=seed))
-            status, error = ("ok", None) if value == value else ("failed", "NaN score")
+            status, error = ("ok", None) if math.isfinite(value) else ("failed", f"non-finite score {value}")
+            if status == "ok" and stability == "float64":
+                twin = twin if twin is not None else copy.deepcopy(model).double().eval()
+                torch.manual_seed(seed)
+                ref = float(spec.fn(twin, batch, seed=seed))
+                rel = abs(value - ref) / max(abs(value), abs(ref), 1e-300)
+                if not rel <= tol:
+                    status = "unstable"
+                    error = f"float32 {value:.6g} vs float64 {ref:.6g}: relative difference {rel:.2g} > {tol:g}"
+            if status != "ok":
+                value = math.nan
         except Exception as err:  # noqa: BLE001 - one failing proxy must not stop the others
             value, status, error = math.nan, "failed", f"{type(err).__name__}: {err}"
         out[name] = {"value": value, "seconds": time.perf_counter() - t, "status": status, "error": error}
     return out
 
 
-__all__ = ["PROXIES", "ProxyBatch", "bert_batch", "family_of", "get_proxy", "list_proxies", "proxy", "rnn_batch",
+__all__ = ["PROXIES", "STABILITY_TOL", "ProxyBatch", "bert_batch", "family_of", "get_proxy", "list_proxies", "proxy", "rnn_batch",
            "score"]

@@ -15,14 +15,15 @@ from bertbench.proxies.inputs import ProxyBatch
 EPS = 1e-5
 
 
-def s_cov(m: torch.Tensor) -> float:
+def s_cov(m: torch.Tensor, drop_smallest: int = 0) -> float:
     """S_cov(M) = -sum_i [ln(lambda_i + k) + 1 / (lambda_i + k)], k = 1e-5, over the eigenvalues of the correlation
-    matrix of the rows of M (float64, symmetric solver). NaN when a row is constant."""
+    matrix of the rows of M (float64, symmetric solver), leaving out the ``drop_smallest`` smallest (a known null
+    space). NaN when a row is constant."""
     m = m.detach().double()
     c = torch.corrcoef(m)
     if not torch.isfinite(c).all():
         return math.nan
-    lam = torch.linalg.eigvalsh(c)
+    lam = torch.linalg.eigvalsh(c)[drop_smallest:]  # ascending
     return float(-(torch.log(lam + EPS) + 1.0 / (lam + EPS)).sum())
 
 
@@ -43,13 +44,70 @@ def is_rnn(model: Any) -> bool:
     return isinstance(model, RnnLM)
 
 
+MLM_PROB = 0.15
+
+
+def mlm_inputs(batch: ProxyBatch) -> tuple[torch.Tensor, torch.Tensor]:
+    """(input ids with [MASK] at the selected positions, labels: the original ids there, -100 elsewhere). 15 % of
+    the real tokens (at least one per sequence) chosen with a generator seeded by ``batch.seed``: the same for
+    every architecture scored on this batch."""
+    if batch.mask_token_id is None:
+        raise ValueError("loss='mlm' needs the batch's mask_token_id (bert_batch sets it from the tokenizer)")
+    ids = batch.tokens
+    real = torch.ones_like(ids, dtype=torch.bool) if batch.attention_mask is None else batch.attention_mask.bool()
+    g = torch.Generator().manual_seed(int(batch.seed) + 7_919)
+    noise = torch.rand(ids.shape, generator=g).masked_fill(~real, 2.0)
+    k = (real.sum(1, keepdim=True).float() * MLM_PROB).round().clamp_min(1).long()  # [B, 1]
+    rank = noise.argsort(1).argsort(1)
+    chosen = (rank < k) & real
+    return ids.masked_fill(chosen, batch.mask_token_id), torch.where(chosen, ids, torch.full_like(ids, -100))
+
+
+def _mlm_head(model: Any) -> nn.Module:
+    """A fresh ELECTRA generator head (dense H -> E, GELU, LayerNorm, decoder tied to the word embeddings), with the
+    standard initialisation N(0, 0.02) drawn from a fixed generator: the same head for every call."""
+    from bertbench.models.modeling import GeneratorHead
+
+    head = GeneratorHead(model.config)
+    g = torch.Generator().manual_seed(104_729)
+    with torch.no_grad():
+        head.dense.weight.normal_(0.0, model.config.initializer_range, generator=g)
+        head.dense.bias.zero_()
+    dtype = next(model.parameters()).dtype
+    return head.to(dtype)
+
+
+def objective(model: Any, batch: ProxyBatch, inputs_embeds: torch.Tensor | None = None,
+              **kw: Any) -> tuple[torch.Tensor, Any]:
+    """(the scalar the gradient proxies differentiate, the forward's output).
+
+    BERT, ``batch.loss == "mlm"``: masked-LM cross-entropy (mean over the masked tokens) of a fresh fixed MLM head
+    on the encoder's last hidden state, the input masked by :func:`mlm_inputs`; the decoder's tie to the word
+    embeddings is detached, so gradients flow only through the encoder's own computation.
+    BERT, ``"paper-2023"``: the sum of the last hidden state (zero at initialisation: reproduction only).
+    RNN: the sum of the last layer's outputs (the paper's)."""
+    if is_rnn(model) or batch.loss == "paper-2023":
+        out = forward(model, batch, inputs_embeds=inputs_embeds, **kw)
+        return output_tensor(out).sum(), out
+    ids, labels = mlm_inputs(batch)
+    if inputs_embeds is None:
+        out = model(ids, attention_mask=batch.attention_mask, **kw)
+    else:
+        out = model(inputs_embeds=inputs_embeds, attention_mask=batch.attention_mask, **kw)
+    sel = labels != -100
+    head = _mlm_head(model)
+    logits = head(out.last_hidden_state[sel], model.embeddings.word_embeddings.weight.detach())
+    return torch.nn.functional.cross_entropy(logits, labels[sel]), out
+
+
 def embeddings(model: Any, batch: ProxyBatch) -> torch.Tensor:
-    """The input embeddings (before LayerNorm / recurrent layers), detached, as a leaf that requires grad."""
+    """The input embeddings the objective sees (BERT MLM: of the masked ids), detached, as a leaf with grad."""
     with torch.no_grad():
         if is_rnn(model):
             e = model.encoder(batch.tokens)
         else:
-            e = model.embeddings.word_embeddings(batch.tokens)
+            ids = mlm_inputs(batch)[0] if batch.loss == "mlm" else batch.tokens
+            e = model.embeddings.word_embeddings(ids)
     return e.clone().requires_grad_(True)
 
 
@@ -67,8 +125,8 @@ def output_tensor(out: Any) -> torch.Tensor:
 
 
 def loss_of(model: Any, batch: ProxyBatch) -> torch.Tensor:
-    """The paper's proxy loss: the sum of every entry of the network output."""
-    return output_tensor(forward(model, batch)).sum()
+    """The gradient proxies' loss (see :func:`objective`)."""
+    return objective(model, batch)[0]
 
 
 @contextmanager

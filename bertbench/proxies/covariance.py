@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from bertbench.proxies.common import embeddings, forward, is_rnn, output_tensor, s_cos, s_cov, zero_grads
+from bertbench.proxies.common import embeddings, forward, is_rnn, objective, s_cos, s_cov, zero_grads
 from bertbench.proxies.inputs import ProxyBatch
 from bertbench.proxies.registry import proxy
 
@@ -25,22 +25,25 @@ def rnn_hidden_covariance(model, batch: ProxyBatch, layers: int) -> list[float]:
 
 
 def bert_hidden_covariance(model, batch: ProxyBatch) -> list[float]:
-    """Per encoder layer: S_cov over hidden units (rows) of the layer's output at real tokens (columns), divided by
-    the hidden size so that widths compare."""
+    """Per encoder layer: S_cov over hidden units (rows) of the layer's output at real tokens (columns) on the H - 1
+    dimensional subspace the output lives in, divided by H - 1 so that widths compare. Every layer ends in a
+    LayerNorm, whose output sums to 0 over units for every token: the correlation matrix always has one exact zero
+    eigenvalue, which S_cov (ln(lambda + 1e-5) + 1 / (lambda + 1e-5)) would turn into a constant -1e5 plus rounding
+    noise. That eigenvalue (the smallest) is left out."""
     with torch.inference_mode():
         out = forward(model, batch, output_hidden_states=True)
     mask = batch.attention_mask.bool() if batch.attention_mask is not None else None
     scores = []
     for h in out.hidden_states[1:]:
         x = h[mask] if mask is not None else h.reshape(-1, h.shape[-1])
-        scores.append(s_cov(x.T) / h.shape[-1])
+        scores.append(s_cov(x.T, drop_smallest=1) / (h.shape[-1] - 1))
     return scores
 
 
 @proxy("hidden_covariance", "higher")
 def hidden_covariance(model, batch: ProxyBatch, *, seed: int = 0) -> float:
-    """RNN: the 2023 paper's layer-1 hidden covariance S_cov(M_1) (spec §3.2); higher (less correlated units) is
-    better. BERT: the mean over encoder layers of S_cov(layer output) / H."""
+    """RNN: the 2023 paper's layer-1 hidden covariance S_cov(M_1); higher (less correlated units) is better. BERT:
+    the mean over encoder layers of S_cov(layer output, without the LayerNorm's null direction) / (H - 1)."""
     if is_rnn(model):
         return rnn_hidden_covariance(model, batch, 1)[0]
     scores = bert_hidden_covariance(model, batch)
@@ -60,11 +63,11 @@ def hidden_covariance_l3(model, batch: ProxyBatch, *, seed: int = 0) -> float:
 
 
 def _jacobian_rows(model, batch: ProxyBatch) -> torch.Tensor:
-    """J = d(sum of outputs) / d(input embeddings), one row per sequence."""
+    """J = dL / d(input embeddings), one row per sequence; L = ``common.objective`` (BERT: masked-LM loss; RNN: the
+    paper's sum of outputs)."""
     zero_grads(model)
     e = embeddings(model, batch)
-    out = output_tensor(forward(model, batch, inputs_embeds=e))
-    out.sum().backward()
+    objective(model, batch, inputs_embeds=e)[0].backward()
     g = e.grad.detach()
     zero_grads(model)
     if is_rnn(model):  # [T, B, E] -> [B, T * E]

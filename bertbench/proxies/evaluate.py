@@ -93,7 +93,7 @@ def _score_one(args: tuple) -> list[dict[str, Any]]:
     model = build(arch)
     res = score(model, batch, names, seed=seed)
     return [{"arch_id": arch.arch_id, "proxy": k, "variant": variant, "seed": seed, "batch_size": batch.batch_size,
-             "seq_len": batch.seq_len, "source": batch.source, **v} for k, v in res.items()]
+             "seq_len": batch.seq_len, "source": batch.source, "loss": batch.loss_name, **v} for k, v in res.items()]
 
 
 class _Builder:

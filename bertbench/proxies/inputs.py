@@ -7,10 +7,19 @@ from typing import Any
 
 import torch
 
+#: Objectives the BERT gradient proxies differentiate (see ``bertbench.proxies.common.objective``).
+LOSSES = ("mlm", "paper-2023")
+
 
 @dataclass(frozen=True)
 class ProxyBatch:
-    """``tokens``: BERT [B, L] input ids (with ``attention_mask``); RNN [T, B] word ids (time first)."""
+    """``tokens``: BERT [B, L] input ids (with ``attention_mask``); RNN [T, B] word ids (time first).
+
+    ``loss`` is the objective of the BERT gradient proxies: ``"mlm"`` (default; masked-LM cross-entropy, the
+    pretraining objective, needs ``mask_token_id``) or ``"paper-2023"`` (the sum of the last hidden state, as the
+    2023 code did: identically zero after a post-LN layer at initialisation, kept for reproduction only). RNN
+    proxies always use the paper's sum of outputs (the RNN output has no normalisation, so it is not degenerate).
+    """
 
     tokens: torch.Tensor
     attention_mask: torch.Tensor | None
@@ -18,6 +27,17 @@ class ProxyBatch:
     seed: int
     family: str
     vocab_size: int | None = None
+    loss: str = "mlm"
+    mask_token_id: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss={self.loss!r} is not known; allowed: {LOSSES}")
+
+    @property
+    def loss_name(self) -> str:
+        """The objective actually used: ``mlm`` / ``paper-2023`` for BERT, ``output-sum`` for RNN."""
+        return "output-sum" if self.family == "rnn" else self.loss
 
     @property
     def batch_size(self) -> int:
@@ -29,8 +49,9 @@ class ProxyBatch:
 
 
 def bert_batch(source: str = "synthetic", tokenizer: Any = None, batch_size: int = 16, seq_len: int = 128,
-               seed: int = 0) -> ProxyBatch:
-    """``batch_size`` packed blocks of ``seq_len`` tokens from a corpus source, drawn with ``seed``."""
+               seed: int = 0, loss: str = "mlm") -> ProxyBatch:
+    """``batch_size`` packed blocks of ``seq_len`` tokens from a corpus source, drawn with ``seed``; ``loss`` is the
+    gradient proxies' objective (see :class:`ProxyBatch`)."""
     from bertbench.data.corpus import pack
     from bertbench.data.tokenizer import load_tokenizer
 
@@ -38,7 +59,7 @@ def bert_batch(source: str = "synthetic", tokenizer: Any = None, batch_size: int
     corpus = pack(source, tok, seq_len)
     idx = corpus.order(seed)[:batch_size]
     ids = torch.from_numpy(corpus.blocks(idx).astype("int64"))
-    return ProxyBatch(ids, torch.ones_like(ids), f"{source}", seed, "bert", len(tok))
+    return ProxyBatch(ids, torch.ones_like(ids), f"{source}", seed, "bert", len(tok), loss, tok.mask_token_id)
 
 
 def rnn_batch(ptb: str, split: str = "test", batch_size: int = 50, bptt: int = 70, offset: int = 0) -> ProxyBatch:

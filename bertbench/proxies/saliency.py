@@ -1,4 +1,5 @@
-"""Gradient-saliency proxies. The loss is the 2023 paper's: the sum of every entry of the network output."""
+"""Gradient-saliency proxies. The loss is ``common.objective``: BERT masked-LM cross-entropy through a fresh fixed
+MLM head (default), or the paper's sum of outputs (RNN; BERT with ``loss="paper-2023"``, degenerate there)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,17 @@ import copy
 import math
 
 import torch
+from torch import nn
 
-from bertbench.proxies.common import forward, is_rnn, loss_of, output_tensor, weight_matrices, zero_grads
+from bertbench.proxies.common import (
+    forward,
+    is_rnn,
+    loss_of,
+    objective,
+    output_tensor,
+    weight_matrices,
+    zero_grads,
+)
 from bertbench.proxies.inputs import ProxyBatch
 from bertbench.proxies.registry import proxy
 
@@ -59,9 +69,12 @@ def synaptic_diversity(model, batch: ProxyBatch, *, seed: int = 0) -> float:
 
 @proxy("synflow", "higher")
 def synflow(model, batch: ProxyBatch, *, seed: int = 0) -> float:
-    """SynFlow (Tanaka et al. 2020), language-model aware: a float64 copy with |theta|, input embeddings of ones
-    (no token ids, as LPZero), R = sum of outputs; score = sum |theta * dR/dtheta| over weight matrices."""
+    """SynFlow (Tanaka et al. 2020), language-model aware: a float64 copy with |theta| and every normalisation layer
+    removed (as zero-cost-nas removes BatchNorm, ``bn=False``: a LayerNorm at gamma 1 / beta 0 makes the output sum
+    exactly 0), input embeddings of ones (no token ids, as LPZero), R = sum of outputs; score = sum
+    |theta * dR/dtheta| over weight matrices."""
     m = copy.deepcopy(model).double()
+    _drop_layernorms(m)
     with torch.no_grad():
         for p in m.parameters():
             p.abs_()
@@ -75,6 +88,14 @@ def synflow(model, batch: ProxyBatch, *, seed: int = 0) -> float:
     total = sum(float((p.grad * p.detach()).abs().sum()) for _, p in weight_matrices(m) if p.grad is not None)
     del m
     return total
+
+
+def _drop_layernorms(module: nn.Module) -> None:
+    for name, child in list(module.named_children()):
+        if isinstance(child, nn.LayerNorm):
+            setattr(module, name, nn.Identity())
+        else:
+            _drop_layernorms(child)
 
 
 @proxy("grasp", "higher")
@@ -118,11 +139,11 @@ def fisher(model, batch: ProxyBatch, *, seed: int = 0) -> float:
         x.sum().backward()
         per = [(a * a.grad).sum(0) for a in acts]  # [B, H]
     else:
-        out = forward(model, batch, output_hidden_states=True)
+        loss, out = objective(model, batch, output_hidden_states=True)
         hs = out.hidden_states[1:]
         for h in hs:
             h.retain_grad()
-        out.last_hidden_state.sum().backward()
+        loss.backward()
         per = [(h * h.grad).sum(1) for h in hs]  # [B, H]
     total = sum(float(0.5 * v.detach().double().pow(2).mean(0).sum()) for v in per)
     zero_grads(model)

@@ -15,7 +15,7 @@ from typing import Any
 import pyarrow as pa
 
 #: Bump the minor version for added columns, the major version for changed or removed ones.
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"  # 1.1: proxies.loss, proxies.status "unstable"
 
 STATUSES = ("ok", "failed", "diverged")
 
@@ -97,10 +97,11 @@ PROXIES = _schema(
         ("batch_size", pa.int32(), "sequences in the input batch"),
         ("seq_len", pa.int32(), "tokens per sequence"),
         ("source", pa.string(), "input corpus source"),
-        ("value", pa.float64(), "score (NaN if it failed)"),
-        ("seconds", pa.float64(), "wall time of this score"),
-        ("status", pa.string(), "ok | failed"),
-        ("error", pa.string(), "error text if failed"),
+        ("loss", pa.string(), "objective of gradient proxies: mlm | paper-2023 (BERT), output-sum (RNN)"),
+        ("value", pa.float64(), "score (NaN unless status is ok)"),
+        ("seconds", pa.float64(), "wall time of this score (the stability re-score included)"),
+        ("status", pa.string(), "ok | failed | unstable (float32 and float64 disagree beyond the tolerance)"),
+        ("error", pa.string(), "why, if not ok"),
     ]
 )
 

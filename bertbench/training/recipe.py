@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from bertbench.errors import InvalidRecipe
-from bertbench.space import manifest_file
+from bertbench.manifest_files import find
 
 FINETUNE_LRS = {"paper": 5e-4, "electra": 1e-4}
 
@@ -201,8 +201,8 @@ def recipe_from_dict(d: dict[str, Any]) -> Recipe:
 
 
 def load_recipe(name_or_path: str | os.PathLike[str]) -> Recipe:
-    """A recipe by name (``manifests/recipes/NAME.yaml``) or YAML path."""
-    path = manifest_file("recipes", name_or_path, InvalidRecipe, "recipe")
+    """A recipe by name (``recipes/NAME.yaml`` on the manifest search path) or YAML path."""
+    path = find("recipes", name_or_path, InvalidRecipe, "recipe")
     with open(path, encoding="utf-8") as fh:
         d = yaml.safe_load(fh) or {}
     return recipe_from_dict(d)

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The package as users get it: build the wheel, install it with CPU torch into a fresh venv, and from a folder
+# outside the checkout run the main commands (space, proxies, a one-unit regenerate, commit, validate, load).
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+python=${PYTHON:-python3}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+start=$SECONDS
+quiet() { "$@" > "$work/pip.log" 2>&1 || { cat "$work/pip.log"; return 1; }; }  # pip's index warnings are noise
+quiet "$python" -m pip wheel -q --disable-pip-version-check --no-deps -w "$work/dist" "$repo"
+wheel=$(ls "$work"/dist/bertbench-*.whl)
+echo "wheel: $(basename "$wheel"): $("$python" -m zipfile -l "$wheel" | tail -n +2 | wc -l) files"
+"$python" -m venv "$work/venv"
+quiet "$work/venv/bin/pip" install -q --disable-pip-version-check "${TORCH:-torch==2.13.0}" "$wheel"
+echo "installed in $((SECONDS - start)) s"
+mkdir "$work/user" && cd "$work/user"
+bb="$work/venv/bin/bertbench"
+"$bb" space size
+"$bb" proxies list > proxies.txt && head -n 3 proxies.txt
+"$bb" regenerate --grid tiny --recipe tiny --out runs/smoke --limit 1 --tasks synthetic-rte --no-progress \
+  --set pretrain.steps=4 --set pretrain.warmup_steps=1 --set pretrain.checkpoint_every=2 --set finetune.epochs=1 --set finetune.max_train_examples=64
+"$bb" commit runs/smoke --name smoke --version 0.0.1 --out releases
+"$bb" validate releases/smoke-0.0.1
+"$work/venv/bin/python" - <<'PY'
+import bertbench
+bench = bertbench.load("releases/smoke-0.0.1")
+summary = bench.to_pandas()
+assert len(summary) == 1 and summary["status"].eq("ok").all(), summary
+print("loaded:", bench.name, bench.version, summary.shape)
+assert len(bertbench.paper_2023_grid()) == 500
+PY
+echo "wheel smoke: ok in $((SECONDS - start)) s"

@@ -1,0 +1,57 @@
+"""How far above numerical noise each proxy is: its float32 value against a float64 re-score on reference models.
+
+The same comparison is the gate inside :func:`bertbench.proxies.score`; this module reports the raw relative gap
+for ``bertbench proxies list`` (a BERT model mixing every op type, and a small NAS-Bench-NLP-style RNN).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any
+
+
+def reference_inputs(family: str) -> tuple[Any, Any]:
+    """(model, batch) of the reference check: BERT H64 with SA-WMA, DSC-5, LT-DCT and SA-SDP layers on 4 synthetic
+    blocks of 32 tokens; RNN: a gated recurrent cell (sigmoid, tanh, blend) on 12 x 5 random word ids."""
+    import torch
+
+    from bertbench.proxies.inputs import ProxyBatch, bert_batch
+
+    if family == "bert":
+        from bertbench.models import build_model
+        from bertbench.space import Architecture, LayerSpec
+
+        arch = Architecture(64, (LayerSpec("SA", "WMA", 2, 64, 1), LayerSpec("DSC", 5, 2, 64, 3),
+                                 LayerSpec("LT", "DCT", 2, 64, 1), LayerSpec("SA", "SDP", 4, 64, 1)))
+        return build_model(arch, seed=0, vocab_size=759).eval(), bert_batch(batch_size=4, seq_len=32)
+    from bertbench.models.rnn import build_rnn_lm
+
+    recipe = {"i": {"op": "linear", "input": ["x", "h_prev_0"]}, "i_act": {"op": "activation_sigm", "input": ["i"]},
+              "j": {"op": "linear", "input": ["x", "h_prev_0"]}, "j_act": {"op": "activation_tanh", "input": ["j"]},
+              "h_new_0": {"op": "blend", "input": ["i_act", "j_act", "h_prev_0"]}}
+    model = build_rnn_lm(recipe, seed=0, ntoken=100, emsize=16, nhid=24)
+    tokens = torch.randint(0, 100, (12, 5), generator=torch.Generator().manual_seed(0))
+    return model, ProxyBatch(tokens, None, "random", 0, "rnn", 100)
+
+
+def precision_gaps(family: str, names: list[str]) -> dict[str, float]:
+    """{proxy: |float32 - float64| / max(|float32|, |float64|)} on the reference inputs (NaN if it fails there)."""
+    import torch
+
+    from bertbench.proxies.registry import get_proxy
+
+    model, batch = reference_inputs(family)
+    twin = copy.deepcopy(model).double().eval()
+    gaps = {}
+    for name in names:
+        fn = get_proxy(name).fn
+        try:
+            torch.manual_seed(0)
+            a = float(fn(model, batch, seed=0))
+            torch.manual_seed(0)
+            b = float(fn(twin, batch, seed=0))
+            gaps[name] = abs(a - b) / max(abs(a), abs(b), 1e-300) if math.isfinite(a) and math.isfinite(b) else math.nan
+        except Exception:  # noqa: BLE001 - reported as NaN
+            gaps[name] = math.nan
+    return gaps
