@@ -19,6 +19,42 @@ from pathlib import Path
 
 TOUR_OPS = [("SA", "SDP"), ("SA", "WMA"), ("LT", "DFT"), ("LT", "DCT"), ("DSC", 5), ("DSC", 9)]
 NAME, VERSION = "bertbench-tiny", "0.1.0"
+NOISE_ARCHS = 2  # architectures trained with a second seed
+
+
+def majority_score(task: str) -> float:
+    """The main metric (x100) of always predicting the dev split's most frequent class (0 for Matthews / Pearson)."""
+    import numpy as np
+
+    from bertbench.data.synthetic import load_synthetic
+    from bertbench.data.tasks import get_task
+
+    spec = get_task(task)
+    if spec.is_regression or spec.main_metric.startswith(("matthews", "pearson")):
+        return 0.0
+    labels = np.asarray(load_synthetic(task)["validation"]["label"])
+    return float(100.0 * np.bincount(labels).max() / len(labels))
+
+
+def signal_table(bench) -> pd.DataFrame:  # noqa: F821 - pandas is imported lazily
+    """Per task: the majority baseline, the median / min / max over architectures (seed 0), the spread (sd over
+    architectures) and the seed noise (pooled sd between seeds 0 and 1 of the architectures trained twice)."""
+    import numpy as np
+    import pandas as pd
+
+    runs = bench.to_pandas("runs")
+    runs = runs[(runs["stage"] != "pretrain") & (runs["status"] == "ok")]
+    rows = []
+    for task, g in runs.groupby("stage"):
+        first = g[g["seed"] == 0]["score"].astype(float)
+        both = g.groupby("arch_id").filter(lambda x: x["seed"].nunique() > 1)
+        var = both.groupby("arch_id")["score"].var(ddof=1)
+        maj = majority_score(task)
+        rows.append({"task": task.removeprefix("synthetic-"), "majority": maj, "median": first.median(),
+                     "min": first.min(), "max": first.max(), "spread_sd": first.std(ddof=1),
+                     "seed_sd": float(np.sqrt(var.mean())) if len(var) else np.nan,
+                     "median_beats_majority": bool(first.median() > maj)})
+    return pd.DataFrame(rows)
 
 
 def model_tour(batch: int = 8, seq_len: int = 128, hidden: int = 256, repeats: int = 3) -> str:
@@ -88,6 +124,8 @@ def run_demo(out: Path, processes: int | None = None, grid: str = "tiny", recipe
         cmd = [sys.executable, "-m", "bertbench.cli", *base]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     subprocess.run(cmd, check=True, env=env)
+    _say(f"\n== 1b/5 seed 1 for the first {NOISE_ARCHS} architectures: the seed noise every ranking is read against")
+    subprocess.run([*cmd, "--seeds", "1", "--limit", str(NOISE_ARCHS)], check=True, env=env)
     t_train = time.perf_counter() - t0
 
     dest = releases / f"{NAME}-{VERSION}"
@@ -117,9 +155,17 @@ def run_demo(out: Path, processes: int | None = None, grid: str = "tiny", recipe
     table.to_csv(out / "summary.csv", index=False)
     with pd.option_context("display.width", 250, "display.max_columns", 30, "display.float_format", "{:.1f}".format):
         _say(table.rename(columns={"pretrain": "pretrain_loss", "hidden_size": "H", "num_layers": "L"}).to_string(index=False))
+    sig = signal_table(bench)
+    sig.to_csv(out / "signal.csv", index=False)
+    _say("\ndoes the ranking mean anything? per task: majority baseline, architectures' median/min/max (seed 0), their "
+         f"spread (sd) next to the seed noise (sd between seeds 0 and 1 of {NOISE_ARCHS} architectures):")
+    with pd.option_context("display.width", 200, "display.float_format", "{:.1f}".format):
+        _say(sig.to_string(index=False))
+    _say(f"median beats the majority baseline on {int(sig['median_beats_majority'].sum())} of {len(sig)} tasks; "
+         f"spread above seed noise on {int((sig['spread_sd'] > sig['seed_sd']).sum())} of {len(sig)}")
     _say("\nproxies vs the synthetic aggregate (signed Kendall tau; params is the baseline):")
-    _, corr = evaluate(bench, list_proxies("bert"), seed=0, out=out / "proxies", batch_size=16, seq_len=64,
-                       n_boot=500, progress=False)
+    _, corr = evaluate(bench, list_proxies("bert"), seed=0, out=out / "proxies", n_boot=500,
+                       scores=bench.tables["proxies"])
     with pd.option_context("display.width", 200, "display.float_format", "{:.3f}".format):
         _say(corr[["proxy", "n", "kendall_tau", "spearman_rho", "pearson_r", "precision_top10", "tau_ci_low",
                    "tau_ci_high"]].to_string(index=False))

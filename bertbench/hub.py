@@ -18,6 +18,8 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,15 +29,6 @@ from bertbench.errors import HubError
 
 TABLES = ("architectures", "runs", "curves", "proxies")
 VIEWS = ("summary",)
-
-
-def _front_matter(text: str) -> tuple[dict[str, Any], str]:
-    if text.startswith("---"):
-        parts = text.split("\n---", 1)
-        if len(parts) == 2:
-            meta = yaml.safe_load(parts[0][3:]) or {}
-            return meta, parts[1].lstrip("-").lstrip("\n")
-    return {}, text
 
 
 def merge_configs(existing: list[dict[str, Any]], ours: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -132,35 +125,32 @@ def export(release: str | os.PathLike[str], out: str | os.PathLike[str]) -> Path
 
 
 # --------------------------------------------------------------------------------------------------------- publish
-def _with_timeout(timeout: float) -> None:
-    import huggingface_hub
-    from huggingface_hub.utils import _http
+@contextmanager
+def _client_timeout(timeout: float) -> Iterator[None]:
+    """Every request of ``huggingface_hub``'s shared HTTP session (public ``get_session``) gets ``timeout`` seconds
+    for the duration of the block; the previous setting is restored after it."""
+    from huggingface_hub import get_session
 
-    def factory():
-        client = _http.default_client_factory()
-        client.timeout = timeout
-        return client
-
-    huggingface_hub.set_client_factory(factory)
-
-
-def _reset_client() -> None:
-    import huggingface_hub
-    from huggingface_hub.utils import _http
-
-    huggingface_hub.set_client_factory(_http.default_client_factory)
+    session = get_session()
+    previous = session.timeout
+    session.timeout = timeout
+    try:
+        yield
+    finally:
+        session.timeout = previous
 
 
-def _existing_configs(api: Any, repo_id: str, token: str) -> list[dict[str, Any]]:
-    from huggingface_hub import hf_hub_url
-    from huggingface_hub.utils import get_session
+def _existing_configs(repo_id: str, endpoint: str | None, token: str, cache: Path) -> list[dict[str, Any]]:
+    """The ``configs`` of the dataset card already on the Hub (none when the repository has no card yet)."""
+    from huggingface_hub import DatasetCard, hf_hub_download
+    from huggingface_hub.errors import EntryNotFoundError, RevisionNotFoundError
 
-    url = hf_hub_url(repo_id, "README.md", repo_type="dataset", revision="main", endpoint=api.endpoint)
-    resp = get_session().get(url, headers=api._build_hf_headers(token=token))
-    if resp.status_code != 200:
+    try:
+        path = hf_hub_download(repo_id, "README.md", repo_type="dataset", endpoint=endpoint, token=token,
+                               cache_dir=cache)
+    except (EntryNotFoundError, RevisionNotFoundError):
         return []
-    meta, _ = _front_matter(resp.text)
-    return list(meta.get("configs") or [])
+    return list(DatasetCard.load(path).data.to_dict().get("configs") or [])
 
 
 def publish(release: str | os.PathLike[str], repo_id: str, tag: str, private: bool = False, token: str | None = None,
@@ -169,7 +159,7 @@ def publish(release: str | os.PathLike[str], repo_id: str, tag: str, private: bo
     """Create the dataset repo if needed, upload the exported release as one commit, tag it; return
     {repo_id, tag, commit, url}. ``record``: a releases index JSON to append the publication to."""
     import huggingface_hub
-    from huggingface_hub import HfApi, constants
+    from huggingface_hub import DatasetCard, HfApi, constants
 
     if constants.HF_HUB_OFFLINE:
         raise HubError("cannot publish: offline mode is on (HF_HUB_OFFLINE=1); unset it to publish")
@@ -177,23 +167,23 @@ def publish(release: str | os.PathLike[str], repo_id: str, tag: str, private: bo
     if not token:
         raise HubError("no Hugging Face token found: set HF_TOKEN or run `hf auth login` (the token is never printed)")
     work = Path(tempfile.mkdtemp(prefix="bertbench-publish-"))
-    _with_timeout(timeout)
     try:
         folder = export(release, work / "export")
         api = HfApi(endpoint=endpoint, token=token)
         try:
-            api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
-            existing = _existing_configs(api, repo_id, token)
-            if existing:
-                meta, body = _front_matter((folder / "README.md").read_text())
-                meta["configs"] = merge_configs(existing, meta["configs"])
-                (folder / "README.md").write_text("---\n" + yaml.safe_dump(meta, sort_keys=False) + "---\n" + body)
-            manifest = json.loads((folder / "manifest.json").read_text())
-            info = api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type="dataset",
-                                     commit_message=f"bertbench {manifest['name']} {manifest['version']}")
-            commit = info.oid
-            api.create_tag(repo_id, tag=tag, revision=commit, repo_type="dataset",
-                           tag_message=f"bertbench {manifest['name']} {manifest['version']}")
+            with _client_timeout(timeout):
+                api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+                existing = _existing_configs(repo_id, endpoint, token, work / "cache")
+                if existing:
+                    card = DatasetCard.load(folder / "README.md")
+                    card.data["configs"] = merge_configs(existing, card.data.to_dict()["configs"])
+                    card.save(folder / "README.md")
+                manifest = json.loads((folder / "manifest.json").read_text())
+                info = api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type="dataset",
+                                         commit_message=f"bertbench {manifest['name']} {manifest['version']}")
+                commit = info.oid
+                api.create_tag(repo_id, tag=tag, revision=commit, repo_type="dataset",
+                               tag_message=f"bertbench {manifest['name']} {manifest['version']}")
         except HubError:
             raise
         except Exception as err:  # network, auth, HTTP errors: one clear line, no token in it
@@ -205,7 +195,6 @@ def publish(release: str | os.PathLike[str], repo_id: str, tag: str, private: bo
             _record(Path(record), result, folder)
         return result
     finally:
-        _reset_client()
         shutil.rmtree(work, ignore_errors=True)
 
 
@@ -239,14 +228,12 @@ def load_hub(source: str, endpoint: str | None = None, token: str | None = None,
     from bertbench.loaders.release import load_release
 
     repo_id, revision = parse_hf(source)
-    _with_timeout(timeout)
     try:
-        path = snapshot_download(repo_id, repo_type="dataset", revision=revision, endpoint=endpoint, token=token)
+        with _client_timeout(timeout):
+            path = snapshot_download(repo_id, repo_type="dataset", revision=revision, endpoint=endpoint, token=token)
     except Exception as err:
         raise HubError(f"could not fetch {source} ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}); "
                        "offline, pass the local release folder instead") from err
-    finally:
-        _reset_client()
     bench = load_release(path, verify=verify)
     bench.metadata["source"] = source
     return bench

@@ -326,7 +326,8 @@ class SearchSpace:
         return arch
 
     def _draw(self, rng: random.Random) -> Architecture:
-        """One architecture, drawing with ``rng.choice`` in the 2023 generator's order (spec §1.2)."""
+        """One architecture, drawing with ``rng.choice`` in the 2023 generator's order (H, depth, then
+        per layer: op type, op parameter, heads, FFN width, FFN depth)."""
         hidden = rng.choice(self.hidden_sizes)
         depth = rng.choice(self.num_layers)
         ops = dict(self.op_params)

@@ -109,8 +109,10 @@ class FakeHub:
                     repo = hub.repos.get(repo_id)
                     if repo is None or not repo["commits"]:
                         card = hub.cards.get(repo_id)
-                        if card is not None and fname == "README.md":
-                            return self._send(200, raw=card.encode(), head=method == "HEAD")
+                        if card is not None and fname == "README.md":  # as the Hub: ETag and commit headers
+                            return self._send(200, raw=card.encode(), head=method == "HEAD",
+                                              headers={"ETag": f'"{hashlib.sha256(card.encode()).hexdigest()}"',
+                                                       "X-Repo-Commit": "0" * 40})
                         return self._send(404, {"error": "Entry not found"}, headers={"X-Error-Code": "EntryNotFound"},
                                           head=method == "HEAD")
                     oid = repo["tags"].get(rev) or (repo["commits"][-1] if rev == "main" else rev)

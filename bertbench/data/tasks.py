@@ -4,7 +4,7 @@ Metrics are computed with scipy / scikit-learn on numpy arrays, in [0, 1] (corre
 store them x100 as GLUE does. No torch import here.
 
 Aggregates (``AGGREGATES``), over scores x100:
-- ``glue_2023``: the 2023 paper's (spec §2.2): plain mean of 8 tasks: CoLA Matthews, SST-2 accuracy, MRPC accuracy,
+- ``glue_2023``: the 2023 paper's: plain mean of 8 tasks: CoLA Matthews, SST-2 accuracy, MRPC accuracy,
   STS-B Pearson, QQP accuracy, MNLI matched accuracy, QNLI accuracy, RTE accuracy (WNLI excluded).
 - ``glue``: leaderboard style: mean over the 9 tasks (WNLI included) of each task's score, where a task with two
   metrics scores their mean: MRPC (F1 + accuracy)/2, QQP (F1 + accuracy)/2, STS-B (Pearson + Spearman)/2,

@@ -3,9 +3,9 @@
 The column ``glue_published`` is the paper's stored GLUE (mean of 8 tasks, id 47 averaged with its RTE = 0);
 ``glue_2023`` is recomputed from the tasks and is NaN for id 47.
 
-Units are the paper's ids 0..499 (``paper_id``); 9 architectures appear twice (spec §1.2), so ``arch_id`` is not
+Units are the paper's ids 0..499 (``paper_id``); 9 architectures appear twice (the generator has no uniqueness check), so ``arch_id`` is not
 unique here. Scores are the paper's dev-set numbers (x100). Id 47's RTE = 0.0 is a failed run: loaded as status
-"failed" with NaN. The ops were not applied in training (spec §0): ``build_model`` defaults to
+"failed" with NaN. The ops were not applied in training (the 2023 TF code compared op names with ``is``): ``build_model`` defaults to
 ``variant="as_trained_2023"``; ``variant="as_named"`` builds every op as its label says.
 """
 
@@ -39,10 +39,10 @@ TASK_MAP = {  # 2023 key -> (task, metric name)
     "sst": ("sst2", "accuracy"),
     "sts": ("stsb", "pearson"),
 }
-FAILED = {(47, "rte"): "RTE score stored as 0.0: a failed run or parse in the 2023 pipeline (spec §2.2)"}
+FAILED = {(47, "rte"): "RTE score stored as 0.0: a failed run or parse in the 2023 pipeline"}
 CAVEATS = [
     "The 2023 training code never applied the op choices: all 500 models were trained as SA-SDP in every layer, with "
-    "a first FFN layer of 4H (spec §0, §7.1-7.2). Op labels do not describe the trained networks.",
+    "a first FFN layer of 4H (the TF code compared op names with `is`, so only the SA branch ran). Op labels do not describe the trained networks.",
     "Paper id 47's RTE = 0.0 is a failed run; loaded as status 'failed' and NaN.",
     "9 architectures appear twice: (194, 438), (221, 391), (299, 489), (60, 222), (198, 315), (97, 387), (174, 405), "
     "(229, 307), (259, 487); their GLUE differences (0.16-2.02) show run-to-run noise of about 0.6 points.",

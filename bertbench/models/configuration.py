@@ -21,7 +21,8 @@ class BertBenchConfig(PretrainedConfig):
     - ``"as_named"`` (default): every op is built as named (SA-SDP, SA-WMA, LT-DFT, LT-DCT, DSC-5, DSC-9), and the
       feed-forward stack of a layer is ``num_ffn`` dense layers of width ``ffn_dim`` (each followed by GELU), then a
       dense layer back to ``hidden_size``: H -> F -> ... -> F -> H, i.e. (num_ffn - 1) F x F layers in between.
-    - ``"as_trained_2023"``: what the 2023 benchmark really trained (spec §1.3a): every mixer is SA-SDP with the
+    - ``"as_trained_2023"``: what the 2023 benchmark really trained (its TF code compared op names with
+      ``is``, so no alternative op ever ran): every mixer is SA-SDP with the
       layer's heads, and the FFN is H -> 4H -> (num_ffn - 1) x ffd -> H.
 
     ``generator_size`` is the ELECTRA generator's hidden size as a fraction of ``hidden_size`` (0.25 in the paper).
@@ -82,7 +83,7 @@ class BertBenchConfig(PretrainedConfig):
         """The ELECTRA generator's config: the same layers at ``generator_size`` x hidden size.
 
         as_named: widths of the FFN stacks scale by the same factor (ELECTRA scales its intermediate size).
-        as_trained_2023: first FFN layer 4 x generator hidden; extra FFN layers keep the absolute ``ffn_dim`` (spec §2.1).
+        as_trained_2023: first FFN layer 4 x generator hidden; extra FFN layers keep the absolute ``ffn_dim`` (as the 2023 TF code).
         """
         h = max(1, int(round(self.hidden_size * self.generator_size)))
         layers = []

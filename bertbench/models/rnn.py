@@ -6,7 +6,7 @@ any number of inputs (W_1 x_1 + ... + W_n x_n + b), ``blend`` (z * a + (1 - z) *
 ``elementwise_sum`` over any number of inputs, and tanh / sigmoid / leaky-ReLU activations; the hidden state is the
 tuple (h_new_0, h_new_1, ...).
 
-Initialisation follows NAS-Bench-NLP's model code draw for draw (spec §3.2 and §9), so that with
+Initialisation follows NAS-Bench-NLP's model code draw for draw (the order of its parameter creation and of its uniform draws), so that with
 ``torch.manual_seed(seed)`` before building, the weights equal those of the original code: the embedding is created
 (a normal draw), then each layer's linear nodes in recipe order (Kaiming-uniform weights, uniform bias), then every
 cell parameter is redrawn U(-1/sqrt(H), 1/sqrt(H)); then the decoder Linear is created (its draws), the embedding is

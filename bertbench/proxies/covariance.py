@@ -13,7 +13,7 @@ from bertbench.proxies.registry import proxy
 
 def rnn_hidden_covariance(model, batch: ProxyBatch, layers: int) -> list[float]:
     """Per layer: S_cov of M_l [H_l x (T * B)], rows = hidden units, columns = the incoming hidden states h_0 (zero),
-    h_1, ..., h_{T-1} of every sequence, from one clean forward pass in eval mode (spec §3.2)."""
+    h_1, ..., h_{T-1} of every sequence, from one clean forward pass in eval mode (as the 2023 RNN code)."""
     record: dict = {}
     with torch.inference_mode():
         model(batch.tokens, record=record, layers=layers)

@@ -163,16 +163,24 @@ def score_benchmark(bench: Any, names: list[str], n: int | None = None, seed: in
 
 def evaluate(bench: Any, names: list[str] | None = None, n: int | None = None, seed: int = 0,
              variant: str | None = None, target: str | None = None, out: str | os.PathLike[str] | None = None,
-             n_boot: int = 1000, **score_kwargs: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+             n_boot: int = 1000, scores: pa.Table | None = None, **score_kwargs: Any
+             ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Score proxies on ``bench`` and correlate them with ``target`` (default: GLUE / the synthetic aggregate for
     BERT, the final test loss for RNN). Returns (scores wide: one row per architecture, correlation table). With
-    ``out``, writes proxies.parquet, scores.csv, correlations.csv, scatter.png and ranks.png there."""
+    ``out``, writes proxies.parquet, scores.csv, correlations.csv, scatter.png and ranks.png there. ``scores``: an
+    already computed ``proxies`` table (e.g. a release's) to correlate instead of scoring again."""
     from bertbench.proxies.registry import get_proxy, list_proxies
 
     names = list(names or list_proxies(bench.family))
     if "params" not in names:
         names.append("params")
-    table = score_benchmark(bench, names, n=n, seed=seed, variant=variant, **score_kwargs)
+    if scores is not None:
+        missing = sorted(set(names) - set(scores.column("proxy").to_pylist()))
+        if missing:
+            raise ValueError(f"scores has no rows for proxies {missing}")
+        table = scores
+    else:
+        table = score_benchmark(bench, names, n=n, seed=seed, variant=variant, **score_kwargs)
     wide = table.to_pandas().pivot_table(index="arch_id", columns="proxy", values="value", aggfunc="first",
                                          dropna=False)
     tgt, tdir = (target, "higher") if target else _default_target(bench)

@@ -1,6 +1,6 @@
 """Arrow schemas of the benchmark tables, with every column documented, and the schema version.
 
-A release holds ``architectures``, ``runs``, ``curves`` and ``proxies`` (design.md). Loaders of other benchmarks
+A release holds ``architectures``, ``runs``, ``curves`` and ``proxies``. Loaders of other benchmarks
 (the 2023 JSON, NAS-Bench-NLP logs) produce tables with the same ``runs``/``curves``/``proxies`` schemas and a
 family-specific ``architectures`` schema (BERT or RNN).
 
