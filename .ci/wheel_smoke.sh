@@ -20,7 +20,7 @@ bb="$work/venv/bin/bertbench"
 "$bb" proxies list > proxies.txt && head -n 3 proxies.txt
 "$bb" regenerate --grid tiny --recipe tiny --out runs/smoke --limit 1 --tasks synthetic-rte --no-progress \
   --set pretrain.steps=4 --set pretrain.warmup_steps=1 --set pretrain.checkpoint_every=2 --set finetune.epochs=1 --set finetune.max_train_examples=64
-"$bb" commit runs/smoke --name smoke --version 0.0.1 --out releases
+"$bb" commit runs/smoke --name smoke --version 0.0.1 --out releases --license cc-by-4.0
 "$bb" validate releases/smoke-0.0.1
 "$work/venv/bin/python" - <<'PY'
 import bertbench

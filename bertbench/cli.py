@@ -244,14 +244,16 @@ def commit_cmd(
     name: str = typer.Option(..., "--name", help="Release name, e.g. bertbench-tiny."),
     version: str = typer.Option(..., "--version", help="Semantic version X.Y.Z; an existing one is refused."),
     out: Path = typer.Option(Path("releases"), "--out", help="Folder that holds releases."),
+    license: str = typer.Option(..., "--license", help="License of the release (Hub id): cc-by-4.0, cc0-1.0, "
+                                "odc-by, apache-2.0, mit, other, ..."),
 ) -> None:
     """Commit a finished run folder as a versioned Parquet release (atomic; never overwrites).
 
-    Example: bertbench commit runs/tiny --name bertbench-tiny --version 0.1.0 --out releases
+    Example: bertbench commit runs/tiny --name bertbench-tiny --version 0.1.0 --out releases --license cc-by-4.0
     """
     from bertbench.store.release import commit
 
-    dest = commit(run_dir, name, version, out)
+    dest = commit(run_dir, name, version, out, license=license)
     _out(f"release written: {dest}")
 
 

@@ -136,7 +136,7 @@ def run_demo(out: Path, processes: int | None = None, grid: str = "tiny", recipe
         table = score_benchmark(run, names, seed=0, batch_size=16, seq_len=64, vocab_size=None)
         ShardWriter(run_dir).write_proxies("demo-proxies-seed0", table.to_pylist())
         _say("\n== 3/5 commit and validate the release")
-        dest = commit(run_dir, NAME, VERSION, releases)
+        dest = commit(run_dir, NAME, VERSION, releases, license="cc-by-4.0")  # synthetic data: our choice
     else:
         _say(f"\n== 2-3/5 release {dest} exists (a rerun): reusing it")
     manifest = validate(dest)

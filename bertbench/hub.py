@@ -1,10 +1,11 @@
 """The Hugging Face Hub: export a release as a Hub dataset folder, publish it as one commit plus a tag, and read
 ``hf://ID@vX.Y.Z`` sources back.
 
-Exported folder: ``README.md`` (a dataset card whose YAML front matter has one ``configs`` entry per table and view,
-license, version, schema version, task and aggregate definitions, caveats, citation), ``data/<config>.parquet`` and
-``manifest.json`` (the release manifest, its table paths pointing into ``data/``). ``datasets.load_dataset(folder,
-name=CONFIG)`` loads every config offline.
+Exported folder: ``README.md`` (the dataset card of ``bertbench.card``: five ``configs``, license, sources, column
+docs, caveats, citations), ``tables/<table>.parquet`` and ``manifest.json`` (the release itself: the folder loads
+with ``bertbench.load``), and ``data/summary.parquet`` / ``data/runs.parquet`` (flat views: every metric a column,
+the same columns as ``Benchmark.to_pandas(view)``). ``datasets.load_dataset(folder, name=CONFIG)`` loads every config
+offline.
 
 Publishing uses a client timeout (``huggingface_hub.set_client_factory``), reads the token from the usual places
 (``HF_TOKEN`` or the cached login) and never prints it, keeps the ``configs`` entries an existing card already has,
@@ -23,12 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from bertbench.errors import HubError
-
-TABLES = ("architectures", "runs", "curves", "proxies")
-VIEWS = ("summary",)
 
 
 def merge_configs(existing: list[dict[str, Any]], ours: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -38,55 +34,15 @@ def merge_configs(existing: list[dict[str, Any]], ours: list[dict[str, Any]]) ->
     return ours + kept
 
 
-def card_text(manifest: dict[str, Any], configs: list[dict[str, Any]], extra_meta: dict[str, Any] | None = None) -> str:
-    from bertbench.data.tasks import AGGREGATES, get_aggregate
-
-    tasks = manifest.get("tasks", [])
-    aggs = [get_aggregate("synthetic")] if any(t.startswith("synthetic") for t in tasks) else []
-    aggs += [a for a in AGGREGATES.values() if a.name in ("glue_2023", "glue")]
-    meta = {
-        "license": str(manifest.get("license", "cc-by-4.0")).lower(),
-        "pretty_name": f"bertbench {manifest['name']} {manifest['version']}",
-        "tags": ["neural-architecture-search", "nas-benchmark", "bert", "training-free-nas", "bertbench"],
-        "configs": configs,
-        "bertbench": {"name": manifest["name"], "version": manifest["version"],
-                      "schema_version": manifest["schema_version"]},
-    }
-    if extra_meta:
-        meta.update(extra_meta)
-    lines = [
-        "---", yaml.safe_dump(meta, sort_keys=False).rstrip(), "---", "",
-        f"# bertbench release `{manifest['name']}` {manifest['version']}", "",
-        f"Schema version {manifest['schema_version']}; created {manifest.get('created')} by bertbench "
-        f"{manifest.get('bertbench_version')}. Load with `bertbench.load(\"hf://REPO@v{manifest['version']}\")` or "
-        "`datasets.load_dataset(REPO, name=CONFIG)`.", "",
-        "## Configs", "",
-        "| config | what |", "|---|---|",
-        "| summary | one row per architecture: per-task main metric (mean over seeds), status, aggregates |",
-        "| architectures | one row per architecture: id, hidden size, layers, params, FLOPs |",
-        "| runs | one row per (architecture, seed, stage): status, every metric, steps, wall time, error |",
-        "| curves | losses and learning rate along training |",
-        "| proxies | training-free proxy scores with their input configuration |", "",
-        "## Tasks and aggregates", "",
-        f"Tasks: {', '.join(tasks) or '-'}. Failed or diverged runs have NaN metrics, never 0; an aggregate with a "
-        "missing or failed part is NaN.", "",
-    ]
-    lines += [f"- `{a.name}`: {a.description}" for a in aggs]
-    lines += ["", "## Recipe and data", "", "```json", json.dumps({"recipe": manifest.get("recipe"),
-                                                               "data": manifest.get("data")}, indent=1, default=str)[:6000],
-              "```", "", "## Caveats", ""]
-    lines += [f"- {c}" for c in manifest.get("caveats") or ["none recorded"]]
-    lines += ["", "## Citation", "", "```bibtex", str(manifest.get("citation", "")), "```", ""]
-    return "\n".join(lines)
-
-
 def export(release: str | os.PathLike[str], out: str | os.PathLike[str]) -> Path:
     """Write the Hub dataset folder of ``release`` to ``out`` (built in a temp folder, then moved into place)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from bertbench.card import build_card
     from bertbench.loaders.release import load_release
     from bertbench.store.release import sha256_file
+    from bertbench.store.schema import TABLES
 
     release, out = Path(release), Path(out)
     bench = load_release(release, verify=True)
@@ -97,24 +53,26 @@ def export(release: str | os.PathLike[str], out: str | os.PathLike[str]) -> Path
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         (tmp / "data").mkdir()
-        configs = []
+        (tmp / "tables").mkdir()
         tables = dict(manifest["tables"])
-        for name in TABLES:
-            src = release / manifest["tables"][name]["file"]
-            dst = tmp / "data" / f"{name}.parquet"
-            shutil.copyfile(src, dst)
-            tables[name] = {**manifest["tables"][name], "file": f"data/{name}.parquet"}
-            if manifest["tables"][name]["rows"] > 0:
-                configs.append({"config_name": name, "data_files": [{"split": "train", "path": f"data/{name}.parquet"}]})
-        summary = pa.Table.from_pandas(bench.to_pandas("summary"), preserve_index=False)
-        pq.write_table(summary, tmp / "data" / "summary.parquet", compression="zstd")
-        configs.insert(0, {"config_name": "summary", "data_files": [{"split": "train", "path": "data/summary.parquet"}],
-                           "default": True})
+        columns, rows, data_files = {}, {}, {}
+        for name in TABLES:  # the release's own tables: the folder stays a loadable release
+            shutil.copyfile(release / manifest["tables"][name]["file"], tmp / "tables" / f"{name}.parquet")
+            tables[name] = {**manifest["tables"][name], "file": f"tables/{name}.parquet"}
+            columns[name] = list(bench.tables[name].column_names)
+            rows[name] = manifest["tables"][name]["rows"]
+            data_files[name] = f"tables/{name}.parquet"
+        views = {}
+        for name in ("summary", "runs"):  # flat views for datasets users: every metric a column
+            frame = pa.Table.from_pandas(bench.to_pandas(name), preserve_index=False)
+            pq.write_table(frame, tmp / "data" / f"{name}.parquet", compression="zstd")
+            views[name] = {"file": f"data/{name}.parquet", "rows": frame.num_rows,
+                           "sha256": sha256_file(tmp / "data" / f"{name}.parquet")}
+            columns[name], rows[name], data_files[name] = frame.column_names, frame.num_rows, f"data/{name}.parquet"
         manifest["tables"] = tables
-        manifest["views"] = {"summary": {"file": "data/summary.parquet", "rows": summary.num_rows,
-                                         "sha256": sha256_file(tmp / "data" / "summary.parquet")}}
+        manifest["views"] = views
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
-        (tmp / "README.md").write_text(card_text(manifest, configs))
+        build_card(manifest, bench, columns, rows, data_files).save(tmp / "README.md")
         if out.exists():
             out.rmdir()
         os.rename(tmp, out)

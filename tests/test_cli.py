@@ -54,7 +54,7 @@ def test_query_export_and_plot_on_a_release(tmp_path):
     from tests.test_store import fill
 
     fill(tmp_path / "run")
-    rel = commit(tmp_path / "run", "cli", "0.0.1", tmp_path / "rel")
+    rel = commit(tmp_path / "run", "cli", "0.0.1", tmp_path / "rel", license="cc-by-4.0")
     res = run("query", str(rel), "--where", "hidden_size=256", "--out", str(tmp_path / "q.parquet"))
     assert res.returncode == 0, res.stderr
     df = pd.read_parquet(tmp_path / "q.parquet")

@@ -19,7 +19,7 @@ def release(tmp_path):
     from bertbench.store.release import commit
 
     fill(tmp_path / "run")
-    return commit(tmp_path / "run", "unit", "1.2.3", tmp_path / "releases")
+    return commit(tmp_path / "run", "unit", "1.2.3", tmp_path / "releases", license="cc-by-4.0")
 
 
 @pytest.fixture
@@ -34,16 +34,34 @@ def online(monkeypatch, tmp_path):
 
 
 def test_export_loads_with_datasets_offline(release, tmp_path):
+    from huggingface_hub import DatasetCard
+
     out = export(release, tmp_path / "export")
     card = (out / "README.md").read_text()
     assert card.startswith("---") and "config_name: summary" in card and f"schema_version: '{SCHEMA_VERSION}'" in card
-    assert "glue_2023" in card and "Citation" in card
+    assert "glue_2023" in card and "Citation" in card and "## Dataset structure" in card
+    meta = DatasetCard.load(out / "README.md").data.to_dict()
+    assert meta["license"] == "cc-by-4.0" and "bertbench" not in meta["pretty_name"].lower()
+    assert meta["task_categories"] == ["text-classification"] and meta["language"] == ["en"]
+    assert meta["size_categories"] == ["n<1K"] and "original" in meta["source_datasets"]
+    assert "nas-benchmark" in meta["tags"]
+    assert [c["config_name"] for c in meta["configs"]] == ["summary", "architectures", "runs", "curves", "proxies"]
+    assert "`wall_seconds` | wall-clock seconds" in card  # column docs come from store/schema.py
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["tables"]["runs"]["file"] == "data/runs.parquet"
+    assert manifest["tables"]["runs"]["file"] == "tables/runs.parquet"
+    bench = bertbench.load(str(out))  # the export is itself a loadable release
+    assert bench.to_pandas().shape[0] == 2
     for config, rows in [("summary", 2), ("architectures", 2), ("runs", 4), ("curves", 12)]:
         ds = load_dataset(str(out), name=config, split="train")
         assert ds.num_rows == rows, config
-    assert bertbench.load(str(out)).to_pandas().shape[0] == 2  # the export is itself a loadable release
+        if config in ("summary", "runs"):  # flat: the same columns as the loader's views
+            assert ds.column_names == list(bench.to_pandas(config).columns), config
+    # this release has no proxy scores: the config is still declared (the same five configs for every release),
+    # but `datasets` cannot read a Parquet file without rows ("BatchSize must be greater than 0")
+    from datasets.exceptions import DatasetGenerationError
+
+    with pytest.raises(DatasetGenerationError):
+        load_dataset(str(out), name="proxies", split="train")
     with pytest.raises(FileExistsError):
         export(release, out)
 

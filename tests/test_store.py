@@ -56,7 +56,7 @@ def test_schemas_document_every_column():
 
 def test_round_trip(tmp_path):
     expected = fill(tmp_path / "run")
-    dest = commit(tmp_path / "run", "unit", "1.0.0", tmp_path / "releases")
+    dest = commit(tmp_path / "run", "unit", "1.0.0", tmp_path / "releases", license="cc-by-4.0")
     manifest = validate(dest)
     assert manifest["schema_version"] == SCHEMA_VERSION
     assert manifest["tables"]["runs"]["rows"] == 4 and manifest["tables"]["curves"]["rows"] == 12
@@ -82,17 +82,17 @@ def test_round_trip(tmp_path):
 
 def test_refuses_existing_version_and_leaves_nothing(tmp_path):
     fill(tmp_path / "run")
-    commit(tmp_path / "run", "unit", "1.0.0", tmp_path / "rel")
+    commit(tmp_path / "run", "unit", "1.0.0", tmp_path / "rel", license="cc-by-4.0")
     with pytest.raises(ReleaseExists, match="version 1.0.0 already exists"):
-        commit(tmp_path / "run", "unit", "1.0.0", tmp_path / "rel")
+        commit(tmp_path / "run", "unit", "1.0.0", tmp_path / "rel", license="cc-by-4.0")
     with pytest.raises(ValueError, match="version='1.0' must be semantic"):
-        commit(tmp_path / "run", "unit", "1.0", tmp_path / "rel")
+        commit(tmp_path / "run", "unit", "1.0", tmp_path / "rel", license="cc-by-4.0")
     assert sorted(p.name for p in (tmp_path / "rel").iterdir()) == ["unit-1.0.0"]
 
 
 def test_corrupt_release_detected(tmp_path):
     fill(tmp_path / "run")
-    dest = commit(tmp_path / "run", "unit", "1.0.0", tmp_path / "rel")
+    dest = commit(tmp_path / "run", "unit", "1.0.0", tmp_path / "rel", license="cc-by-4.0")
     table = pq.read_table(dest / "runs.parquet")
     pq.write_table(table.slice(0, 3), dest / "runs.parquet")
     with pytest.raises(CorruptRelease, match=r"runs.parquet: sha256 .* differs from manifest 'tables.runs.sha256'"):
@@ -101,7 +101,7 @@ def test_corrupt_release_detected(tmp_path):
 
 def test_newer_schema_version_refused(tmp_path):
     fill(tmp_path / "run")
-    dest = commit(tmp_path / "run", "unit", "1.0.0", tmp_path / "rel")
+    dest = commit(tmp_path / "run", "unit", "1.0.0", tmp_path / "rel", license="cc-by-4.0")
     m = json.loads((dest / "manifest.json").read_text())
     m["schema_version"] = "9.0"
     (dest / "manifest.json").write_text(json.dumps(m))
@@ -133,3 +133,12 @@ def test_concurrent_writers_never_leave_partial_or_duplicate_files(tmp_path):
 def test_unknown_benchmark():
     with pytest.raises(bertbench.errors.UnknownBenchmark, match="unknown benchmark 'nope'"):
         bertbench.load("nope")
+
+
+def test_commit_needs_a_known_license(tmp_path):
+    fill(tmp_path / "run")
+    with pytest.raises(ValueError, match=r"license is required .*allowed: \['cc-by-4.0'"):
+        commit(tmp_path / "run", "unit", "1.0.0", tmp_path / "rel")
+    with pytest.raises(ValueError, match="license='wtfpl' is not known; allowed"):
+        commit(tmp_path / "run", "unit", "1.0.0", tmp_path / "rel", license="wtfpl")
+    assert not (tmp_path / "rel").exists() or not any((tmp_path / "rel").iterdir())  # nothing half-written

@@ -29,7 +29,6 @@ from bertbench.store.writer import ShardWriter
 SEMVER = re.compile(r"^\d+\.\d+\.\d+$")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
-DEFAULT_LICENSE = "CC-BY-4.0"
 CITATION = (
     "@inproceedings{serianni2023training,\n  title={Training-free Neural Architecture Search for RNNs and Transformers},\n"
     "  author={Serianni, Aaron and Kalita, Jugal},\n  booktitle={ACL},\n  year={2023}\n}"
@@ -67,10 +66,21 @@ def commit(
     name: str,
     version: str,
     out: str | os.PathLike[str],
+    license: str | None = None,
     extra: dict[str, Any] | None = None,
 ) -> Path:
-    """Build ``out/NAME-VERSION`` from the shards of ``run_dir``; refuse to overwrite an existing version."""
+    """Build ``out/NAME-VERSION`` from the shards of ``run_dir``; refuse to overwrite an existing version.
+
+    ``license`` (a Hub license id, ``bertbench.card.LICENSES``) is required: none of a run's sources implies one for
+    the derived scores (the synthetic suite is the user's to license; GLUE tasks and corpora keep their own
+    licenses, which the card lists)."""
+    from bertbench.card import LICENSES
+
     run_dir, out = Path(run_dir), Path(out)
+    if license is None:
+        raise ValueError(f"license is required (the run's data sources do not imply one); allowed: {list(LICENSES)}")
+    if str(license).lower() not in LICENSES:
+        raise ValueError(f"license={license!r} is not known; allowed: {list(LICENSES)}")
     if not NAME.match(name):
         raise ValueError(f"name={name!r} must match {NAME.pattern}")
     if not SEMVER.match(version):
@@ -110,7 +120,7 @@ def commit(
             "seeds": sorted(set(runs.column("seed").to_pylist())),
             "hardware": run_info.get("hardware") or {"python": platform.python_version(), "machine": platform.machine()},
             "tables": entries,
-            "license": DEFAULT_LICENSE,
+            "license": str(license).lower(),
             "citation": CITATION,
             "caveats": run_info.get("caveats", []),
         }

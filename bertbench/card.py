@@ -1,0 +1,140 @@
+"""The Hub dataset card of a release, built with ``huggingface_hub.DatasetCard`` / ``DatasetCardData``.
+
+Front matter: license, pretty_name, task_categories, size_categories, language, source_datasets, tags, one
+``configs`` entry for every view and table (always the same five, empty or not), and a ``bertbench`` block (name,
+version, schema version). Body: what the release is, a "Dataset structure" section generated from the column docs
+of ``bertbench.store.schema``, tasks and aggregates, recipe and data, caveats, and the citations of bertbench and of
+every source used.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+#: The configs of every exported release, in this order (the first is the default).
+CONFIGS = ("summary", "architectures", "runs", "curves", "proxies")
+#: Hub license identifiers ``commit --license`` accepts.
+LICENSES = ("cc-by-4.0", "cc-by-sa-4.0", "cc-by-nc-4.0", "cc0-1.0", "odc-by", "pddl", "apache-2.0", "mit", "other")
+
+BERTBENCH_BIBTEX = (
+    "@software{bertbench,\n  title={bertbench: NAS benchmarks of small BERT architectures and training-free proxies},\n"
+    "  author={{The bertbench developers}},\n  year={2026},\n  license={Apache-2.0}\n}"
+)
+SEED_PAPER_BIBTEX = (
+    "@inproceedings{serianni2023training,\n  title={Training-free Neural Architecture Search for RNNs and Transformers},\n"
+    "  author={Serianni, Aaron and Kalita, Jugal},\n  booktitle={Proceedings of ACL},\n  year={2023}\n}"
+)
+GLUE_BIBTEX = (
+    "@inproceedings{wang2019glue,\n  title={{GLUE}: A Multi-Task Benchmark and Analysis Platform for Natural Language "
+    "Understanding},\n  author={Wang, Alex and Singh, Amanpreet and Michael, Julian and Hill, Felix and Levy, Omer and "
+    "Bowman, Samuel R.},\n  booktitle={ICLR},\n  year={2019}\n}"
+)
+
+CONFIG_WHAT = {
+    "summary": "one row per architecture: per-task main metric (mean over ok seeds), its sd, status, aggregates",
+    "architectures": "one row per architecture: id, hidden size, layers, parameters, FLOPs",
+    "runs": "one row per (architecture, seed, stage): status, every metric as a column, steps, tokens, wall time",
+    "curves": "losses and learning rate along training",
+    "proxies": "training-free proxy scores with their input configuration, loss and stability status",
+}
+
+
+def size_category(rows: int) -> str:
+    """The Hub's size bucket for ``rows``."""
+    for limit, name in [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")]:
+        if rows < limit:
+            return name
+    return "n>1M"
+
+
+def _sources(manifest: dict[str, Any]) -> tuple[list[str], list[str], list[str]]:
+    """(source_datasets, lines describing each source and its license, bibtex entries) of a release."""
+    tasks = manifest.get("tasks") or []
+    data = manifest.get("data") or {}
+    corpus = str((data.get("corpus") if isinstance(data, dict) else "") or "")
+    source_datasets, lines, bib = ["original"], [], [BERTBENCH_BIBTEX, SEED_PAPER_BIBTEX]
+    lines.append("- Search space: NAS-Bench-BERT of Serianni & Kalita (ACL 2023); their data is CC BY 4.0.")
+    if any(t.startswith("synthetic") for t in tasks) or corpus.startswith("synthetic"):
+        lines.append("- The embedded synthetic corpus and tasks of bertbench (generated from a seed; not GLUE).")
+    glue = [t for t in tasks if not t.startswith("synthetic")]
+    if glue:
+        source_datasets.append("nyu-mll/glue")
+        lines.append(f"- GLUE tasks {', '.join(glue)}: each keeps its own license (see the GLUE benchmark's FAQ and "
+                     "the nyu-mll/glue card); this release holds only scores derived from them, no text.")
+        bib.append(GLUE_BIBTEX)
+    if corpus and not corpus.startswith("synthetic"):
+        lines.append(f"- Pretraining corpus `{corpus}`: its own license applies; no text is included here.")
+    return source_datasets, lines, bib
+
+
+def _structure(bench: Any, columns: dict[str, list[str]]) -> list[str]:
+    from bertbench.store.schema import column_docs, schema_for
+
+    docs: dict[str, str] = {}
+    for table in ("architectures", "runs", "curves", "proxies"):
+        docs.update({k: v for k, v in column_docs(schema_for(table, bench.family)).items() if v})
+    metric_docs = {k: v.get("meaning", "") if isinstance(v, dict) else str(v)
+                   for k, v in (bench.metadata.get("metrics") or {}).items()}
+    lines = ["## Dataset structure", ""]
+    for config in CONFIGS:
+        lines += [f"### `{config}`", "", CONFIG_WHAT[config] + ".", "", "| column | meaning |", "|---|---|"]
+        for col in columns[config]:
+            what = docs.get(col) or metric_docs.get(col) or "metric value (x100; NaN if the run failed or diverged)"
+            lines.append(f"| `{col}` | {what} |")
+        lines.append("")
+    return lines
+
+
+def build_card(manifest: dict[str, Any], bench: Any, columns: dict[str, list[str]], rows: dict[str, int],
+               data_files: dict[str, str]) -> Any:
+    """The release's ``DatasetCard``: ``columns``/``rows``/``data_files`` per config name."""
+    from huggingface_hub import DatasetCard, DatasetCardData
+
+    from bertbench.data.tasks import AGGREGATES, get_aggregate
+
+    tasks = manifest.get("tasks") or []
+    source_datasets, source_lines, bib = _sources(manifest)
+    n_arch = rows["architectures"]
+    seeds = manifest.get("seeds") or []
+    corpus = (manifest.get("data") or {}).get("corpus", "?") if isinstance(manifest.get("data"), dict) else "?"
+    pretty = (f"NAS-Bench-BERT space, {n_arch} trained architectures x {len(seeds)} seed(s), "
+              f"{'synthetic' if any(t.startswith('synthetic') for t in tasks) else 'GLUE'} tasks "
+              f"({manifest['name']} {manifest['version']})")
+    configs = [{"config_name": c, "data_files": [{"split": "train", "path": data_files[c]}], **(
+        {"default": True} if c == "summary" else {})} for c in CONFIGS]
+    data = DatasetCardData(
+        license=str(manifest["license"]).lower(),
+        pretty_name=pretty,
+        task_categories=["text-classification"],
+        size_categories=[size_category(max(rows.values()))],
+        language=["en"],
+        source_datasets=source_datasets,
+        tags=["neural-architecture-search", "nas-benchmark", "bert", "training-free-nas", "benchmark"],
+        configs=configs,
+        bertbench={"name": manifest["name"], "version": manifest["version"],
+                   "schema_version": manifest["schema_version"]},
+    )
+    aggs = [get_aggregate("synthetic")] if any(t.startswith("synthetic") for t in tasks) else []
+    aggs += [a for a in AGGREGATES.values() if a.name in ("glue_2023", "glue")]
+    body = [
+        f"# {pretty}", "",
+        f"Built by bertbench {manifest.get('bertbench_version')} on {manifest.get('created')}: {n_arch} architectures "
+        f"of the NAS-Bench-BERT space, every op trained as named, pretrained on `{corpus}` and fine-tuned on "
+        f"{len(tasks)} task(s), seeds {seeds}. Schema version {manifest['schema_version']}. Load with "
+        f"`bertbench.load(\"hf://REPO@v{manifest['version']}\")` or `datasets.load_dataset(REPO, name=CONFIG)`.", "",
+        "## Configs", "", "| config | rows | what |", "|---|---|---|",
+        *[f"| {c} | {rows[c]} | {CONFIG_WHAT[c]} |" for c in CONFIGS], "",
+        *_structure(bench, columns),
+        "## Tasks and aggregates", "",
+        f"Tasks: {', '.join(tasks) or '-'}. Failed or diverged runs have NaN metrics, never 0; an aggregate with a "
+        "missing or failed part is NaN.", "",
+        *[f"- `{a.name}`: {a.description}" for a in aggs], "",
+        "## Recipe and data", "", "```json",
+        json.dumps({"recipe": manifest.get("recipe"), "data": manifest.get("data")}, indent=1, default=str)[:6000],
+        "```", "",
+        "## Sources and licenses", "", f"This release: {manifest['license']}.", *source_lines, "",
+        "## Caveats", "", *[f"- {c}" for c in manifest.get("caveats") or ["none recorded"]], "",
+        "## Citation", "", "```bibtex", "\n\n".join(bib), "```", "",
+    ]
+    return DatasetCard(f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(body))
