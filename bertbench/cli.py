@@ -246,6 +246,7 @@ def commit_cmd(
     out: Path = typer.Option(Path("releases"), "--out", help="Folder that holds releases."),
     license: str = typer.Option(..., "--license", help="License of the release (Hub id): cc-by-4.0, cc0-1.0, "
                                 "odc-by, apache-2.0, mit, other, ..."),
+    models: bool = typer.Option(False, "--models", help="Also copy the trained encoders (transformers folders)."),
 ) -> None:
     """Commit a finished run folder as a versioned Parquet release (atomic; never overwrites).
 
@@ -253,8 +254,26 @@ def commit_cmd(
     """
     from bertbench.store.release import commit
 
-    dest = commit(run_dir, name, version, out, license=license)
+    dest = commit(run_dir, name, version, out, license=license, models=models)
     _out(f"release written: {dest}")
+
+
+@app.command("export-model")
+def export_model_cmd(
+    source: Path = typer.Argument(..., help="A run folder, or a release committed with --models."),
+    arch_id: str = typer.Argument(..., help="The architecture id (16 hex digits)."),
+    out: Path = typer.Option(..., "--out", help="Folder to write (must not exist or be empty)."),
+    seed: int = typer.Option(0, "--seed", help="Training seed of the unit."),
+) -> None:
+    """Write a trained encoder as a transformers folder (safetensors + config.json):
+    AutoModel.from_pretrained(OUT) after `import bertbench.models`, or with trust_remote_code=True.
+
+    Example: bertbench export-model runs/tiny 303bbbae7e9a911d --out my-encoder
+    """
+    from bertbench.models.export import export_model
+
+    dest = export_model(source, arch_id, out, seed=seed)
+    _out(f"exported to {dest} (transformers.AutoModel.from_pretrained('{dest}', trust_remote_code=True))")
 
 
 @app.command("validate")

@@ -8,7 +8,7 @@ import pytest
 
 COMMANDS = [["space", "show"], ["space", "size"], ["space", "sample"], ["regenerate"], ["commit"], ["validate"],
             ["query"], ["proxies", "list"], ["proxies", "score"], ["proxies", "evaluate"], ["proxies", "correlate"],
-            ["export"], ["publish"], ["plot"], ["demo"], ["models"]]
+            ["export"], ["export-model"], ["publish"], ["plot"], ["demo"], ["models"]]
 
 
 def run(*args, timeout=120):

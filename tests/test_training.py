@@ -235,3 +235,65 @@ def test_ddp_mode_trains_each_architecture_once(env):
     runs = runs_of(out)
     assert len(runs) == 3 and all(r["status"] == "ok" for r in runs.values())
     assert all("x2" in r["device"] for r in runs.values())
+
+
+def test_trained_encoders_round_trip_through_transformers(env, reference, tmp_path):
+    """Every pretrained unit is a save_pretrained folder; `export-model` writes one that AutoModel loads (after
+    importing bertbench.models, and with trust_remote_code in a fresh process) with the unit's exact outputs."""
+    from transformers import AutoModel
+
+    from bertbench.models import BertBenchModel  # noqa: F401 - registers the Auto classes
+    from bertbench.models.export import load_encoder_state
+    from bertbench.space import Architecture
+
+    root, e = env
+    arch = Architecture.from_dict(GRID["architectures"][1])  # DSC-5 + LT-DFT
+    unit = reference / "models" / f"{arch.arch_id}__s0"
+    assert (unit / "model.safetensors").exists() and (unit / "config.json").exists()
+    out = tmp_path / "exported"
+    res = subprocess.run([sys.executable, "-m", "bertbench.cli", "export-model", str(reference), arch.arch_id,
+                          "--out", str(out)], env=e, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    ids = torch.randint(5, 700, (2, 16), generator=torch.Generator().manual_seed(0))
+    mask = torch.ones_like(ids)
+    mask[1, 12:] = 0
+    from bertbench.models import build_model
+
+    direct = build_model(arch, vocab_size=load_encoder_state(unit)["embeddings.word_embeddings.weight"].shape[0])
+    direct.load_state_dict(load_encoder_state(unit))
+    loaded = AutoModel.from_pretrained(out)
+    assert type(loaded).__name__ == "BertBenchModel" and loaded.config.architecture == arch
+    with torch.no_grad():
+        want = direct.eval()(ids, mask).last_hidden_state
+        assert torch.equal(loaded.eval()(ids, mask).last_hidden_state, want)
+    code = ("import sys, torch; from transformers import AutoModel; "
+            f"m = AutoModel.from_pretrained({str(out)!r}, trust_remote_code=True).eval(); "
+            "ids = torch.tensor(%s); mask = torch.tensor(%s); "
+            "print(' '.join(map(str, m(ids, mask).last_hidden_state[:, :4, :4].flatten().tolist())))"
+            % (ids.tolist(), mask.tolist()))
+    res = subprocess.run([sys.executable, "-c", code], env={**e, "HF_MODULES_CACHE": str(tmp_path / "modules")},
+                         capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-2000:]
+    got = [float(x) for x in res.stdout.split()]
+    assert got == pytest.approx(want[:, :4, :4].flatten().tolist(), abs=1e-5)
+    res = subprocess.run([sys.executable, "-m", "bertbench.cli", "export-model", str(reference), "0" * 16,
+                          "--out", str(tmp_path / "none")], env=e, cwd=REPO, capture_output=True, text=True)
+    assert res.returncode != 0 and "no trained encoder for arch_id='0000000000000000'" in res.stderr
+
+
+def test_a_release_with_models_says_where_the_weights_are(reference, tmp_path):
+    import bertbench
+    from bertbench.models.export import export_model
+    from bertbench.space import Architecture
+    from bertbench.store.release import commit, validate
+
+    arch_id = Architecture.from_dict(GRID["architectures"][0]).arch_id
+    bare = bertbench.load(commit(reference, "bare", "0.0.1", tmp_path / "rel", license="cc0-1.0"))
+    assert bare.query(arch_id)["weights"] == {}
+    dest = commit(reference, "withmodels", "0.0.1", tmp_path / "rel", license="cc0-1.0", models=True)
+    manifest = validate(dest)
+    assert len(manifest["models"]) == 3 and all(len(m["sha256"]) == 64 for m in manifest["models"].values())
+    weights = bertbench.load(dest).query(arch_id)["weights"]
+    assert list(weights) == [0] and (Path(weights[0]) / "model.safetensors").exists()
+    out = export_model(dest, arch_id, tmp_path / "from-release")
+    assert (out / "config.json").exists() and (out / "modeling_bertbench.py").exists()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -123,7 +124,24 @@ class Benchmark:
             "runs": self._rows_of("runs", unit).to_pylist(),
             "curves": self._rows_of("curves", unit),
             "duplicates": by_arch[arch_id],
+            "weights": self.weights(arch_id),
         }
+
+    def weights(self, arch_id: str) -> dict[int, str]:
+        """{seed: folder} of the trained encoders this benchmark holds for ``arch_id`` (transformers folders, see
+        ``bertbench export-model``); empty when it has none (the 2023 data, NAS-Bench-NLP, releases without
+        ``--models``)."""
+        import re
+
+        root = Path(str(self.metadata.get("source", ""))) / "models"
+        if not root.is_dir():
+            return {}
+        found = {}
+        for d in root.glob(f"{arch_id}__s*"):
+            m = re.fullmatch(rf"{re.escape(arch_id)}__s(\d+)", d.name)
+            if m and (d / "model.safetensors").exists():
+                found[int(m.group(1))] = str(d)
+        return dict(sorted(found.items()))
 
     def _rows_of(self, table: str, unit: str) -> pa.Table:
         """Rows of ``table`` whose run_key is ``unit``: a slice when rows are grouped by run_key (built once)."""

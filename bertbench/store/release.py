@@ -61,6 +61,21 @@ def collect_tables(run_dir: Path) -> dict[str, pa.Table]:
     }
 
 
+def _copy_models(run_dir: Path, dest: Path) -> dict[str, dict[str, str]]:
+    """Copy every saved encoder of the run into ``dest/models``; {unit: {file, sha256}} for the manifest."""
+    from bertbench.models.export import available_units
+
+    units = available_units(run_dir)
+    if not units:
+        raise FileNotFoundError(f"models=True but {run_dir}/models holds no trained encoder")
+    out = {}
+    for unit in units:
+        shutil.copytree(run_dir / "models" / unit, dest / "models" / unit)
+        weights = dest / "models" / unit / "model.safetensors"
+        out[unit] = {"file": f"models/{unit}/model.safetensors", "sha256": sha256_file(weights)}
+    return out
+
+
 def commit(
     run_dir: str | os.PathLike[str],
     name: str,
@@ -68,12 +83,14 @@ def commit(
     out: str | os.PathLike[str],
     license: str | None = None,
     extra: dict[str, Any] | None = None,
+    models: bool = False,
 ) -> Path:
     """Build ``out/NAME-VERSION`` from the shards of ``run_dir``; refuse to overwrite an existing version.
 
     ``license`` (a Hub license id, ``bertbench.card.LICENSES``) is required: none of a run's sources implies one for
     the derived scores (the synthetic suite is the user's to license; GLUE tasks and corpora keep their own
-    licenses, which the card lists)."""
+    licenses, which the card lists). ``models=True`` also copies the run's trained encoders (``models/``, transformers
+    folders) into the release."""
     from bertbench.card import LICENSES
 
     run_dir, out = Path(run_dir), Path(out)
@@ -124,6 +141,8 @@ def commit(
             "citation": CITATION,
             "caveats": run_info.get("caveats", []),
         }
+        if models:
+            manifest["models"] = _copy_models(run_dir, tmp)
         if extra:
             manifest.update(extra)
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")

@@ -30,6 +30,7 @@ from typing import Any
 import torch
 
 from bertbench.cost import count_flops
+from bertbench.models.export import save_encoder
 from bertbench.space import Architecture, Grid
 from bertbench.store.schema import architecture_row, metrics_list
 from bertbench.store.writer import ShardWriter, atomic_write_bytes, result_key
@@ -225,8 +226,8 @@ class GridRunner:
                     pre_status, pre_error, state = "failed", f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=3)}", None
                     metrics, curves, steps, tokens, secs = {"loss": float("nan")}, [], 0, 0, 0.0
                 if writes:
-                    if state is not None:
-                        self._save_encoder(model_dir, state)
+                    if state is not None:  # a transformers folder: `bertbench export-model` hands it out
+                        save_encoder(model_dir, arch, state, pad_token_id=self.tokenizer.pad_token_id)
                     self.writer.write_result(keys["pretrain"], [self._run_row(arch, seed, "pretrain", pre_status, "loss", metrics, steps, tokens, secs, dev, pre_error)],
                                              self._curve_rows(arch, seed, "pretrain", curves))
                     shutil.rmtree(self.run_dir / "checkpoints" / f"{arch.arch_id}__s{seed}", ignore_errors=True)
@@ -272,15 +273,9 @@ class GridRunner:
 
     @staticmethod
     def _load_encoder(model_dir: Path) -> dict[str, torch.Tensor] | None:
-        path = model_dir / "encoder.pt"
-        return torch.load(path, map_location="cpu", weights_only=True) if path.exists() else None
+        from bertbench.models.export import load_encoder_state
 
-    @staticmethod
-    def _save_encoder(model_dir: Path, state: dict[str, torch.Tensor]) -> None:
-        model_dir.mkdir(parents=True, exist_ok=True)
-        tmp = model_dir / ".encoder.pt.tmp"
-        torch.save(state, tmp)
-        os.replace(tmp, model_dir / "encoder.pt")
+        return load_encoder_state(model_dir)
 
     @staticmethod
     def _run_row(arch: Architecture, seed: int, stage: str, status: str, main: str, metrics: dict[str, float],

@@ -1,0 +1,88 @@
+"""Trained encoders in the ecosystem's format: ``save_pretrained`` folders (``model.safetensors`` + ``config.json``).
+
+``transformers.AutoModel.from_pretrained(DIR)`` loads one once ``bertbench.models`` is imported (it registers the
+``bertbench`` model type with the Auto classes; ``import bertbench`` alone stays torch-free and fast), or with
+``trust_remote_code=True`` and nothing imported: the config's ``auto_map`` points at two small files in the folder
+that import the classes from the installed bertbench package.
+
+A run folder keeps ``models/<arch_id>__s<seed>/`` for every pretrained unit (the encoder, i.e. the ELECTRA
+discriminator without its head); a release has them when committed with ``--models``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+REMOTE_FILES = {
+    "configuration_bertbench.py": '"""bertbench encoder configuration (needs `pip install bertbench`)."""\n\n'
+                                  "from bertbench.models.configuration import BertBenchConfig  # noqa: F401\n",
+    "modeling_bertbench.py": '"""bertbench encoder (needs `pip install bertbench`)."""\n\n'
+                             "from bertbench.models.modeling import BertBenchModel  # noqa: F401\n",
+}
+AUTO_MAP = {"AutoConfig": "configuration_bertbench.BertBenchConfig", "AutoModel": "modeling_bertbench.BertBenchModel"}
+
+
+def unit_dir(root: str | os.PathLike[str], arch_id: str, seed: int) -> Path:
+    """Where a run or release keeps the encoder of (arch_id, seed)."""
+    return Path(root) / "models" / f"{arch_id}__s{seed}"
+
+
+def save_encoder(model_dir: Path, arch: Any, state: dict[str, Any], pad_token_id: int = 0) -> Path:
+    """Write ``state`` (a BertBenchModel state dict) as a ``save_pretrained`` folder, atomically (temp + rename)."""
+    from bertbench.models import BertBenchConfig, BertBenchModel
+
+    cfg = BertBenchConfig.from_architecture(
+        arch, vocab_size=int(state["embeddings.word_embeddings.weight"].shape[0]), pad_token_id=pad_token_id,
+        max_position_embeddings=int(state["embeddings.position_embeddings.weight"].shape[0]))
+    cfg.auto_map = dict(AUTO_MAP)
+    model = BertBenchModel(cfg)
+    model.load_state_dict(state)  # strict: a state of another architecture is an error, never half-loaded
+    model_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{model_dir.name}.", dir=model_dir.parent))
+    try:
+        model.save_pretrained(tmp, safe_serialization=True)
+        for name, text in REMOTE_FILES.items():
+            (tmp / name).write_text(text)
+        if model_dir.exists():
+            shutil.rmtree(model_dir)
+        os.rename(tmp, model_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return model_dir
+
+
+def load_encoder_state(model_dir: Path) -> dict[str, Any] | None:
+    """The encoder state saved in ``model_dir`` (``model.safetensors``), or None when there is none."""
+    if not (model_dir / "model.safetensors").exists():
+        return None
+    from safetensors.torch import load_file
+
+    return load_file(model_dir / "model.safetensors")
+
+
+def available_units(root: str | os.PathLike[str]) -> list[str]:
+    """``<arch_id>__s<seed>`` of every saved encoder under ``root/models``."""
+    folder = Path(root) / "models"
+    return sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")) if folder.is_dir() else []
+
+
+def export_model(source: str | os.PathLike[str], arch_id: str, out: str | os.PathLike[str], seed: int = 0) -> Path:
+    """Copy the trained encoder of (arch_id, seed) from a run folder or a release into ``out``: a folder that
+    ``AutoModel.from_pretrained`` loads."""
+    src, out = unit_dir(source, arch_id, seed), Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise FileExistsError(f"--out {out} exists and is not empty")
+    if not (src / "model.safetensors").exists():
+        units = available_units(source)
+        raise FileNotFoundError(f"no trained encoder for arch_id={arch_id!r} seed={seed} in {source}; "
+                                f"available: {units[:10] or 'none'}{' ...' if len(units) > 10 else ''}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.exists():
+        out.rmdir()
+    shutil.copytree(src, out)
+    return out
