@@ -137,3 +137,17 @@ def test_rnn_recipe_validation():
     a = RnnArchitecture.from_recipe('{"h_new_0": {"op": "linear", "input": ["x", "h_prev_0"]}}')
     b = RnnArchitecture.from_recipe({"h_new_0": {"input": ["x", "h_prev_0"], "op": "linear"}})
     assert a == b and a.arch_id == b.arch_id and len(a.arch_id) == 16
+
+
+def test_2023_cost_columns_name_their_network(shared_data):
+    """params/flops describe the labels (as_named); params_as_trained/flops_as_trained the network trained in 2023,
+    which build_model returns by default."""
+    bench = bertbench.load("nas-bench-bert-2023", path=shared_data / "seed-paper")
+    row = bench.to_pandas().set_index("paper_id").loc["0"]
+    assert (int(row["params"]), int(row["params_as_trained"])) == (9_657_600, 10_576_896)
+    trained = bench.build_model(0)
+    named = bench.build_model(0, variant="as_named")
+    assert sum(p.numel() for p in trained.parameters()) == row["params_as_trained"]
+    assert sum(p.numel() for p in named.parameters()) == row["params"]
+    assert row["flops_as_trained"] > row["flops"]
+    assert "as_trained_2023" in bench.metadata["metrics"]["params_as_trained"]["meaning"]

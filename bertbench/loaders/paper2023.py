@@ -127,7 +127,8 @@ def load_paper2023(path: str | os.PathLike[str] | None = None, metrics_csv: str 
                      "error": None})
     proxies = _proxies_from_csv(metrics_csv, entries) if metrics_csv else schema_for("proxies").empty_table()
     tables = {
-        "architectures": pa.Table.from_pylist(list(arch_rows.values()), schema=schema_for("architectures")),
+        "architectures": _with_as_trained_costs(
+            pa.Table.from_pylist(list(arch_rows.values()), schema=schema_for("architectures"))),
         "runs": pa.Table.from_pylist(runs, schema=schema_for("runs")),
         "curves": schema_for("curves").empty_table(),
         "proxies": proxies,
@@ -141,12 +142,37 @@ def load_paper2023(path: str | os.PathLike[str] | None = None, metrics_csv: str 
         "reduction": "none: one run per paper id (duplicated architectures keep both ids)",
         "tasks": [t for t, _ in TASK_MAP.values()],
         "aggregates": ["glue_2023", "glue"],
-        "metrics": metric_docs(),
+        "metrics": {**metric_docs(), **COST_DOCS},
         "caveats": CAVEATS,
         "default_variant": "as_trained_2023",
         "license": "CC-BY-4.0 (aaronserianni/training-free-nas)",
     }
     return Benchmark("nas-bench-bert-2023", "2023.0.0", "bert", tables, metadata, id_column="paper_id")
+
+
+COST_DOCS = {
+    "params": {"meaning": "parameters of the network the labels name (variant as_named: every op as named, FFN "
+               "num_ffn x ffn_dim); NOT the network trained in 2023", "direction": "higher"},
+    "flops": {"meaning": "forward FLOPs of one 128-token sequence through the as_named network", "direction": "higher"},
+    "params_as_trained": {"meaning": "parameters of the network the 2023 code really trained and build_model() "
+                          "returns by default (variant as_trained_2023: every layer SA-SDP, first FFN layer 4H)",
+                          "direction": "higher"},
+    "flops_as_trained": {"meaning": "forward FLOPs of one 128-token sequence through the as_trained_2023 network",
+                         "direction": "higher"},
+}
+
+
+def _with_as_trained_costs(table: pa.Table) -> pa.Table:
+    """Append the costs of the as_trained_2023 network of every row (``params``/``flops`` are the as_named ones)."""
+    import json
+
+    from bertbench.cost import count_flops, count_params
+
+    archs = [Architecture.from_dict(json.loads(j)) for j in table.column("arch_json").to_pylist()]
+    table = table.append_column("params_as_trained", pa.array(
+        [count_params(a, "as_trained_2023") for a in archs], pa.int64()))
+    return table.append_column("flops_as_trained", pa.array(
+        [count_flops(a, 128, "as_trained_2023") for a in archs], pa.int64()))
 
 
 def _proxies_from_csv(path: str | os.PathLike[str], entries: list[dict[str, Any]]) -> pa.Table:
