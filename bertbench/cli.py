@@ -12,7 +12,7 @@ from pathlib import Path
 
 import typer
 
-from bertbench.errors import BertbenchError
+from bertbench.errors import BertbenchError, EnvironmentFault
 
 app = typer.Typer(
     add_completion=False,
@@ -247,6 +247,8 @@ def commit_cmd(
     license: str = typer.Option(..., "--license", help="License of the release (Hub id): cc-by-4.0, cc0-1.0, "
                                 "odc-by, apache-2.0, mit, other, ..."),
     models: bool = typer.Option(False, "--models", help="Also copy the trained encoders (transformers folders)."),
+    allow_partial: bool = typer.Option(False, "--allow-partial",
+                                       help="Commit an unfinished run, recorded as complete: false with the missing."),
 ) -> None:
     """Commit a finished run folder as a versioned Parquet release (atomic; never overwrites).
 
@@ -254,7 +256,7 @@ def commit_cmd(
     """
     from bertbench.store.release import commit
 
-    dest = commit(run_dir, name, version, out, license=license, models=models)
+    dest = commit(run_dir, name, version, out, license=license, models=models, allow_partial=allow_partial)
     _out(f"release written: {dest}")
 
 
@@ -503,20 +505,25 @@ def _parse_value(v: str):
 
 
 def main() -> None:
-    """Console-script entry point: one-line errors unless --debug."""
+    """Console-script entry point: one-line errors unless --debug. Exit 2: bad input (an option, a file, a field);
+    exit 1: the environment failed (disk, permissions, memory) and nothing was recorded for it."""
     try:
         app()
-    except BertbenchError as err:
-        if _DEBUG["on"] or "--debug" in sys.argv:
-            raise
-        typer.echo(f"error: {err}", err=True)
-        sys.exit(2)
-    except (FileNotFoundError, FileExistsError, ValueError, KeyError) as err:
-        if _DEBUG["on"] or "--debug" in sys.argv:
-            raise
-        msg = err.args[0] if isinstance(err, KeyError) and err.args else err
-        typer.echo(f"error: {msg}", err=True)
-        sys.exit(2)
+    except EnvironmentFault as err:
+        _fail(err, str(err), 1)
+    except (FileNotFoundError, FileExistsError) as err:  # a path the user named
+        _fail(err, str(err), 2)
+    except (OSError, MemoryError) as err:
+        _fail(err, f"{type(err).__name__}: {err}", 1)
+    except (BertbenchError, ValueError, KeyError) as err:
+        _fail(err, str(err.args[0] if isinstance(err, KeyError) and err.args else err), 2)
+
+
+def _fail(err: BaseException, message: str, code: int) -> None:
+    if _DEBUG["on"] or "--debug" in sys.argv:
+        raise err
+    typer.echo(f"error: {message}", err=True)
+    sys.exit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -44,3 +44,16 @@ class InvalidRnnRecipe(BertbenchError, ValueError):
 
 class HubError(BertbenchError):
     """Publishing to or reading from the Hugging Face Hub failed."""
+
+
+class RunMismatch(BertbenchError, ValueError):
+    """A run folder was started with another recipe, grid, tasks or data: its rows would mean different things."""
+
+
+class EnvironmentFault(BertbenchError):
+    """A failure of the machine (disk, permissions, memory, a missing file), not of an architecture: the run stops
+    and records nothing for the unit."""
+
+
+class IncompleteRun(BertbenchError, ValueError):
+    """A run folder lacks results its plan (run.json) promises; committing it would publish a partial benchmark."""

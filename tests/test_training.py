@@ -1,5 +1,6 @@
 """The trainer: loops learn, resume is exact, the grid runner shards, survives SIGKILL and records divergence."""
 
+import json
 import math
 import os
 import signal
@@ -62,7 +63,8 @@ def regenerate(root, env, out, *extra, launcher=(sys.executable, "-m", "bertbenc
     cmd = [*launcher, "regenerate", "--grid", str(root / "grid.yaml"), "--recipe", str(root / "micro.yaml"),
            "--out", str(out), "--threads", "1", "--no-progress", *extra]
     if not check:
-        return subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kw)
+        return subprocess.Popen(cmd, env=env, cwd=REPO, **{"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL,
+                                                           **kw})
     res = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
     return res
@@ -297,3 +299,41 @@ def test_a_release_with_models_says_where_the_weights_are(reference, tmp_path):
     assert list(weights) == [0] and (Path(weights[0]) / "model.safetensors").exists()
     out = export_model(dest, arch_id, tmp_path / "from-release")
     assert (out / "config.json").exists() and (out / "modeling_bertbench.py").exists()
+
+
+def test_a_run_folder_keeps_one_identity_and_checks_inputs_first(env, reference, tmp_path):
+    """A rerun with another recipe is refused naming the field; a bad task or a broken cache stops before anything
+    is written (exit non-zero, one line); commit refuses an unfinished run unless --allow-partial."""
+    from bertbench.errors import IncompleteRun
+    from bertbench.store.release import commit
+
+    root, e = env
+    before = sorted(p.name for p in (reference / "shards" / "runs").iterdir())
+    res = regenerate(root, e, reference, "--set", "pretrain.steps=30", check=False, stdout=subprocess.PIPE,
+                     stderr=subprocess.PIPE, text=True)
+    _, err = res.communicate(timeout=300)
+    assert res.returncode == 2 and "pretrain.steps: 24 -> 30" in err and "new --out" in err, err
+    assert len(err.strip().splitlines()) == 1
+    assert sorted(p.name for p in (reference / "shards" / "runs").iterdir()) == before
+    for extra, env_extra, code, words in [
+        (("--tasks", "not-a-task"), {}, 2, "not-a-task"),
+        ((), {"BERTBENCH_CACHE": "/dev/null/cache"}, 1, "cannot prepare the run's data"),
+    ]:
+        out = tmp_path / f"bad{code}"
+        proc = regenerate(root, {**e, **env_extra}, out, *extra, check=False, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True)
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == code and words in err, err
+        assert len(err.strip().splitlines()) == 1, err
+        assert not (out / "run.json").exists() and not (out / "shards" / "runs").exists()
+    partial = tmp_path / "partial"
+    regenerate(root, e, partial, "--limit", "1")
+    info = json.loads((partial / "run.json").read_text())
+    info["units"].append([info["units"][0][0], 7])  # a planned seed that never ran
+    (partial / "run.json").write_text(json.dumps(info))
+    with pytest.raises(IncompleteRun, match="3 planned result"):
+        commit(partial, "p", "0.0.1", tmp_path / "rel", license="cc0-1.0")
+    dest = commit(partial, "p", "0.0.1", tmp_path / "rel", license="cc0-1.0", allow_partial=True)
+    manifest = json.loads((dest / "manifest.json").read_text())
+    assert manifest["complete"] is False and len(manifest["missing"]) == 3
+    assert any("Incomplete run" in c for c in manifest["caveats"])

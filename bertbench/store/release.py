@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from bertbench.errors import CorruptRelease, ReleaseExists
+from bertbench.errors import CorruptRelease, IncompleteRun, ReleaseExists
 from bertbench.store.schema import SCHEMA_VERSION, TABLES, schema_for, version_tuple
 from bertbench.store.writer import ShardWriter
 
@@ -61,6 +61,17 @@ def collect_tables(run_dir: Path) -> dict[str, pa.Table]:
     }
 
 
+def missing_results(run_info: dict[str, Any], runs: pa.Table) -> list[str]:
+    """Result keys (arch_id__s<seed>__<stage>) that run.json plans and the run has not written."""
+    from bertbench.store.writer import result_key
+
+    identity = run_info.get("identity") or {}
+    stages = ["pretrain", *identity.get("tasks", [])]
+    done = {result_key(a, s, st) for a, s, st in zip(runs.column("arch_id").to_pylist(), runs.column("seed").to_pylist(),
+                                                      runs.column("stage").to_pylist())}
+    return [k for a, s in run_info.get("units", []) for k in (result_key(a, s, st) for st in stages) if k not in done]
+
+
 def _copy_models(run_dir: Path, dest: Path) -> dict[str, dict[str, str]]:
     """Copy every saved encoder of the run into ``dest/models``; {unit: {file, sha256}} for the manifest."""
     from bertbench.models.export import available_units
@@ -84,13 +95,15 @@ def commit(
     license: str | None = None,
     extra: dict[str, Any] | None = None,
     models: bool = False,
+    allow_partial: bool = False,
 ) -> Path:
     """Build ``out/NAME-VERSION`` from the shards of ``run_dir``; refuse to overwrite an existing version.
 
     ``license`` (a Hub license id, ``bertbench.card.LICENSES``) is required: none of a run's sources implies one for
     the derived scores (the synthetic suite is the user's to license; GLUE tasks and corpora keep their own
     licenses, which the card lists). ``models=True`` also copies the run's trained encoders (``models/``, transformers
-    folders) into the release."""
+    folders) into the release. A run is committed only when every unit its run.json plans has its pretraining and
+    every task; ``allow_partial=True`` commits it anyway and records ``complete: false`` and the missing results."""
     from bertbench.card import LICENSES
 
     run_dir, out = Path(run_dir), Path(out)
@@ -111,6 +124,11 @@ def commit(
     if tables["runs"].num_rows == 0:
         raise CorruptRelease(f"run_dir={run_dir} holds no completed results (shards/runs is empty)")
     run_info = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").exists() else {}
+    missing = missing_results(run_info, tables["runs"])
+    if missing and not allow_partial:
+        raise IncompleteRun(f"run_dir={run_dir} is incomplete: {len(missing)} planned result(s) missing (e.g. "
+                            f"{', '.join(missing[:3])}); finish it with `bertbench regenerate`, or pass "
+                            "--allow-partial to commit it marked incomplete")
     out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}-{version}.", dir=out))
     try:
@@ -141,6 +159,10 @@ def commit(
             "citation": CITATION,
             "caveats": run_info.get("caveats", []),
         }
+        manifest["complete"] = None if "units" not in run_info else not missing  # None: no run.json plan
+        if missing:
+            manifest["missing"] = missing
+            manifest["caveats"] = [*manifest["caveats"], f"Incomplete run: {len(missing)} planned results missing."]
         if models:
             manifest["models"] = _copy_models(run_dir, tmp)
         if extra:

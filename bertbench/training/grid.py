@@ -16,6 +16,7 @@ Failures and divergences are recorded (status failed / diverged, NaN metrics, er
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -30,6 +31,7 @@ from typing import Any
 import torch
 
 from bertbench.cost import count_flops
+from bertbench.errors import EnvironmentFault, RunMismatch
 from bertbench.models.export import save_encoder
 from bertbench.space import Architecture, Grid
 from bertbench.store.schema import architecture_row, metrics_list
@@ -77,6 +79,23 @@ def assign(units: list[Unit], index: int, count: int) -> list[Unit]:
         owner[i] = k
         loads[k] += units[i].cost
     return [u for i, u in enumerate(units) if owner[i] == index]
+
+
+#: Failures of the machine, not of an architecture: they stop the run and are never recorded as rows.
+ENVIRONMENT_ERRORS = (OSError, MemoryError, torch.OutOfMemoryError)
+
+
+def _differences(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
+    """'field: old -> new' for every leaf that differs."""
+    out = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        name = f"{prefix}{key}"
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += _differences(a, b, name + ".")
+        elif a != b:
+            out.append(f"{name}: {a!r} -> {b!r}")
+    return out
 
 
 class GridRunner:
@@ -137,25 +156,68 @@ class GridRunner:
                     out.append(Unit(arch, seed))
         return out
 
-    def write_run_info(self, accelerator: Any) -> None:
-        path = self.run_dir / "run.json"
-        if path.exists():
-            return
-        info = {
-            "grid": {"name": self.grid.name, "n": len(self.grid.architectures), "sha256": self.grid.digest,
-                     "definition": self.grid.definition},
-            "space": self.grid.definition.get("space"),
+    def identity(self) -> dict[str, Any]:
+        """What a result row of this run means: the resolved recipe, the tasks and the data sources. Two
+        invocations on one folder must agree on it (the grid's units and seeds may grow). JSON-normalised, as stored."""
+        return json.loads(json.dumps({
+            "grid": {"name": self.grid.name, "definition_sha256": hashlib.sha256(json.dumps(
+                {k: v for k, v in self.grid.definition.items() if k != "limit"}, sort_keys=True, default=str
+            ).encode()).hexdigest()},  # the grid, whatever --limit took of it this time
             "recipe": self.recipe.to_dict(),
+            "tasks": list(self.tasks),
             "data": {"corpus": self.recipe.data.corpus, "tokenizer": self.recipe.data.tokenizer,
-                     "task_source": self.recipe.data.task_source, "tasks": list(self.tasks),
-                     "task_revision": self.recipe.data.task_revision},
-            "seeds": list(self.seeds),
-            "parallel": self.parallel,
-            "hardware": {"device": device_summary(accelerator), "python": platform.python_version(),
-                         "torch": torch.__version__, "machine": platform.machine(), "workers": self.count},
-            "caveats": (["Trained on the embedded synthetic corpus and tasks: scores are not GLUE."]
-                        if self.recipe.data.task_source == "synthetic" else []),
-        }
+                     "task_source": self.recipe.data.task_source, "task_revision": self.recipe.data.task_revision},
+        }, default=str))
+
+    def check_inputs(self) -> None:
+        """Everything the run needs, before anything is written: known tasks, the tokenizer, the corpus (packed
+        into the cache) and every task's data. A failure here is the environment's or the user's, never a row."""
+        from bertbench.data.tasks import get_task
+
+        for name in self.tasks:
+            get_task(name)  # KeyError naming the allowed tasks
+        try:
+            _ = self.tokenizer, self.corpus
+            for name in self.tasks:
+                self.task_data(name)
+        except (OSError, MemoryError) as err:
+            raise EnvironmentFault(f"cannot prepare the run's data: {type(err).__name__}: {err}") from err
+
+    def write_run_info(self, accelerator: Any) -> None:
+        """Create run.json, or check the folder's identity against it and add this invocation's units."""
+        path = self.run_dir / "run.json"
+        identity = self.identity()
+        units = [[u.arch.arch_id, u.seed] for u in self.units()]
+        if path.exists():
+            info = json.loads(path.read_text())
+            old = info.get("identity")
+            if old != identity:
+                diff = _differences(old or {}, identity)
+                raise RunMismatch(f"{self.run_dir} was started with other settings ({'; '.join(diff[:6])}); use a "
+                                  "new --out folder for a different recipe, grid, tasks or data")
+            planned = info.get("units", [])
+            new = [u for u in units if u not in planned]
+            if not new:
+                return
+            info["units"] = planned + new
+            info["seeds"] = sorted({s for _, s in info["units"]})
+        else:
+            info = {
+                "identity": identity,
+                "identity_sha256": hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest(),
+                "units": units,
+                "grid": {"name": self.grid.name, "n": len(self.grid.architectures), "sha256": self.grid.digest,
+                         "definition": self.grid.definition},
+                "space": self.grid.definition.get("space"),
+                "recipe": self.recipe.to_dict(),
+                "data": {**identity["data"], "tasks": list(self.tasks)},
+                "seeds": list(self.seeds),
+                "parallel": self.parallel,
+                "hardware": {"device": device_summary(accelerator), "python": platform.python_version(),
+                             "torch": torch.__version__, "machine": platform.machine(), "workers": self.count},
+                "caveats": (["Trained on the embedded synthetic corpus and tasks: scores are not GLUE."]
+                            if self.recipe.data.task_source == "synthetic" else []),
+            }
         atomic_write_bytes(path, json.dumps(info, indent=2, default=str).encode())
 
     def run(self) -> dict[str, int]:
@@ -174,27 +236,33 @@ class GridRunner:
         accelerator = make_accelerator(self.recipe.mixed_precision)
         mine = assign(self.units(), self.index, self.count)
         log.info("worker %d/%d: %d of %d units", self.index, self.count, len(mine), len(self.units()))
+        self.check_inputs()
         self.write_run_info(accelerator)
-        return self._train_units(mine, accelerator, Shard())
+        return self._train_units(mine, lambda: make_accelerator(self.recipe.mixed_precision), Shard())
 
     def _run_ddp_mode(self) -> dict[str, int]:
         set_threads(self.threads)
         accelerator = make_accelerator(self.recipe.mixed_precision)
+        self.check_inputs()
         if accelerator.is_main_process:
             self.write_run_info(accelerator)
+        accelerator.wait_for_everyone()
         shard = Shard(accelerator.process_index, accelerator.num_processes)
         try:
-            return self._train_units(self.units(), accelerator, shard)
+            return self._train_units(self.units(), lambda: make_accelerator(self.recipe.mixed_precision), shard)
         finally:
             accelerator.wait_for_everyone()
             accelerator.end_training()
 
-    def _train_units(self, units: list[Unit], accelerator: Any, shard: Shard) -> dict[str, int]:
+    def _train_units(self, units: list[Unit], new_accelerator: Any, shard: Shard) -> dict[str, int]:
+        """Train ``units``; each gets a fresh Accelerator (no model, optimizer or scheduler of a previous unit is
+        carried over, whatever happened to it)."""
         from bertbench.data.tasks import get_task
         from bertbench.training.finetune import finetune
         from bertbench.training.pretrain import pretrain
 
         counts = {"written": 0, "skipped": 0}
+        accelerator = new_accelerator()
         writes = accelerator.is_main_process
         bar = None
         if self.progress and accelerator.is_local_main_process:
@@ -204,6 +272,7 @@ class GridRunner:
         dev = device_summary(accelerator)
         for unit in units:
             arch, seed = unit.arch, unit.seed
+            accelerator = new_accelerator()
             if writes:
                 self.writer.write_architecture(arch.arch_id, [architecture_row(arch, len(self.tokenizer))])
             keys = {stage: result_key(arch.arch_id, seed, stage) for stage in ("pretrain", *self.tasks)}
@@ -221,6 +290,9 @@ class GridRunner:
                                    progress=self.progress)
                     pre_status, pre_error, state = out.status, out.error, out.encoder_state
                     metrics, curves, steps, tokens, secs = out.metrics, out.curves, out.steps, out.tokens, out.seconds
+                except ENVIRONMENT_ERRORS as err:
+                    raise EnvironmentFault(f"pretraining {arch.arch_id} seed {seed} stopped by the environment: "
+                                           f"{type(err).__name__}: {err}") from err
                 except Exception as err:  # noqa: BLE001 - a failed architecture must not stop the grid
                     log.error("pretraining %s failed: %s", arch.arch_id, err)
                     pre_status, pre_error, state = "failed", f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=3)}", None
@@ -250,7 +322,10 @@ class GridRunner:
                                        accelerator, state, config={"hidden_dropout_prob": self.recipe.pretrain.dropout},
                                        shard=shard, progress=self.progress)
                         status, error, metrics, curves, steps, secs = out.status, out.error, out.metrics, out.curves, out.steps, out.seconds
-                    except Exception as err:  # noqa: BLE001
+                    except ENVIRONMENT_ERRORS as err:
+                        raise EnvironmentFault(f"fine-tuning {arch.arch_id} seed {seed} on {task_name} stopped by "
+                                               f"the environment: {type(err).__name__}: {err}") from err
+                    except Exception as err:  # noqa: BLE001 - a failed architecture must not stop the grid
                         log.error("fine-tuning %s on %s failed: %s", arch.arch_id, task_name, err)
                         status, error = "failed", f"{type(err).__name__}: {err}"
                         metrics = {m: float("nan") for m in task.metric_names()}
