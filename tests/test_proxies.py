@@ -174,12 +174,10 @@ MIXED = Architecture(64, (LayerSpec("SA", "WMA", 2, 64, 1), LayerSpec("DSC", 5, 
 
 
 def _small_rnn():
-    recipe = {"i": {"op": "linear", "input": ["x", "h_prev_0"]}, "i_act": {"op": "activation_sigm", "input": ["i"]},
-              "j": {"op": "linear", "input": ["x", "h_prev_0"]}, "j_act": {"op": "activation_tanh", "input": ["j"]},
-              "h_new_0": {"op": "blend", "input": ["i_act", "j_act", "h_prev_0"]}}
-    model = build_rnn_lm(recipe, seed=0, ntoken=100, emsize=16, nhid=24)
-    tokens = torch.randint(0, 100, (12, 5), generator=torch.Generator().manual_seed(0))
-    return model, ProxyBatch(tokens, None, "random", 0, "rnn", 100)
+    """A gated recurrent cell on random word ids (the reference RNN of `bertbench proxies list`)."""
+    from bertbench.proxies.stability import reference_inputs
+
+    return reference_inputs("rnn")
 
 
 def test_the_gate_catches_a_degenerate_loss():

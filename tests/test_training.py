@@ -1,5 +1,6 @@
 """The trainer: loops learn, resume is exact, the grid runner shards, survives SIGKILL and records divergence."""
 
+import dataclasses
 import json
 import math
 import os
@@ -134,6 +135,8 @@ def test_pretraining_loss_falls_and_resume_is_exact(tmp_path, monkeypatch):
     assert resumed.steps == 50
     for k, v in full.encoder_state.items():
         assert torch.equal(v, resumed.encoder_state[k]), k
+    assert resumed.curves == full.curves  # the points logged before the checkpoint come back with it
+    assert len([c for c in resumed.curves if c["name"] == "pretrain_loss"]) == 10
 
 
 def test_grid_two_processes_equal_one(env, reference):
@@ -337,3 +340,22 @@ def test_a_run_folder_keeps_one_identity_and_checks_inputs_first(env, reference,
     manifest = json.loads((dest / "manifest.json").read_text())
     assert manifest["complete"] is False and len(manifest["missing"]) == 3
     assert any("Incomplete run" in c for c in manifest["caveats"])
+
+
+def test_a_loss_that_blows_up_without_nan_is_diverged(tmp_path, monkeypatch):
+    from bertbench.data.corpus import pack
+    from bertbench.training.pretrain import pretrain
+
+    monkeypatch.setenv("BERTBENCH_CACHE", str(tmp_path / "cache"))
+    torch.set_num_threads(1)
+    tok = load_tokenizer()
+    corpus = pack("synthetic:seed=0,docs=1500", tok, length=32)
+    arch = Architecture(32, (LayerSpec("SA", "SDP", 2, 64, 1),))
+    rec = PretrainRecipe(steps=30, batch_size=8, seq_len=32, lr=10.0, warmup_steps=2, checkpoint_every=100,
+                         log_every=5, max_predictions=5)
+    out = pretrain(arch, rec, corpus, tok, 0, make_accelerator("no"), progress=False)
+    assert out.status == "diverged", out.metrics
+    assert "above diverge_factor 2" in out.error  # a finite loss of thousands: no NaN ever shows up
+    assert all(math.isnan(v) for v in out.metrics.values())
+    calm = pretrain(arch, dataclasses.replace(rec, lr=2e-3), corpus, tok, 0, make_accelerator("no"), progress=False)
+    assert calm.status == "ok"

@@ -99,12 +99,13 @@ def pretrain(arch: Architecture, recipe: PretrainRecipe, corpus: Any, tokenizer:
     sched = torch.optim.lr_scheduler.LambdaLR(opt, linear_schedule(recipe.warmup_steps, recipe.steps))
     model, opt = accelerator.prepare(model, opt)
     accelerator.register_for_checkpointing(sched)
-    start = 0
+    start, history = 0, {"curves": [], "first_loss": None}
     if ckpt_dir is not None:
         found = _latest_checkpoint(ckpt_dir)
         if found is not None:
             accelerator.load_state(str(found[0]))
             start = found[1]
+            history = {**history, **json.loads((found[0] / "bertbench_step.json").read_text())}
             log.info("resumed %s seed %d from step %d", arch.arch_id, seed, start)
     order = corpus.order(s)
     n_blocks = len(order)
@@ -113,7 +114,8 @@ def pretrain(arch: Architecture, recipe: PretrainRecipe, corpus: Any, tokenizer:
         raise ValueError(f"batch_size / grad_accum = {micro} is not divisible by {shard.world} processes")
     local = micro // shard.world
     device = accelerator.device
-    curves: list[dict[str, Any]] = []
+    curves: list[dict[str, Any]] = list(history["curves"])  # the points logged before the checkpoint
+    first_loss: float | None = history["first_loss"]
     last: dict[str, float] = {}
     bar = None
     if progress and accelerator.is_local_main_process:
@@ -158,6 +160,8 @@ def pretrain(arch: Architecture, recipe: PretrainRecipe, corpus: Any, tokenizer:
                 totals = dict(zip(totals, t.tolist()))
             last = totals
             done = step + 1
+            if first_loss is None:
+                first_loss = totals["loss"]
             if done % recipe.log_every == 0 or done == recipe.steps:
                 lr = sched.get_last_lr()[0]
                 for k, v in {**totals, "lr": lr}.items():
@@ -171,7 +175,11 @@ def pretrain(arch: Architecture, recipe: PretrainRecipe, corpus: Any, tokenizer:
             if bar is not None:
                 bar.update(1)
             if ckpt_dir is not None and (done % recipe.checkpoint_every == 0) and done < recipe.steps:
-                _save_checkpoint(accelerator, ckpt_dir, done)
+                _save_checkpoint(accelerator, ckpt_dir, done, {"curves": curves, "first_loss": first_loss})
+        final = last.get("loss", math.nan)
+        if recipe.diverge_factor and first_loss is not None and final > recipe.diverge_factor * first_loss:
+            raise Diverged(f"pretraining loss ended at {final:.4g}, above diverge_factor {recipe.diverge_factor:g} "
+                           f"x its first-step loss {first_loss:.4g}")
     except Diverged as err:
         status, error = "diverged", str(err)
     finally:
@@ -196,8 +204,10 @@ def pretrain(arch: Architecture, recipe: PretrainRecipe, corpus: Any, tokenizer:
                            time.perf_counter() - t0, error, state)
 
 
-def _save_checkpoint(accelerator: Any, ckpt_dir: Path, step: int) -> None:
-    """save_state into a temp folder, then rename to step-N (a crash never leaves a half checkpoint); keep the last 2."""
+def _save_checkpoint(accelerator: Any, ckpt_dir: Path, step: int, history: dict[str, Any]) -> None:
+    """save_state into a temp folder, then rename to step-N (a crash never leaves a half checkpoint); keep the last 2.
+    ``history`` (the curve points so far, the first-step loss) goes with it, so a resumed run ends with the same
+    curves as an uninterrupted one."""
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     tmp = ckpt_dir / f".tmp-step-{step}"
     final = ckpt_dir / f"step-{step}"
@@ -207,7 +217,7 @@ def _save_checkpoint(accelerator: Any, ckpt_dir: Path, step: int) -> None:
     accelerator.save_state(str(tmp))
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        (tmp / "bertbench_step.json").write_text(json.dumps({"step": step}))
+        (tmp / "bertbench_step.json").write_text(json.dumps({"step": step, **history}))
         shutil.rmtree(final, ignore_errors=True)
         tmp.rename(final)
         for old in sorted(ckpt_dir.glob("step-*"), key=lambda p: int(p.name.split("-")[1]))[:-2]:

@@ -23,7 +23,8 @@ class PretrainRecipe:
     ``steps`` optimizer steps of ``batch_size`` sequences (global, over accumulation and processes) of ``seq_len``
     tokens. AdamW (no weight decay on LayerNorm and biases), linear warm-up for ``warmup_steps`` then linear decay to 0,
     global-norm clipping at ``clip``. ``max_predictions``: masked positions per sequence at most (ELECTRA:
-    int((mask_prob + 0.005) x seq_len))."""
+    int((mask_prob + 0.005) x seq_len)). ``diverge_factor``: a run whose final loss is above this multiple of its
+    first step's loss is recorded ``diverged`` (NaN scores), like a NaN/inf loss; 0 disables the check."""
 
     objective: str = "electra"
     steps: int = 100_000
@@ -43,6 +44,7 @@ class PretrainRecipe:
     checkpoint_every: int = 1000
     log_every: int = 100
     dropout: float = 0.1
+    diverge_factor: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,8 @@ def _validate(obj: Any, section: str) -> None:
             raise bad("betas", "two numbers in [0, 1)")
         if not 0 <= obj.weight_decay < 1 or not 0 <= obj.dropout < 1:
             raise bad("weight_decay" if not 0 <= obj.weight_decay < 1 else "dropout", "a number in [0, 1)")
+        if not isinstance(obj.diverge_factor, (int, float)) or not (obj.diverge_factor == 0 or obj.diverge_factor > 1):
+            raise bad("diverge_factor", "0 (off) or a number > 1")
     elif isinstance(obj, FinetuneRecipe):
         if isinstance(obj.lr, str) and obj.lr not in FINETUNE_LRS:
             raise bad("lr", f"a number or one of {sorted(FINETUNE_LRS)}")
