@@ -227,7 +227,8 @@ def regenerate_cmd(
     seed_list = tuple(int(x) for x in seeds.split(","))
     counts = regenerate(g, r, out, seeds=seed_list, tasks=task_list, parallel=parallel, shard_index=shard_index,
                         num_shards=num_shards, threads=threads, progress=not no_progress)
-    _out(f"worker done: {counts['written']} results written, {counts['skipped']} already present, "
+    elsewhere = f", {counts['claimed_elsewhere']} unit(s) left to other workers" if counts.get("claimed_elsewhere") else ""
+    _out(f"worker done: {counts['written']} results written, {counts['skipped']} already present{elsewhere}, "
          f"{counts['seconds']} s; results in {out}/shards")
 
 

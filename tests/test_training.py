@@ -359,3 +359,25 @@ def test_a_loss_that_blows_up_without_nan_is_diverged(tmp_path, monkeypatch):
     assert all(math.isnan(v) for v in out.metrics.values())
     calm = pretrain(arch, dataclasses.replace(rec, lr=2e-3), corpus, tok, 0, make_accelerator("no"), progress=False)
     assert calm.status == "ok"
+
+
+def test_two_independent_workers_on_one_folder_train_each_unit_once(env, reference, tmp_path):
+    """Two `regenerate` commands started together on one --out (no launcher, no shard options): between them every
+    unit is trained once (claims), the rows equal one process's, nothing fails. Three trials."""
+    import re
+
+    root, e = env
+    ref = runs_of(reference)
+    for trial in range(3):
+        out = tmp_path / f"shared{trial}"
+        procs = [regenerate(root, e, out, check=False, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for _ in range(2)]
+        outputs = [p.communicate(timeout=600) for p in procs]
+        assert all(p.returncode == 0 for p in procs), [o[1][-1500:] for o in outputs]
+        written = sum(int(re.search(r"(\d+) results written", o[0]).group(1)) for o in outputs)
+        assert written == 9, [o[0] for o in outputs]  # 3 units x (pretrain + 2 tasks), each once
+        got = runs_of(out)
+        assert set(got) == set(ref) and all(r["status"] == "ok" for r in got.values())
+        for key, r in ref.items():
+            assert r["score"] == pytest.approx(got[key]["score"], abs=1e-6), key
+        assert not list((out / "claims").iterdir())  # claims are released

@@ -256,14 +256,12 @@ class GridRunner:
 
     def _train_units(self, units: list[Unit], new_accelerator: Any, shard: Shard) -> dict[str, int]:
         """Train ``units``; each gets a fresh Accelerator (no model, optimizer or scheduler of a previous unit is
-        carried over, whatever happened to it)."""
-        from bertbench.data.tasks import get_task
-        from bertbench.training.finetune import finetune
-        from bertbench.training.pretrain import pretrain
+        carried over, whatever happened to it). In grid mode a unit is claimed first (``claims.py``): independent
+        workers on one folder train each unit once between them."""
+        from bertbench.training.claims import claim
 
-        counts = {"written": 0, "skipped": 0}
+        counts = {"written": 0, "skipped": 0, "claimed_elsewhere": 0}
         accelerator = new_accelerator()
-        writes = accelerator.is_main_process
         bar = None
         if self.progress and accelerator.is_local_main_process:
             from tqdm.auto import tqdm
@@ -271,74 +269,86 @@ class GridRunner:
             bar = tqdm(total=len(units), desc=f"grid worker {self.index}/{self.count}", unit="arch")
         dev = device_summary(accelerator)
         for unit in units:
-            arch, seed = unit.arch, unit.seed
             accelerator = new_accelerator()
-            if writes:
-                self.writer.write_architecture(arch.arch_id, [architecture_row(arch, len(self.tokenizer))])
-            keys = {stage: result_key(arch.arch_id, seed, stage) for stage in ("pretrain", *self.tasks)}
-            if all(self.writer.done(k) for k in keys.values()):
-                counts["skipped"] += len(keys)
-                if bar is not None:
-                    bar.update(1)
-                continue
-            model_dir = self.run_dir / "models" / f"{arch.arch_id}__s{seed}"
-            state, pre_status, pre_error = self._load_encoder(model_dir), None, None
-            if not self.writer.done(keys["pretrain"]) or state is None:
-                try:
-                    out = pretrain(arch, self.recipe.pretrain, self.corpus, self.tokenizer, seed, accelerator,
-                                   ckpt_dir=self.run_dir / "checkpoints" / f"{arch.arch_id}__s{seed}", shard=shard,
-                                   progress=self.progress)
-                    pre_status, pre_error, state = out.status, out.error, out.encoder_state
-                    metrics, curves, steps, tokens, secs = out.metrics, out.curves, out.steps, out.tokens, out.seconds
-                except ENVIRONMENT_ERRORS as err:
-                    raise EnvironmentFault(f"pretraining {arch.arch_id} seed {seed} stopped by the environment: "
-                                           f"{type(err).__name__}: {err}") from err
-                except Exception as err:  # noqa: BLE001 - a failed architecture must not stop the grid
-                    log.error("pretraining %s failed: %s", arch.arch_id, err)
-                    pre_status, pre_error, state = "failed", f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=3)}", None
-                    metrics, curves, steps, tokens, secs = {"loss": float("nan")}, [], 0, 0, 0.0
-                if writes:
-                    if state is not None:  # a transformers folder: `bertbench export-model` hands it out
-                        save_encoder(model_dir, arch, state, pad_token_id=self.tokenizer.pad_token_id)
-                    self.writer.write_result(keys["pretrain"], [self._run_row(arch, seed, "pretrain", pre_status, "loss", metrics, steps, tokens, secs, dev, pre_error)],
-                                             self._curve_rows(arch, seed, "pretrain", curves))
-                    shutil.rmtree(self.run_dir / "checkpoints" / f"{arch.arch_id}__s{seed}", ignore_errors=True)
-                    counts["written"] += 1
-            else:
-                pre_status = self._status_of(keys["pretrain"])
-            for task_name in self.tasks:
-                key = keys[task_name]
-                if self.writer.done(key):
-                    counts["skipped"] += 1
-                    continue
-                task = get_task(task_name)
-                if state is None or pre_status not in (None, "ok"):
-                    status, error = "failed", f"pretraining {pre_status or 'missing'}: nothing to fine-tune"
-                    metrics = {m: float("nan") for m in task.metric_names()}
-                    curves, steps, secs = [], 0, 0.0
+            name = f"{unit.arch.arch_id}__s{unit.seed}"
+            with claim(self.run_dir / "claims" / name, enabled=self.parallel == "grid") as mine:
+                if mine:
+                    self._train_unit(unit, accelerator, shard, dev, counts)
                 else:
-                    try:
-                        out = finetune(arch, task, self.task_data(task_name), self.tokenizer, self.recipe.finetune, seed,
-                                       accelerator, state, config={"hidden_dropout_prob": self.recipe.pretrain.dropout},
-                                       shard=shard, progress=self.progress)
-                        status, error, metrics, curves, steps, secs = out.status, out.error, out.metrics, out.curves, out.steps, out.seconds
-                    except ENVIRONMENT_ERRORS as err:
-                        raise EnvironmentFault(f"fine-tuning {arch.arch_id} seed {seed} on {task_name} stopped by "
-                                               f"the environment: {type(err).__name__}: {err}") from err
-                    except Exception as err:  # noqa: BLE001 - a failed architecture must not stop the grid
-                        log.error("fine-tuning %s on %s failed: %s", arch.arch_id, task_name, err)
-                        status, error = "failed", f"{type(err).__name__}: {err}"
-                        metrics = {m: float("nan") for m in task.metric_names()}
-                        curves, steps, secs = [], 0, 0.0
-                if writes:
-                    self.writer.write_result(key, [self._run_row(arch, seed, task_name, status, task.main_metric, metrics, steps, None, secs, dev, error)],
-                                             self._curve_rows(arch, seed, task_name, curves))
-                    counts["written"] += 1
+                    counts["claimed_elsewhere"] += 1
             if bar is not None:
                 bar.update(1)
         if bar is not None:
             bar.close()
         return counts
+
+    def _train_unit(self, unit: Unit, accelerator: Any, shard: Shard, dev: str, counts: dict[str, int]) -> None:
+        """Pretrain (or reuse the saved encoder) and fine-tune every task of one unit; write what is missing."""
+        from bertbench.data.tasks import get_task
+        from bertbench.training.finetune import finetune
+        from bertbench.training.pretrain import pretrain
+
+        writes = accelerator.is_main_process
+        arch, seed = unit.arch, unit.seed
+        if writes:
+            self.writer.write_architecture(arch.arch_id, [architecture_row(arch, len(self.tokenizer))])
+        keys = {stage: result_key(arch.arch_id, seed, stage) for stage in ("pretrain", *self.tasks)}
+        if all(self.writer.done(k) for k in keys.values()):
+            counts["skipped"] += len(keys)
+            return
+        model_dir = self.run_dir / "models" / f"{arch.arch_id}__s{seed}"
+        state, pre_status, pre_error = self._load_encoder(model_dir), None, None
+        if not self.writer.done(keys["pretrain"]) or state is None:
+            try:
+                out = pretrain(arch, self.recipe.pretrain, self.corpus, self.tokenizer, seed, accelerator,
+                               ckpt_dir=self.run_dir / "checkpoints" / f"{arch.arch_id}__s{seed}", shard=shard,
+                               progress=self.progress)
+                pre_status, pre_error, state = out.status, out.error, out.encoder_state
+                metrics, curves, steps, tokens, secs = out.metrics, out.curves, out.steps, out.tokens, out.seconds
+            except ENVIRONMENT_ERRORS as err:
+                raise EnvironmentFault(f"pretraining {arch.arch_id} seed {seed} stopped by the environment: "
+                                       f"{type(err).__name__}: {err}") from err
+            except Exception as err:  # noqa: BLE001 - a failed architecture must not stop the grid
+                log.error("pretraining %s failed: %s", arch.arch_id, err)
+                pre_status, pre_error, state = "failed", f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=3)}", None
+                metrics, curves, steps, tokens, secs = {"loss": float("nan")}, [], 0, 0, 0.0
+            if writes:
+                if state is not None:  # a transformers folder: `bertbench export-model` hands it out
+                    save_encoder(model_dir, arch, state, pad_token_id=self.tokenizer.pad_token_id)
+                self.writer.write_result(keys["pretrain"], [self._run_row(arch, seed, "pretrain", pre_status, "loss", metrics, steps, tokens, secs, dev, pre_error)],
+                                         self._curve_rows(arch, seed, "pretrain", curves))
+                shutil.rmtree(self.run_dir / "checkpoints" / f"{arch.arch_id}__s{seed}", ignore_errors=True)
+                counts["written"] += 1
+        else:
+            pre_status = self._status_of(keys["pretrain"])
+        for task_name in self.tasks:
+            key = keys[task_name]
+            if self.writer.done(key):
+                counts["skipped"] += 1
+                continue
+            task = get_task(task_name)
+            if state is None or pre_status not in (None, "ok"):
+                status, error = "failed", f"pretraining {pre_status or 'missing'}: nothing to fine-tune"
+                metrics = {m: float("nan") for m in task.metric_names()}
+                curves, steps, secs = [], 0, 0.0
+            else:
+                try:
+                    out = finetune(arch, task, self.task_data(task_name), self.tokenizer, self.recipe.finetune, seed,
+                                   accelerator, state, config={"hidden_dropout_prob": self.recipe.pretrain.dropout},
+                                   shard=shard, progress=self.progress)
+                    status, error, metrics, curves, steps, secs = out.status, out.error, out.metrics, out.curves, out.steps, out.seconds
+                except ENVIRONMENT_ERRORS as err:
+                    raise EnvironmentFault(f"fine-tuning {arch.arch_id} seed {seed} on {task_name} stopped by "
+                                           f"the environment: {type(err).__name__}: {err}") from err
+                except Exception as err:  # noqa: BLE001 - a failed architecture must not stop the grid
+                    log.error("fine-tuning %s on %s failed: %s", arch.arch_id, task_name, err)
+                    status, error = "failed", f"{type(err).__name__}: {err}"
+                    metrics = {m: float("nan") for m in task.metric_names()}
+                    curves, steps, secs = [], 0, 0.0
+            if writes:
+                self.writer.write_result(key, [self._run_row(arch, seed, task_name, status, task.main_metric, metrics, steps, None, secs, dev, error)],
+                                         self._curve_rows(arch, seed, task_name, curves))
+                counts["written"] += 1
 
     # -- helpers --------------------------------------------------------------------------------------------------
     def _status_of(self, key: str) -> str:
