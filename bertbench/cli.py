@@ -76,7 +76,7 @@ def space_show(name: str = typer.Argument("nas-bench-bert-2023", help="Space nam
 
 @space_app.command("sample")
 def space_sample(
-    n: int = typer.Option(5, "--n", help="How many architectures."),
+    n: int = typer.Option(5, "--n", min=1, help="How many architectures."),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
     name: str = typer.Option("nas-bench-bert-2023", "--space", help="Space name."),
     as_json: bool = typer.Option(False, "--json", help="One canonical JSON per line."),
@@ -109,7 +109,7 @@ def models_cmd(
 @app.command("demo")
 def demo_cmd(
     out: Path = typer.Option(Path("demo-output"), help="Folder for everything the demo writes."),
-    processes: int | None = typer.Option(None, "--processes", help="Training processes (default: 2 if 2 cores)."),
+    processes: int | None = typer.Option(None, "--processes", min=1, help="Training processes (default: 2 if 2 cores)."),
 ) -> None:
     """Run the main job end to end on the embedded default data, offline (what `make demo` runs): regenerate the
     tiny grid, score proxies, commit a release, print the summary and correlations, write plots and a Hub folder.
@@ -190,10 +190,10 @@ def regenerate_cmd(
     shard_index: int | None = typer.Option(None, "--shard-index", help="This worker's index (default: from "
                                                                           "torchrun/accelerate or Slurm)."),
     num_shards: int | None = typer.Option(None, "--num-shards", help="Number of workers (with --shard-index)."),
-    threads: int | None = typer.Option(None, "--threads", help="CPU threads per process (fixed for bitwise "
+    threads: int | None = typer.Option(None, "--threads", min=1, help="CPU threads per process (fixed for bitwise "
                                                                    "reproducibility)."),
     set_: list[str] = typer.Option([], "--set", help="Override a recipe field, e.g. --set pretrain.steps=50."),
-    limit: int | None = typer.Option(None, "--limit", help="Only the first N architectures of the grid."),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="Only the first N architectures of the grid."),
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bars."),
 ) -> None:
     """Train a grid (pretraining + every task), resumable; under torchrun / accelerate launch each process takes
@@ -224,7 +224,12 @@ def regenerate_cmd(
     task_list = tuple(t.strip() for t in tasks.split(",") if t.strip()) if tasks else None
     if task_list:
         r = dataclasses.replace(r, data=dataclasses.replace(r.data, tasks=task_list))
-    seed_list = tuple(int(x) for x in seeds.split(","))
+    try:
+        seed_list = tuple(int(x) for x in seeds.split(","))
+    except ValueError:
+        raise ValueError(f"--seeds {seeds!r}: allowed: comma-separated integers >= 0, e.g. 0,1,2") from None
+    if any(x < 0 for x in seed_list):
+        raise ValueError(f"--seeds {seeds!r}: allowed: comma-separated integers >= 0, e.g. 0,1,2")
     counts = regenerate(g, r, out, seeds=seed_list, tasks=task_list, parallel=parallel, shard_index=shard_index,
                         num_shards=num_shards, threads=threads, progress=not no_progress)
     elsewhere = f", {counts['claimed_elsewhere']} unit(s) left to other workers" if counts.get("claimed_elsewhere") else ""
@@ -233,9 +238,9 @@ def regenerate_cmd(
 
 
 def yaml_value(text: str):
-    import yaml
+    from bertbench.yaml_io import loads
 
-    return yaml.safe_load(text)
+    return loads(text, "--set value")
 
 
 # --------------------------------------------------------------------------------------------------------- store
@@ -302,7 +307,7 @@ def query_cmd(
     dataset: str | None = typer.Option(None, "--dataset", help="nas-bench-nlp: ptb | wikitext-2."),
     reduction: str = typer.Option("none", "--reduction", help="nas-bench-nlp: none | mean."),
     out: Path | None = typer.Option(None, "--out", help="Write .csv or .parquet instead of printing."),
-    limit: int = typer.Option(20, "--limit", help="Rows to print."),
+    limit: int = typer.Option(20, "--limit", min=1, help="Rows to print."),
 ) -> None:
     """Load a benchmark and print (or write) a view, optionally filtered.
 
@@ -434,15 +439,15 @@ def proxies_evaluate(
     source: str = typer.Argument(..., help="Benchmark: release folder, nas-bench-bert-2023, nas-bench-nlp, hf://..."),
     path: Path | None = typer.Option(None, "--path", help="Data file/folder for the named benchmarks."),
     proxies: str | None = typer.Option(None, "--proxies", help="Comma-separated names (default: all of the family)."),
-    n: int | None = typer.Option(None, "--n", help="Score a seeded sample of N architectures (default: all)."),
+    n: int | None = typer.Option(None, "--n", min=1, help="Score a seeded sample of N architectures (default: all)."),
     seed: int = typer.Option(0, "--seed", help="Initialisation, batch and sample seed."),
     variant: str | None = typer.Option(None, "--variant", help="BERT: as_named | as_trained_2023."),
     target: str | None = typer.Option(None, "--target", help="Summary column to rank against (default: GLUE / "
                                                                "synthetic aggregate / test_loss)."),
     ptb: Path | None = typer.Option(None, "--ptb", help="RNN: PTB text (ptb.zip or folder) for the input batch."),
     dataset: str | None = typer.Option(None, "--dataset", help="nas-bench-nlp: ptb | wikitext-2."),
-    batch_size: int | None = typer.Option(None, "--batch-size", help="Sequences per input batch."),
-    processes: int = typer.Option(1, "--processes", help="Worker processes."),
+    batch_size: int | None = typer.Option(None, "--batch-size", min=1, help="Sequences per input batch."),
+    processes: int = typer.Option(1, "--processes", min=1, help="Worker processes."),
     out: Path = typer.Option(Path("proxy-eval"), "--out", help="Folder for proxies.parquet, correlations.csv, PNGs."),
 ) -> None:
     """Score proxies on a benchmark's architectures and correlate them with the trained results (+ plots).
@@ -464,7 +469,7 @@ def proxies_correlate(
     csv: Path = typer.Argument(..., help="A CSV with one row per architecture: proxy columns and a target column."),
     target: str = typer.Option(..., "--target", help="Target column, e.g. loss or 'GLUE Score'."),
     columns: str | None = typer.Option(None, "--columns", help="Comma-separated proxy columns (default: all numeric)."),
-    n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap resamples for the 95% intervals."),
+    n_boot: int = typer.Option(1000, "--n-boot", min=1, help="Bootstrap resamples for the 95% intervals."),
     target_direction: str = typer.Option("higher", "--target-direction", help="higher (accuracy) or lower (loss) is "
                                                                                 "better; used by precision@top10%."),
     out: Path | None = typer.Option(None, "--out", help="Write the table as CSV."),

@@ -27,9 +27,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
 from bertbench.errors import InvalidArchitecture, InvalidSearchSpace
+from bertbench.yaml_io import load_file
 
 #: op type -> allowed op parameters. The one place that says which token mixers exist (models/ops.py builds them).
 OP_PARAMS: dict[str, tuple[str | int, ...]] = {
@@ -186,6 +185,10 @@ class Architecture:
                 raise InvalidArchitecture("nas_config is missing field 'encoder_layers'")
         elif "layers" in d:
             layers = d["layers"]
+            extra = sorted(set(d) - {"hidden_size", "layers"})
+            if extra:
+                raise InvalidArchitecture(f"architecture has unknown field(s) {extra}; allowed fields: "
+                                          "['hidden_size', 'layers']")
         else:
             raise InvalidArchitecture("architecture is missing field 'layers' (or 'nas_config.encoder_layers')")
         if not isinstance(layers, Sequence) or isinstance(layers, str):
@@ -272,8 +275,7 @@ class SearchSpace:
 
     @classmethod
     def from_yaml(cls, path: str | os.PathLike[str]) -> SearchSpace:
-        with open(path, encoding="utf-8") as fh:
-            return cls.from_dict(yaml.safe_load(fh))
+        return cls.from_dict(load_file(path, InvalidSearchSpace))
 
     @classmethod
     def named(cls, name: str) -> SearchSpace:
@@ -402,8 +404,10 @@ def load_grid(name_or_path: str | os.PathLike[str]) -> Grid:
     from bertbench.manifest_files import find
 
     path = find("grids", name_or_path, InvalidArchitecture, "grid")
-    with open(path, encoding="utf-8") as fh:
-        d = yaml.safe_load(fh)
+    d = load_file(path, InvalidArchitecture)
+    if not isinstance(d, dict) or not d:
+        raise InvalidArchitecture(f"{path}: a grid must be a mapping with 'architectures' or 'generator'; got "
+                                  f"{type(d).__name__ if d else 'nothing'}")
     if "architectures" in d:
         archs = tuple(Architecture.from_dict(a) for a in d["architectures"])
     elif d.get("generator") in ("paper_2023", "sample"):

@@ -69,3 +69,33 @@ def test_query_export_and_plot_on_a_release(tmp_path):
     assert res.returncode == 0 and (tmp_path / "hub" / "README.md").exists()
     res = run("validate", str(rel))
     assert res.returncode == 0 and res.stdout.startswith("ok: cli 0.0.1")
+
+
+@pytest.mark.parametrize("args,files,words", [
+    (["--seeds", "abc"], {}, "--seeds 'abc': allowed: comma-separated integers"),
+    (["--threads", "0"], {}, "--threads"),
+    (["--recipe", "{d}/r.yaml"], {"r.yaml": "pretrain:\n  steps: [1\n"}, "r.yaml: line 3, column 1: YAML syntax error"),
+    (["--recipe", "{d}/r.yaml"], {"r.yaml": "name: r\nfinetune:\n  epochs: three\n"}, "finetune.epochs='three' has the wrong type"),
+    (["--recipe", "{d}/r.yaml"], {"r.yaml": "name: r\npretrain:\n  betas: ab\n"}, "pretrain.betas='ab' has the wrong type"),
+    (["--recipe", "{d}/r.yaml"], {"r.yaml": "name: r\nfinetune:\n  epochs_by_task: [1, 2]\n"}, "epochs_by_task=(1, 2) has the wrong type"),
+    (["--grid", "{d}/g.yaml"], {"g.yaml": "- 1\n- 2\n"}, "a grid must be a mapping"),
+    (["--grid", "{d}/g.yaml"], {"g.yaml": ""}, "a grid must be a mapping"),
+    (["--grid", "{d}/g.yaml"], {"g.yaml": "architectures:\n  - {hidden_size: 64, colour: red, layers: []}\n"},
+     "unknown field(s) ['colour']"),
+])
+def test_bad_regenerate_input_is_one_line_and_writes_nothing(tmp_path, args, files, words):
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    out = tmp_path / "run"
+    res = run("regenerate", "--out", str(out), *[a.format(d=tmp_path) for a in args])
+    assert res.returncode == 2, res.stderr
+    assert words in res.stderr and "Traceback" not in res.stderr, res.stderr
+    assert not out.exists()
+
+
+def test_yaml_numbers_without_a_dot_are_numbers():
+    from bertbench.training.recipe import recipe_from_dict
+    from bertbench.yaml_io import loads
+
+    assert loads("lr: 5e-4") == {"lr": 5e-4}
+    assert recipe_from_dict({"name": "x", "pretrain": loads("lr: 5e-4\nsteps: 10\nwarmup_steps: 1")}).pretrain.lr == 5e-4

@@ -8,10 +8,9 @@ import os
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-import yaml
-
 from bertbench.errors import InvalidRecipe
 from bertbench.manifest_files import find
+from bertbench.yaml_io import load_file
 
 FINETUNE_LRS = {"paper": 5e-4, "electra": 1e-4}
 
@@ -114,6 +113,21 @@ class Recipe:
         return recipe_from_dict(d)
 
 
+_TYPES: dict[str, tuple[type, ...]] = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,),
+                                       "None": (type(None),), "tuple": (tuple,), "dict": (dict,)}
+
+
+def _allowed_types(annotation: str) -> tuple[type, ...] | None:
+    """Python types a field annotated ``annotation`` (e.g. "float | str", "tuple[str, ...]") accepts; None if unknown."""
+    out: list[type] = []
+    for part in annotation.split("|"):
+        base = part.strip().split("[")[0]
+        if base not in _TYPES:
+            return None
+        out += _TYPES[base]
+    return tuple(out)
+
+
 def _check_section(cls: type, name: str, values: Any) -> Any:
     if values is None:
         values = {}
@@ -127,6 +141,9 @@ def _check_section(cls: type, name: str, values: Any) -> Any:
     for k, v in values.items():
         if isinstance(v, list):
             v = tuple(v)
+        types = _allowed_types(str(allowed[k].type))
+        if types is not None and (not isinstance(v, types) or (isinstance(v, bool) and bool not in types)):
+            raise InvalidRecipe(f"{name}.{k}={v!r} has the wrong type; allowed: {allowed[k].type}")
         out[k] = v
     obj = cls(**out)
     _validate(obj, name)
@@ -154,7 +171,7 @@ def _validate(obj: Any, section: str) -> None:
             raise bad("mask_prob", "a number in (0, 1)")
         if not 0 < obj.generator_size <= 1:
             raise bad("generator_size", "a number in (0, 1]")
-        if len(obj.betas) != 2 or not all(0 <= b < 1 for b in obj.betas):
+        if len(obj.betas) != 2 or not all(isinstance(b, (int, float)) and 0 <= b < 1 for b in obj.betas):
             raise bad("betas", "two numbers in [0, 1)")
         if not 0 <= obj.weight_decay < 1 or not 0 <= obj.dropout < 1:
             raise bad("weight_decay" if not 0 <= obj.weight_decay < 1 else "dropout", "a number in [0, 1)")
@@ -167,7 +184,7 @@ def _validate(obj: Any, section: str) -> None:
             raise bad("lr", f"a number > 0 or one of {sorted(FINETUNE_LRS)}")
         if not isinstance(obj.batch_size, int) or obj.batch_size < 1:
             raise bad("batch_size", "an integer >= 1")
-        if obj.epochs <= 0 or any(v <= 0 for v in obj.epochs_by_task.values()):
+        if obj.epochs <= 0 or any(not isinstance(v, (int, float)) or v <= 0 for v in obj.epochs_by_task.values()):
             raise bad("epochs", "a number > 0 (also in epochs_by_task)")
         if not 0 <= obj.warmup_ratio < 1:
             raise bad("warmup_ratio", "a number in [0, 1)")
@@ -207,6 +224,7 @@ def recipe_from_dict(d: dict[str, Any]) -> Recipe:
 def load_recipe(name_or_path: str | os.PathLike[str]) -> Recipe:
     """A recipe by name (``recipes/NAME.yaml`` on the manifest search path) or YAML path."""
     path = find("recipes", name_or_path, InvalidRecipe, "recipe")
-    with open(path, encoding="utf-8") as fh:
-        d = yaml.safe_load(fh) or {}
+    d = load_file(path, InvalidRecipe) or {}
+    if not isinstance(d, dict):
+        raise InvalidRecipe(f"{path}: a recipe must be a mapping of sections (pretrain, finetune, data), got {type(d).__name__}")
     return recipe_from_dict(d)
