@@ -195,6 +195,7 @@ def regenerate_cmd(
     set_: list[str] = typer.Option([], "--set", help="Override a recipe field, e.g. --set pretrain.steps=50."),
     limit: int | None = typer.Option(None, "--limit", min=1, help="Only the first N architectures of the grid."),
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bars."),
+    retry_failed: bool = typer.Option(False, "--retry-failed", help="Train again the results recorded as failed."),
 ) -> None:
     """Train a grid (pretraining + every task), resumable; under torchrun / accelerate launch each process takes
     its share.
@@ -231,7 +232,7 @@ def regenerate_cmd(
     if any(x < 0 for x in seed_list):
         raise ValueError(f"--seeds {seeds!r}: allowed: comma-separated integers >= 0, e.g. 0,1,2")
     counts = regenerate(g, r, out, seeds=seed_list, tasks=task_list, parallel=parallel, shard_index=shard_index,
-                        num_shards=num_shards, threads=threads, progress=not no_progress)
+                        num_shards=num_shards, threads=threads, progress=not no_progress, retry_failed=retry_failed)
     elsewhere = f", {counts['claimed_elsewhere']} unit(s) left to other workers" if counts.get("claimed_elsewhere") else ""
     _out(f"worker done: {counts['written']} results written, {counts['skipped']} already present{elsewhere}, "
          f"{counts['seconds']} s; results in {out}/shards")

@@ -381,3 +381,41 @@ def test_two_independent_workers_on_one_folder_train_each_unit_once(env, referen
         for key, r in ref.items():
             assert r["score"] == pytest.approx(got[key]["score"], abs=1e-6), key
         assert not list((out / "claims").iterdir())  # claims are released
+
+
+def test_retry_failed_and_clean_up_of_killed_runs(env, reference, tmp_path):
+    """--retry-failed trains recorded failures again; a run clears its units' orphan temp files and the checkpoints
+    of finished units; a commit clears the temp folder of a killed commit of the same release."""
+    import shutil
+
+    import pyarrow as pa
+
+    from bertbench.store.release import commit
+    from bertbench.store.writer import atomic_write_table
+
+    root, e = env
+    run = tmp_path / "run"
+    shutil.copytree(reference, run)
+    victim = sorted((run / "shards" / "runs").glob("*synthetic-rte.parquet"))[0]
+    table = pq.read_table(victim).to_pylist()
+    table[0]["status"], table[0]["score"] = "failed", float("nan")
+    atomic_write_table(victim, pa.Table.from_pylist(table, schema=pq.read_schema(victim)))
+    key = victim.name.removesuffix(".parquet")
+    orphan = run / "shards" / "runs" / f".{key}.parquet.abc123.tmp"
+    orphan.write_bytes(b"half")
+    unit = key.rsplit("__", 1)[0]
+    (run / "checkpoints" / unit / "step-8").mkdir(parents=True)
+    res = regenerate(root, e, run)
+    assert "0 results written" in res.stdout  # a recorded failure stays without the flag
+    assert not orphan.exists() and not (run / "checkpoints" / unit).exists()
+    res = regenerate(root, e, run, "--retry-failed")
+    assert "1 results written" in res.stdout, res.stdout
+    got, ref = runs_of(run), runs_of(reference)
+    assert all(r["status"] == "ok" for r in got.values())
+    assert all(got[k]["score"] == pytest.approx(ref[k]["score"], abs=1e-6) for k in ref)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    left = tmp_path / "rel" / ".x-0.0.1.killed"
+    left.mkdir(parents=True)
+    (left / ".owner").write_text(json.dumps({"host": __import__("socket").gethostname(), "pid": int(dead.stdout)}))
+    commit(run, "x", "0.0.1", tmp_path / "rel", license="cc0-1.0")
+    assert not left.exists() and not list((tmp_path / "rel").glob(".x-*"))

@@ -130,7 +130,13 @@ def commit(
                             f"{', '.join(missing[:3])}); finish it with `bertbench regenerate`, or pass "
                             "--allow-partial to commit it marked incomplete")
     out.mkdir(parents=True, exist_ok=True)
+    from bertbench.training.claims import is_stale, write_owner
+
+    for left in out.glob(f".{name}-{version}.*"):  # temp folders of killed commits of this release
+        if is_stale(left / ".owner"):
+            shutil.rmtree(left, ignore_errors=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}-{version}.", dir=out))
+    write_owner(tmp / ".owner")
     try:
         entries = {}
         for table_name in TABLES:
@@ -168,6 +174,7 @@ def commit(
         if extra:
             manifest.update(extra)
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
+        (tmp / ".owner").unlink()
         os.rename(tmp, dest)  # atomic; fails if dest appeared meanwhile
     except OSError as err:
         shutil.rmtree(tmp, ignore_errors=True)

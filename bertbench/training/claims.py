@@ -27,14 +27,28 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _owner() -> dict[str, object]:
+    return {"host": socket.gethostname(), "pid": os.getpid(), "since": time.time()}
+
+
 def _try_create(path: Path) -> bool:
     try:
         fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
     except FileExistsError:
         return False
     with os.fdopen(fd, "w") as fh:
-        json.dump({"host": socket.gethostname(), "pid": os.getpid(), "since": time.time()}, fh)
+        json.dump(_owner(), fh)
     return True
+
+
+def write_owner(path: Path) -> None:
+    """Mark a temp file or folder as this process's (``path`` is the marker file), for :func:`is_stale`."""
+    path.write_text(json.dumps(_owner()))
+
+
+def is_stale(path: Path) -> bool:
+    """True when the owner recorded at ``path`` is a dead process of this host."""
+    return path.exists() and _stale(path)
 
 
 def _stale(path: Path) -> bool:

@@ -103,13 +103,15 @@ class GridRunner:
 
     def __init__(self, grid: Grid, recipe: Recipe, run_dir: str | os.PathLike[str], seeds: tuple[int, ...] = (0,),
                  tasks: tuple[str, ...] | None = None, parallel: str = "grid", shard_index: int | None = None,
-                 num_shards: int | None = None, threads: int | None = None, progress: bool = True) -> None:
+                 num_shards: int | None = None, threads: int | None = None, progress: bool = True,
+                 retry_failed: bool = False) -> None:
         if parallel not in ("grid", "ddp"):
             raise ValueError(f"parallel={parallel!r} is not known; allowed: 'grid', 'ddp'")
         self.grid, self.recipe, self.run_dir = grid, recipe, Path(run_dir)
         self.seeds = tuple(seeds)
         self.tasks = tuple(tasks if tasks is not None else recipe.data.tasks)
         self.parallel, self.progress, self.threads = parallel, progress, threads
+        self.retry_failed = retry_failed
         self.index, self.count = process_shard(shard_index, num_shards)
         self.writer = ShardWriter(self.run_dir)
         self._tokenizer = self._corpus = None
@@ -293,12 +295,13 @@ class GridRunner:
         if writes:
             self.writer.write_architecture(arch.arch_id, [architecture_row(arch, len(self.tokenizer))])
         keys = {stage: result_key(arch.arch_id, seed, stage) for stage in ("pretrain", *self.tasks)}
-        if all(self.writer.done(k) for k in keys.values()):
+        self._clean_unit(arch.arch_id, seed, keys)
+        if all(self._done(k) for k in keys.values()):
             counts["skipped"] += len(keys)
             return
         model_dir = self.run_dir / "models" / f"{arch.arch_id}__s{seed}"
         state, pre_status, pre_error = self._load_encoder(model_dir), None, None
-        if not self.writer.done(keys["pretrain"]) or state is None:
+        if not self._done(keys["pretrain"]) or state is None:
             try:
                 out = pretrain(arch, self.recipe.pretrain, self.corpus, self.tokenizer, seed, accelerator,
                                ckpt_dir=self.run_dir / "checkpoints" / f"{arch.arch_id}__s{seed}", shard=shard,
@@ -323,7 +326,7 @@ class GridRunner:
             pre_status = self._status_of(keys["pretrain"])
         for task_name in self.tasks:
             key = keys[task_name]
-            if self.writer.done(key):
+            if self._done(key):
                 counts["skipped"] += 1
                 continue
             task = get_task(task_name)
@@ -349,6 +352,22 @@ class GridRunner:
                 self.writer.write_result(key, [self._run_row(arch, seed, task_name, status, task.main_metric, metrics, steps, None, secs, dev, error)],
                                          self._curve_rows(arch, seed, task_name, curves))
                 counts["written"] += 1
+
+    def _done(self, key: str) -> bool:
+        """A result exists (and, with ``retry_failed``, is not a recorded failure)."""
+        if not self.writer.done(key):
+            return False
+        return not (self.retry_failed and self._status_of(key) == "failed")
+
+    def _clean_unit(self, arch_id: str, seed: int, keys: dict[str, str]) -> None:
+        """Litter of killed runs of this unit (safe: the caller holds the unit's claim): orphan temp result files,
+        and the checkpoints once its pretraining result exists."""
+        unit = f"{arch_id}__s{seed}__"
+        for table in ("runs", "curves"):
+            for tmp in (self.run_dir / "shards" / table).glob(f".{unit}*.tmp"):
+                tmp.unlink(missing_ok=True)
+        if self.writer.done(keys["pretrain"]):
+            shutil.rmtree(self.run_dir / "checkpoints" / f"{arch_id}__s{seed}", ignore_errors=True)
 
     # -- helpers --------------------------------------------------------------------------------------------------
     def _status_of(self, key: str) -> str:
