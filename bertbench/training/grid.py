@@ -171,6 +171,10 @@ class GridRunner:
                      "task_source": self.recipe.data.task_source, "task_revision": self.recipe.data.task_revision},
         }, default=str))
 
+    def _grid_info(self) -> dict[str, Any]:
+        return {"name": self.grid.name, "n": len(self.grid.architectures), "sha256": self.grid.digest,
+                "definition": self.grid.definition}
+
     def check_inputs(self) -> None:
         """Everything the run needs, before anything is written: known tasks, the tokenizer, the corpus (packed
         into the cache) and every task's data. A failure here is the environment's or the user's, never a row."""
@@ -203,13 +207,14 @@ class GridRunner:
                 return
             info["units"] = planned + new
             info["seeds"] = sorted({s for _, s in info["units"]})
+            if len(self.grid.architectures) > info["grid"]["n"]:  # a larger --limit of the same grid
+                info["grid"] = self._grid_info()
         else:
             info = {
                 "identity": identity,
                 "identity_sha256": hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest(),
                 "units": units,
-                "grid": {"name": self.grid.name, "n": len(self.grid.architectures), "sha256": self.grid.digest,
-                         "definition": self.grid.definition},
+                "grid": self._grid_info(),
                 "space": self.grid.definition.get("space"),
                 "recipe": self.recipe.to_dict(),
                 "data": {**identity["data"], "tasks": list(self.tasks)},
