@@ -235,3 +235,26 @@ def test_every_proxy_is_the_same_with_one_or_two_threads(family):
             assert a["value"] == pytest.approx(b["value"], rel=STABILITY_TOL), name
         else:
             assert a["status"] == "unstable" and math.isnan(a["value"]), name
+
+
+def test_scoring_resumes_from_its_results_folder(shared_data, tmp_path):
+    from bertbench.proxies.evaluate import score_benchmark
+
+    bench = bertbench.load("nas-bench-bert-2023", path=shared_data / "seed-paper")
+    kw = dict(n=3, variant="as_named", batch_size=2, seq_len=16, progress=False, results_dir=tmp_path / "scores")
+    first = score_benchmark(bench, ["naswot", "params"], **kw).to_pandas()
+    files = sorted((tmp_path / "scores").glob("*.parquet"))
+    assert len(files) == 3
+    files[0].unlink()  # as if killed before the last architecture finished
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    kept = pq.read_table(files[1]).to_pylist()
+    for row in kept:
+        row["seconds"] = -1.0  # a marker: finished architectures are read back, not scored again
+    pq.write_table(pa.Table.from_pylist(kept, schema=pq.read_schema(files[1])), files[1])
+    again = score_benchmark(bench, ["naswot", "params"], **kw).to_pandas()
+    assert len(list((tmp_path / "scores").glob("*.parquet"))) == 3
+    assert (again.loc[again["arch_id"] == files[1].stem, "seconds"] == -1.0).all()
+    assert (again.loc[again["arch_id"] == files[0].stem, "seconds"] > 0).all()
+    pd.testing.assert_frame_equal(first.drop(columns="seconds"), again.drop(columns="seconds"))

@@ -115,9 +115,14 @@ class _Builder:
 
 def score_benchmark(bench: Any, names: list[str], n: int | None = None, seed: int = 0, variant: str | None = None,
                     batch: Any = None, ptb: str | None = None, batch_size: int | None = None, seq_len: int = 128,
-                    processes: int = 1, progress: bool = True, vocab_size: int | None = None) -> pa.Table:
+                    processes: int = 1, progress: bool = True, vocab_size: int | None = None,
+                    results_dir: str | os.PathLike[str] | None = None) -> pa.Table:
     """Score ``names`` on ``n`` architectures of ``bench`` (all when None; a seeded sample otherwise); returns the
-    ``proxies`` table. Each model is initialised from ``seed``; so is the BERT input batch."""
+    ``proxies`` table. Each model is initialised from ``seed``; so is the BERT input batch.
+
+    ``results_dir`` makes long runs resumable: each architecture's rows are written there as they finish
+    (``<arch_id>.parquet``, atomically) and architectures already there are not scored again. Use one folder per
+    configuration (proxies, variant, seed, batch): the folder is trusted, not checked against the arguments."""
     from bertbench.proxies import bert_batch, rnn_batch
 
     family = bench.family
@@ -136,8 +141,25 @@ def score_benchmark(bench: Any, names: list[str], n: int | None = None, seed: in
     hyper = {k: v for k, v in bench.metadata.get("hparams", {}).items()  # the logs' model shape, when shared
              if k in ("emsize", "nhid", "nlayers") and isinstance(v, int)}
     build = _Builder(family, variant, seed, vocab_size, hyper)
-    jobs = [(family, a, build, names, batch, seed, variant) for a in archs]
     rows: list[dict[str, Any]] = []
+    results = Path(results_dir) if results_dir is not None else None
+    if results is not None:
+        import pyarrow.parquet as pq
+
+        done = {p.stem for p in results.glob("*.parquet")} if results.is_dir() else set()
+        for a in archs:
+            if a.arch_id in done:
+                rows.extend(pq.read_table(results / f"{a.arch_id}.parquet").to_pylist())
+        archs = [a for a in archs if a.arch_id not in done]
+    jobs = [(family, a, build, names, batch, seed, variant) for a in archs]
+
+    def keep(res: list[dict[str, Any]]) -> None:
+        rows.extend(res)
+        if results is not None and res:
+            from bertbench.store.writer import atomic_write_table
+
+            atomic_write_table(results / f"{res[0]['arch_id']}.parquet",
+                               pa.Table.from_pylist(res, schema=schema_for("proxies")))
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -147,17 +169,18 @@ def score_benchmark(bench: Any, names: list[str], n: int | None = None, seed: in
         import multiprocessing as mp
 
         with mp.get_context("spawn").Pool(processes, initializer=_worker_init, initargs=(1,)) as pool:
-            for res in pool.imap(_score_one, jobs):
-                rows.extend(res)
+            for res in pool.imap_unordered(_score_one, jobs):
+                keep(res)
                 if bar is not None:
                     bar.update(1)
     else:
         for job in jobs:
-            rows.extend(_score_one(job))
+            keep(_score_one(job))
             if bar is not None:
                 bar.update(1)
     if bar is not None:
         bar.close()
+    rows.sort(key=lambda r: (r["arch_id"], r["proxy"]))  # the same table whatever the order of work
     return pa.Table.from_pylist(rows, schema=schema_for("proxies"))
 
 
