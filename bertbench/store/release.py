@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from bertbench.card import SEED_PAPER_BIBTEX
 from bertbench.errors import CorruptRelease, IncompleteRun, ReleaseExists
 from bertbench.store.schema import SCHEMA_VERSION, TABLES, schema_for, version_tuple
 from bertbench.store.writer import ShardWriter
@@ -29,10 +30,6 @@ from bertbench.store.writer import ShardWriter
 SEMVER = re.compile(r"^\d+\.\d+\.\d+$")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
-CITATION = (
-    "@inproceedings{serianni2023training,\n  title={Training-free Neural Architecture Search for RNNs and Transformers},\n"
-    "  author={Serianni, Aaron and Kalita, Jugal},\n  booktitle={ACL},\n  year={2023}\n}"
-)
 
 
 def sha256_file(path: Path) -> str:
@@ -162,7 +159,7 @@ def commit(
             "hardware": run_info.get("hardware") or {"python": platform.python_version(), "machine": platform.machine()},
             "tables": entries,
             "license": str(license).lower(),
-            "citation": CITATION,
+            "citation": SEED_PAPER_BIBTEX,
             "caveats": run_info.get("caveats", []),
         }
         manifest["complete"] = None if "units" not in run_info else not missing  # None: no run.json plan

@@ -32,7 +32,7 @@ import torch
 
 from bertbench.cost import count_flops
 from bertbench.errors import EnvironmentFault, RunMismatch
-from bertbench.models.export import save_encoder
+from bertbench.models.export import load_encoder_state, save_encoder
 from bertbench.space import Architecture, Grid
 from bertbench.store.schema import architecture_row, metrics_list
 from bertbench.store.writer import ShardWriter, atomic_write_bytes, result_key
@@ -305,7 +305,7 @@ class GridRunner:
             counts["skipped"] += len(keys)
             return
         model_dir = self.run_dir / "models" / f"{arch.arch_id}__s{seed}"
-        state, pre_status, pre_error = self._load_encoder(model_dir), None, None
+        state, pre_status, pre_error = load_encoder_state(model_dir), None, None
         if not self._done(keys["pretrain"]) or state is None:
             try:
                 out = pretrain(arch, self.recipe.pretrain, self.corpus, self.tokenizer, seed, accelerator,
@@ -379,12 +379,6 @@ class GridRunner:
         import pyarrow.parquet as pq
 
         return pq.read_table(self.writer.path("runs", key), columns=["status"]).column(0)[0].as_py()
-
-    @staticmethod
-    def _load_encoder(model_dir: Path) -> dict[str, torch.Tensor] | None:
-        from bertbench.models.export import load_encoder_state
-
-        return load_encoder_state(model_dir)
 
     @staticmethod
     def _run_row(arch: Architecture, seed: int, stage: str, status: str, main: str, metrics: dict[str, float],
