@@ -184,7 +184,8 @@ def regenerate_cmd(
     recipe: str = typer.Option("tiny", "--recipe", help="Recipe name (bertbench/manifests/recipes, or $BERTBENCH_MANIFESTS) or YAML path."),
     out: Path = typer.Option(..., "--out", help="RUN_DIR: results, checkpoints and run.json go here."),
     tasks: str | None = typer.Option(None, "--tasks", help="Comma-separated task names (default: the recipe's)."),
-    seeds: str = typer.Option("0", "--seeds", help="Comma-separated seeds."),
+    seeds: str | None = typer.Option(None, "--seeds", help="Comma-separated seeds for every architecture (default: "
+                                                          "the grid's, an entry's own first, else 0)."),
     parallel: str = typer.Option("grid", "--parallel", help="grid: whole architectures per process; ddp: all "
                                                              "processes train each architecture together."),
     shard_index: int | None = typer.Option(None, "--shard-index", help="This worker's index (default: from "
@@ -196,6 +197,8 @@ def regenerate_cmd(
     limit: int | None = typer.Option(None, "--limit", min=1, help="Only the first N architectures of the grid."),
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bars."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Train again the results recorded as failed."),
+    prepare_only: bool = typer.Option(False, "--prepare-only", help="Only check and cache the inputs (tokenizer, "
+                                      "corpus, tasks) and write run.json; start workers after."),
 ) -> None:
     """Train a grid (pretraining + every task), resumable; under torchrun / accelerate launch each process takes
     its share.
@@ -205,13 +208,13 @@ def regenerate_cmd(
     """
     import dataclasses
 
-    from bertbench.space import Grid, load_grid
+    from bertbench.space import load_grid
     from bertbench.training.grid import regenerate
     from bertbench.training.recipe import load_recipe
 
     g = load_grid(grid)
     if limit is not None:
-        g = Grid(g.name, g.architectures[:limit], {**g.definition, "limit": limit})
+        g = g.head(limit)
     r = load_recipe(recipe)
     if set_:
         changes: dict = {}
@@ -226,11 +229,19 @@ def regenerate_cmd(
     if task_list:
         r = dataclasses.replace(r, data=dataclasses.replace(r.data, tasks=task_list))
     try:
-        seed_list = tuple(int(x) for x in seeds.split(","))
+        seed_list = tuple(int(x) for x in seeds.split(",")) if seeds is not None else None
     except ValueError:
         raise ValueError(f"--seeds {seeds!r}: allowed: comma-separated integers >= 0, e.g. 0,1,2") from None
-    if any(x < 0 for x in seed_list):
+    if seed_list is not None and any(x < 0 for x in seed_list):
         raise ValueError(f"--seeds {seeds!r}: allowed: comma-separated integers >= 0, e.g. 0,1,2")
+    if prepare_only:
+        from bertbench.training.grid import GridRunner
+
+        runner = GridRunner(g, r, out, seeds=seed_list, tasks=task_list, parallel=parallel, threads=threads,
+                            progress=not no_progress)
+        runner.prepare()
+        _out(f"prepared {out}: {len(runner.units())} units planned, inputs cached")
+        return
     counts = regenerate(g, r, out, seeds=seed_list, tasks=task_list, parallel=parallel, shard_index=shard_index,
                         num_shards=num_shards, threads=threads, progress=not no_progress, retry_failed=retry_failed)
     elsewhere = f", {counts['claimed_elsewhere']} unit(s) left to other workers" if counts.get("claimed_elsewhere") else ""

@@ -23,7 +23,7 @@ def results_plot(bench: Any, path: str | Path) -> Path:
     plt = pyplot()
     s = bench.to_pandas()
     tasks = [t for t in bench.metadata.get("tasks", []) if t in s.columns]
-    agg = next((a for a in ("synthetic", "glue_2023", "glue") if a in s.columns and s[a].notna().any()), None)
+    agg = next((a for a in ("synthetic", "glue_2023", "glue", "glue_mini") if a in s.columns and s[a].notna().any()), None)
     s = s.sort_values(agg, ascending=False, na_position="last") if agg else s
     labels = [f"{a} H{h} L{n}" for a, h, n in zip(s["arch_id"], s["hidden_size"], s["num_layers"])]
     data = np.array([[float(v) if v is not None and v == v else np.nan for v in s[t]] for t in tasks]).T

@@ -419,3 +419,65 @@ def test_retry_failed_and_clean_up_of_killed_runs(env, reference, tmp_path):
     (left / ".owner").write_text(json.dumps({"host": __import__("socket").gethostname(), "pid": int(dead.stdout)}))
     commit(run, "x", "0.0.1", tmp_path / "rel", license="cc0-1.0")
     assert not left.exists() and not list((tmp_path / "rel").glob(".x-*"))
+
+
+def test_a_unit_whose_encoder_is_gone_is_trained_again_whole(env, reference, tmp_path):
+    """A run folder copied without models/ (e.g. brought back from a GPU machine): a finished unit stays, an
+    unfinished one is retrained from pretraining, so each unit's results come from one encoder."""
+    import shutil
+
+    root, e = env
+    run = tmp_path / "run"
+    shutil.copytree(reference, run)
+    shutil.rmtree(run / "models")
+    victim = sorted((run / "shards" / "runs").glob("*synthetic-rte.parquet"))[0]
+    unit = victim.name.removesuffix(".parquet").rsplit("__", 1)[0]
+    victim.unlink()
+    before = {p.name: p.stat().st_mtime_ns for p in (run / "shards" / "runs").glob(f"{unit}__*.parquet")}
+    assert len(before) == 2  # pretrain and the other task remain
+    res = regenerate(root, e, run)
+    assert "3 results written" in res.stdout, res.stdout  # the whole unit, not only the missing task
+    after = {p.name: p.stat().st_mtime_ns for p in (run / "shards" / "runs").glob(f"{unit}__*.parquet")}
+    assert len(after) == 3 and all(after[k] != before[k] for k in before)
+    got, ref = runs_of(run), runs_of(reference)
+    assert all(got[k]["score"] == pytest.approx(ref[k]["score"], abs=1e-6) for k in ref)
+
+
+def test_grid_entries_may_name_their_own_seeds(tmp_path):
+    """A grid's seeds (top level) and an entry's own seeds decide the units unless --seeds is given; bad seeds name
+    the field."""
+    from bertbench.errors import InvalidArchitecture
+    from bertbench.space import load_grid
+    from bertbench.training.grid import GridRunner
+    from bertbench.training.recipe import load_recipe
+
+    g = load_grid("mini")
+    assert len(g.architectures) == 32 and g.seeds == (0, 1)
+    units = GridRunner(g, load_recipe("mini"), tmp_path / "a").units()
+    assert len(units) == 70 and sorted({u.seed for u in units}) == [0, 1, 2]
+    assert len(GridRunner(g, load_recipe("mini"), tmp_path / "b", seeds=(0,)).units()) == 32
+    assert len(GridRunner(g.head(1), load_recipe("mini"), tmp_path / "c").units()) == 3
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({"name": "bad", "architectures": [{**GRID["architectures"][0], "seeds": [-1]}]}))
+    with pytest.raises(InvalidArchitecture, match=r"architectures\[0\]\.seeds"):
+        load_grid(bad)
+
+
+def test_a_run_trains_its_wordpiece_vocabulary_once(tmp_path):
+    """tokenizer "wordpiece:N" is trained on the run's corpus into RUN/tokenizer once; later calls (other workers,
+    resumes) load that one; a bad size is a recipe error naming the field."""
+    from bertbench.data.tokenizer import run_tokenizer
+    from bertbench.errors import InvalidRecipe
+    from bertbench.training.recipe import load_recipe
+
+    text = tmp_path / "corpus.txt"
+    words = [f"w{i}" for i in range(400)]
+    text.write_text("\n".join(" ".join(words[(i * 7 + j) % 400] for j in range(12)) for i in range(400)))
+    tok = run_tokenizer("wordpiece:300", str(text), tmp_path / "run" / "tokenizer")
+    assert (tmp_path / "run" / "tokenizer" / "tokenizer.json").exists()
+    (tmp_path / "corpus.txt").write_text("entirely different text\n")  # not read again
+    again = run_tokenizer("wordpiece:300", str(text), tmp_path / "run" / "tokenizer")
+    assert again.get_vocab() == tok.get_vocab() and len(tok) <= 300
+    assert tok("w1 w2")["input_ids"][0] == tok.cls_token_id
+    with pytest.raises(InvalidRecipe, match="data.tokenizer='wordpiece:x'.*allowed"):
+        load_recipe("mini").replace(data={"tokenizer": "wordpiece:x"})

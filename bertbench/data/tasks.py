@@ -175,6 +175,11 @@ AGGREGATES: dict[str, Aggregate] = {
          ("rte", ("accuracy",)), ("wnli", ("accuracy",))),
         "Leaderboard style: mean of 9 tasks (WNLI included); two-metric tasks score the mean of their metrics.",
     ),
+    "glue_mini": Aggregate(
+        "glue_mini",
+        (("sst2", ("accuracy",)), ("mrpc", ("accuracy",)), ("stsb", ("pearson",)), ("rte", ("accuracy",))),
+        "The mini benchmark's GLUE: mean of the 4 tasks held locally that are not WNLI (metrics as glue_2023).",
+    ),
 }
 
 

@@ -64,6 +64,43 @@ def train_wordpiece(texts: Iterable[str], vocab_size: int, out_dir: str | os.Pat
     return fast
 
 
+def wordpiece_size(spec: str) -> int | None:
+    """N of a "wordpiece:N" tokenizer spec (a vocabulary trained on the run's corpus), None for any other spec."""
+    if not spec.startswith("wordpiece:"):
+        return None
+    size = spec.split(":", 1)[1]
+    if not size.isdigit() or int(size) < 100:
+        raise ValueError(f"tokenizer={spec!r} is not valid; allowed: 'wordpiece:N' with N an integer >= 100")
+    return int(size)
+
+
+def run_tokenizer(spec: str, corpus: str, folder: str | os.PathLike[str]) -> Any:
+    """The tokenizer of a run whose recipe says ``tokenizer: wordpiece:N``: trained once on ``corpus`` into
+    ``folder`` (built beside it and renamed into place), then always loaded from there, so that every worker, every
+    resume and the release use one vocabulary even though WordPiece training is not bit-reproducible."""
+    import shutil
+    import tempfile
+
+    from bertbench.data.corpus import iter_documents, parse_source
+
+    size = wordpiece_size(spec)
+    if size is None:
+        return load_tokenizer(spec)
+    folder = Path(folder)
+    if not (folder / "tokenizer.json").exists():
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".tokenizer.", dir=folder.parent))
+        try:
+            train_wordpiece(iter_documents(parse_source(corpus)), size, out_dir=tmp)
+            os.rename(tmp, folder)  # another worker may have won the race: then its vocabulary is the run's
+        except OSError:
+            if not (folder / "tokenizer.json").exists():
+                raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return load_tokenizer(folder)
+
+
 def fingerprint(tokenizer: Any) -> str:
     """sha256[:16] of the tokenizer's vocabulary and normalisation: a cache key part."""
     vocab = tokenizer.get_vocab()

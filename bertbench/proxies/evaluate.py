@@ -73,7 +73,7 @@ def _default_target(bench: Any) -> tuple[str, str]:
     if bench.family == "rnn":
         return "test_loss", "lower"
     summary_cols = bench.to_pandas().columns
-    for name in ("glue_2023", "glue", "synthetic"):
+    for name in ("glue_2023", "glue", "glue_mini", "synthetic"):
         if name in summary_cols and bench.to_pandas()[name].notna().any():
             return name, "higher"
     tasks = [t for t in bench.metadata.get("tasks", []) if t in summary_cols]

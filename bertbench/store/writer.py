@@ -78,6 +78,11 @@ class ShardWriter:
             atomic_write_table(self.path("proxies", key), pa.Table.from_pylist(proxies, schema=schema_for("proxies")))
         atomic_write_table(self.path("runs", key), pa.Table.from_pylist(runs, schema=schema_for("runs")))
 
+    def remove_result(self, key: str) -> None:
+        """Forget one result (its runs shard first, so it is never seen half-removed)."""
+        for table in ("runs", "curves", "proxies"):
+            self.path(table, key).unlink(missing_ok=True)
+
     def write_proxies(self, key: str, rows: list[dict]) -> None:
         atomic_write_table(self.path("proxies", key), pa.Table.from_pylist(rows, schema=schema_for("proxies")))
 

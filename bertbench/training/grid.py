@@ -101,14 +101,16 @@ def _differences(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> 
 class GridRunner:
     """Runs a grid into RUN_DIR (see the module docstring)."""
 
-    def __init__(self, grid: Grid, recipe: Recipe, run_dir: str | os.PathLike[str], seeds: tuple[int, ...] = (0,),
+    def __init__(self, grid: Grid, recipe: Recipe, run_dir: str | os.PathLike[str], seeds: tuple[int, ...] | None = None,
                  tasks: tuple[str, ...] | None = None, parallel: str = "grid", shard_index: int | None = None,
                  num_shards: int | None = None, threads: int | None = None, progress: bool = True,
                  retry_failed: bool = False) -> None:
         if parallel not in ("grid", "ddp"):
             raise ValueError(f"parallel={parallel!r} is not known; allowed: 'grid', 'ddp'")
         self.grid, self.recipe, self.run_dir = grid, recipe, Path(run_dir)
-        self.seeds = tuple(seeds)
+        # Seeds given: those for every architecture. None: the grid's (an entry's own, else the grid's, else 0).
+        self.seeds = tuple(seeds) if seeds is not None else (grid.seeds or (0,))
+        self._grid_seeds = seeds is None
         self.tasks = tuple(tasks if tasks is not None else recipe.data.tasks)
         self.parallel, self.progress, self.threads = parallel, progress, threads
         self.retry_failed = retry_failed
@@ -121,10 +123,35 @@ class GridRunner:
     @property
     def tokenizer(self) -> Any:
         if self._tokenizer is None:
-            from bertbench.data.tokenizer import load_tokenizer
+            from bertbench.data.tokenizer import run_tokenizer
 
-            self._tokenizer = load_tokenizer(self.recipe.data.tokenizer)
+            self._tokenizer = run_tokenizer(self.recipe.data.tokenizer, self.recipe.data.corpus,
+                                            self.run_dir / "tokenizer")
         return self._tokenizer
+
+    def data_files(self) -> dict[str, str]:
+        """sha256 of every local file the run reads: the corpus, each task's folder, the run's own tokenizer."""
+        from bertbench.data.corpus import parse_source
+        from bertbench.data.glue import DIRS
+        from bertbench.store.release import sha256_file
+
+        out: dict[str, str] = {}
+        src = parse_source(self.recipe.data.corpus)
+        if src.kind in ("zip", "text"):
+            p = Path(src.path)
+            for f in sorted(p.rglob("*.txt")) if p.is_dir() else [p]:
+                out[f"corpus/{f.relative_to(p) if p.is_dir() else f.name}"] = sha256_file(f)
+        source = self.recipe.data.task_source
+        if source not in ("hub", "synthetic"):
+            for task in self.tasks:
+                folder = Path(source) / DIRS.get(task, task)
+                for f in sorted(folder.iterdir()) if folder.is_dir() else []:
+                    if f.is_file():
+                        out[f"tasks/{folder.name}/{f.name}"] = sha256_file(f)
+        tok = self.run_dir / "tokenizer"
+        for f in sorted(tok.iterdir()) if tok.is_dir() else []:
+            out[f"tokenizer/{f.name}"] = sha256_file(f)
+        return out
 
     @property
     def corpus(self) -> Any:
@@ -151,8 +178,8 @@ class GridRunner:
     # -- run ------------------------------------------------------------------------------------------------------
     def units(self) -> list[Unit]:
         seen, out = set(), []
-        for arch in self.grid.architectures:
-            for seed in self.seeds:
+        for i, arch in enumerate(self.grid.architectures):
+            for seed in self.grid.seeds_for(i, self.seeds) if self._grid_seeds else self.seeds:
                 if (arch.arch_id, seed) not in seen:  # duplicated architectures are trained once
                     seen.add((arch.arch_id, seed))
                     out.append(Unit(arch, seed))
@@ -217,8 +244,9 @@ class GridRunner:
                 "grid": self._grid_info(),
                 "space": self.grid.definition.get("space"),
                 "recipe": self.recipe.to_dict(),
-                "data": {**identity["data"], "tasks": list(self.tasks)},
-                "seeds": list(self.seeds),
+                "data": {**identity["data"], "tasks": list(self.tasks), "files_sha256": self.data_files(),
+                         "tokenizer_vocab_size": len(self.tokenizer)},
+                "seeds": sorted({s for _, s in units}),
                 "parallel": self.parallel,
                 "hardware": {"device": device_summary(accelerator), "python": platform.python_version(),
                              "torch": torch.__version__, "machine": platform.machine(), "workers": self.count},
@@ -226,6 +254,13 @@ class GridRunner:
                             if self.recipe.data.task_source == "synthetic" else []),
             }
         atomic_write_bytes(path, json.dumps(info, indent=2, default=str).encode())
+
+    def prepare(self) -> None:
+        """Check and cache every input (tokenizer, packed corpus, tasks) and write run.json; train nothing. Run it
+        once before starting many workers on one folder (a cluster's login node, or a GPU shared by processes)."""
+        set_threads(self.threads)
+        self.check_inputs()
+        self.write_run_info(make_accelerator(self.recipe.mixed_precision))
 
     def run(self) -> dict[str, int]:
         """Run this process's share; returns counts of results written and skipped."""
@@ -306,6 +341,13 @@ class GridRunner:
             return
         model_dir = self.run_dir / "models" / f"{arch.arch_id}__s{seed}"
         state, pre_status, pre_error = load_encoder_state(model_dir), None, None
+        if state is None and self._done(keys["pretrain"]) and self._status_of(keys["pretrain"]) == "ok" and writes:
+            # The encoder is gone (a folder copied without models/): every result of a unit must come from one
+            # encoder, so the unit is trained again whole, not finished with a second pretraining.
+            log.warning("%s seed %d: saved encoder missing; the unit is trained again from pretraining",
+                        arch.arch_id, seed)
+            for key in keys.values():
+                self.writer.remove_result(key)
         if not self._done(keys["pretrain"]) or state is None:
             try:
                 out = pretrain(arch, self.recipe.pretrain, self.corpus, self.tokenizer, seed, accelerator,

@@ -196,6 +196,12 @@ def _validate(obj: Any, section: str) -> None:
             raise bad("max_seq_len", "an integer >= 8")
     elif isinstance(obj, DataSpec):
         from bertbench.data.tasks import get_task
+        from bertbench.data.tokenizer import wordpiece_size
+
+        try:
+            wordpiece_size(obj.tokenizer)
+        except ValueError as err:
+            raise InvalidRecipe(f"{section}.{err}") from None
 
         for t in obj.tasks:
             get_task(t)
