@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,11 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Tests never read or fill the user's caches: bertbench's and the datasets library's go to one temporary folder per
+# session (a stale entry there once hid a changed summary from a test).
+_CACHES = tempfile.mkdtemp(prefix="bertbench-tests-")
+os.environ["BERTBENCH_CACHE"] = os.path.join(_CACHES, "bertbench")
+os.environ["HF_DATASETS_CACHE"] = os.path.join(_CACHES, "datasets")
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("BERTBENCH_SHARED_DATA", REPO.parent / "shared" / "data"))

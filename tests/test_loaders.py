@@ -151,3 +151,35 @@ def test_2023_cost_columns_name_their_network(shared_data):
     assert sum(p.numel() for p in named.parameters()) == row["params"]
     assert row["flops_as_trained"] > row["flops"]
     assert "as_trained_2023" in bench.metadata["metrics"]["params_as_trained"]["meaning"]
+
+
+def test_summary_is_cached_on_disk_and_equals_a_fresh_build(shared_data, tmp_path):
+    """The summary view is built once per source and kept as Parquet; what a new load reads back equals what
+    build_summary computes; a subset never reads the whole's cache; the conversion of the JSON is cached too."""
+    import pandas as pd
+
+    from bertbench.loaders.base import build_summary
+
+    first = bertbench.load("nas-bench-bert-2023", path=shared_data / "seed-paper")
+    built = first.to_pandas()
+    cached = list((tmp_path / "cache" / "summaries").glob("*.parquet"))
+    assert len(cached) == 1 and list((tmp_path / "cache" / "nas-bench-bert-2023").glob("converted-*/runs.parquet"))
+    again = bertbench.load("nas-bench-bert-2023", path=shared_data / "seed-paper")
+    pd.testing.assert_frame_equal(again.to_pandas(), built)
+    pd.testing.assert_frame_equal(build_summary(again), built)
+    sub = again.filter(hidden_size=128)
+    assert len(sub) == int((built["hidden_size"] == 128).sum()) and "cache_key" not in sub.metadata
+    assert float(sub.to_pandas()["glue_2023"].mean()) == pytest.approx(
+        float(built.loc[built["hidden_size"] == 128, "glue_2023"].mean()))
+
+
+def test_filter_coerces_ids_and_repr_is_one_line(shared_data):
+    b = bertbench.load("nas-bench-bert-2023", path=shared_data / "seed-paper")
+    assert len(b.filter(paper_id=47)) == 1 and len(b.filter(paper_id=[47, "48"])) == 2
+    assert len(b.filter(hidden_size="256")) == int((b.to_pandas()["hidden_size"] == 256).sum())
+    with pytest.raises(TypeError, match="filter field 'paper_id' holds strings"):
+        b.filter(paper_id=4.5)
+    with pytest.raises(TypeError, match="filter field 'hidden_size' holds numbers"):
+        b.filter(hidden_size="big")
+    text = repr(b)
+    assert "\n" not in text and len(text) < 200 and "500" not in text and "491 architectures" in text

@@ -21,8 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 import time
 import zipfile
 from collections.abc import Iterator
@@ -32,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from bertbench import env
 from bertbench.errors import DataSourceError
 
 SHARD_BLOCKS = 16384
@@ -142,7 +141,7 @@ def iter_documents(source: CorpusSource) -> Iterator[str]:
 
 def _hub_documents(source: CorpusSource) -> Iterator[str]:
     hint = "pass a local text file, folder or zip instead (e.g. --corpus data/owt.txt)"
-    if os.environ.get("HF_DATASETS_OFFLINE") == "1" or os.environ.get("HF_HUB_OFFLINE") == "1":
+    if env.is_offline():
         raise DataSourceError(f"corpus {source.describe()} is unreachable: offline mode is on; {hint}")
     from datasets import load_dataset
 
@@ -201,7 +200,7 @@ class PackedCorpus:
 
 
 def cache_root() -> Path:
-    return Path(os.environ.get("BERTBENCH_CACHE", Path.home() / ".cache" / "bertbench")) / "corpus"
+    return env.cache_root("corpus")
 
 
 def pack(source: str | CorpusSource, tokenizer: Any = None, length: int = 128, max_blocks: int | None = None,
@@ -219,17 +218,8 @@ def pack(source: str | CorpusSource, tokenizer: Any = None, length: int = 128, m
     folder = cache_root() / key
     if (folder / "meta.json").exists():
         return PackedCorpus(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=folder.parent))
-    try:
+    with env.atomic_dir(folder) as tmp:  # another process may finish first: its result is identical
         _pack_into(tmp, src, tok, length, max_blocks, progress, key_obj)
-        try:
-            os.rename(tmp, folder)
-        except OSError:  # another process finished first; its result is identical
-            shutil.rmtree(tmp, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return PackedCorpus(folder)
 
 

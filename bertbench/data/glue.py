@@ -163,7 +163,9 @@ def _from_hub(task: TaskSpec, revision: str | None) -> Any:
     from datasets import load_dataset
 
     hint = "pass a local copy instead: load_glue(task, source='/path/to/glue_data') (TSV or Hub-layout Parquet)"
-    if os.environ.get("HF_DATASETS_OFFLINE") == "1" or os.environ.get("HF_HUB_OFFLINE") == "1":
+    from bertbench.env import is_offline
+
+    if is_offline():
         raise DataSourceError(f"GLUE {task.name!r} from the Hub ({HUB_REPO}) is unreachable: offline mode is on; {hint}")
     try:
         dd = load_dataset(HUB_REPO, task.hub_config, revision=revision)

@@ -78,26 +78,16 @@ def run_tokenizer(spec: str, corpus: str, folder: str | os.PathLike[str]) -> Any
     """The tokenizer of a run whose recipe says ``tokenizer: wordpiece:N``: trained once on ``corpus`` into
     ``folder`` (built beside it and renamed into place), then always loaded from there, so that every worker, every
     resume and the release use one vocabulary even though WordPiece training is not bit-reproducible."""
-    import shutil
-    import tempfile
-
     from bertbench.data.corpus import iter_documents, parse_source
+    from bertbench.env import atomic_dir
 
     size = wordpiece_size(spec)
     if size is None:
         return load_tokenizer(spec)
     folder = Path(folder)
     if not (folder / "tokenizer.json").exists():
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".tokenizer.", dir=folder.parent))
-        try:
+        with atomic_dir(folder) as tmp:  # another worker may win the race: then its vocabulary is the run's
             train_wordpiece(iter_documents(parse_source(corpus)), size, out_dir=tmp)
-            os.rename(tmp, folder)  # another worker may have won the race: then its vocabulary is the run's
-        except OSError:
-            if not (folder / "tokenizer.json").exists():
-                raise
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
     return load_tokenizer(folder)
 
 

@@ -9,8 +9,9 @@ Tables are pyarrow Tables with the schemas of `bertbench.store.schema`. Views:
 
 from __future__ import annotations
 
+import logging
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,34 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from bertbench.env import atomic_file, cache_root
+
+log = logging.getLogger(__name__)
+SUMMARY_VERSION = "2"  # bump when build_summary changes what it returns: cached summaries are then rebuilt
 
 VIEWS = ("summary", "runs", "curves", "proxies")
+
+
+class LazyTables(Mapping):
+    """Tables read from Parquet on first access (a summary view does not wait for millions of curve points)."""
+
+    def __init__(self, files: dict[str, Path], schemas: dict[str, pa.Schema] | None = None) -> None:
+        self._files, self._schemas, self._loaded = dict(files), schemas or {}, {}
+
+    def __getitem__(self, name: str) -> pa.Table:
+        if name not in self._loaded:
+            if name not in self._files:
+                raise KeyError(name)
+            self._loaded[name] = pq.read_table(self._files[name], schema=self._schemas.get(name))
+        return self._loaded[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._files)
+
+    def __len__(self) -> int:
+        return len(self._files)
 
 
 @dataclass
@@ -30,7 +57,7 @@ class Benchmark:
     name: str
     version: str
     family: str  # "bert" | "rnn"
-    tables: dict[str, pa.Table]
+    tables: Mapping[str, pa.Table]  # a dict, or LazyTables (read on first access)
     metadata: dict[str, Any] = field(default_factory=dict)
     id_column: str = "arch_id"
     _summary: pd.DataFrame | None = field(default=None, repr=False)
@@ -53,23 +80,27 @@ class Benchmark:
     def _runs_frame(self) -> pd.DataFrame:
         runs = self.tables["runs"]
         df = runs.drop_columns(["metrics"]).to_pandas(types_mapper=pd.ArrowDtype)
-        metrics = runs.column("metrics").to_pylist()
-        names: list[str] = []
-        for row in metrics:
-            for m in row or []:
-                if m["name"] not in names:
-                    names.append(m["name"])
-        cols = {n: np.full(len(df), np.nan) for n in names}
-        for i, row in enumerate(metrics):
-            for m in row or []:
-                cols[m["name"]][i] = m["value"] if m["value"] is not None else np.nan
-        for n in names:
-            df[n] = pd.arrays.ArrowExtensionArray(pa.array(cols[n], pa.float64()))  # NaN stays NaN
+        names, wide = metric_matrix(runs)
+        for j, n in enumerate(names):
+            df[n] = pd.arrays.ArrowExtensionArray(pa.array(wide[:, j], pa.float64()))  # NaN stays NaN
         return df
 
     def _summary_frame(self) -> pd.DataFrame:
+        """The summary view, built once per object; with ``metadata["cache_key"]`` (a digest of everything it is
+        derived from) also kept as Parquet in the cache, so a new process reads it instead of building it."""
         if self._summary is None:
-            self._summary = build_summary(self)
+            key = self.metadata.get("cache_key")
+            path = cache_root("summaries") / f"{key}-{SUMMARY_VERSION}.parquet" if key else None
+            if path is not None and path.exists():
+                self._summary = pq.read_table(path).to_pandas(types_mapper=pd.ArrowDtype)
+            else:
+                self._summary = build_summary(self)
+                if path is not None:
+                    try:
+                        with atomic_file(path) as tmp:
+                            pq.write_table(pa.Table.from_pandas(self._summary, preserve_index=False), tmp)
+                    except OSError as err:  # a cache that cannot be written only costs time
+                        log.warning("summary cache not written (%s): %s", path, err)
         return self._summary
 
     # -- queries ----------------------------------------------------------------------------------------------------
@@ -175,9 +206,9 @@ class Benchmark:
             if callable(cond):
                 m = cond(series)
             elif isinstance(cond, (list, tuple, set, frozenset)):
-                m = series.isin(list(cond))
+                m = series.isin([_coerce(series, column, c) for c in cond])
             else:
-                m = series == cond
+                m = series == _coerce(series, column, cond)
             mask &= pd.Series(m, index=summary.index).fillna(False).astype(bool)
         return self._subset(summary.loc[mask, self.id_column].astype(str).tolist())
 
@@ -201,12 +232,18 @@ class Benchmark:
             "curves": self.tables["curves"].filter(pc.is_in(self.tables["curves"]["run_key"], unit_arr)),
             "proxies": self.tables["proxies"].filter(pc.is_in(self.tables["proxies"]["arch_id"], arch_ids)),
         }
-        out = Benchmark(self.name, self.version, self.family, tables, dict(self.metadata), self.id_column)
+        meta = {k: v for k, v in self.metadata.items() if k != "cache_key"}  # a subset is not the cached whole
+        out = Benchmark(self.name, self.version, self.family, tables, meta, self.id_column)
         out._summary = sub.reset_index(drop=True)
         return out
 
     def __len__(self) -> int:
         return len(self._summary_frame())
+
+    def __repr__(self) -> str:
+        n_arch = self.tables["architectures"].num_rows
+        return (f"Benchmark({self.name!r}, version={self.version!r}, family={self.family!r}, "
+                f"{n_arch} architectures, unit={self.id_column!r}; views: {', '.join(VIEWS)})")
 
     # -- models -----------------------------------------------------------------------------------------------------
     def build_model(self, arch: Any, variant: str | None = None, **kwargs: Any) -> Any:
@@ -224,6 +261,21 @@ class Benchmark:
 
         variant = variant or self.metadata.get("default_variant", "as_named")
         return build_model(arch, variant=variant, **kwargs)
+
+
+def _coerce(series: pd.Series, column: str, value: Any) -> Any:
+    """``value`` in the type of ``series`` (ids are strings: ``paper_id=47`` means "47"); a value that cannot be
+    compared raises, naming the field, instead of silently matching nothing."""
+    if pd.api.types.is_string_dtype(series.dtype) or pd.api.types.is_object_dtype(series.dtype):
+        if isinstance(value, bool) or not isinstance(value, (str, int, np.integer)):
+            raise TypeError(f"filter field {column!r} holds strings; got {value!r} ({type(value).__name__})")
+        return str(value)
+    if pd.api.types.is_numeric_dtype(series.dtype) and isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            raise TypeError(f"filter field {column!r} holds numbers; got the string {value!r}") from None
+    return value
 
 
 def _py(v: Any) -> Any:
@@ -253,60 +305,80 @@ def _group_slices(table: pa.Table) -> dict[str, tuple[int, int]] | None:
     return {names[c]: (int(s), int(n)) for c, s, n in zip(codes, starts, lengths)}
 
 
+def metric_matrix(runs: pa.Table) -> tuple[list[str], np.ndarray]:
+    """Metric names (in order of first appearance) and a (rows x names) float array of the runs' ``metrics``
+    column (NaN where a run lacks a metric); vectorised with pyarrow."""
+    col = runs.column("metrics").combine_chunks() if runs.num_rows else pa.array([], runs.schema.field("metrics").type)
+    flat = pc.list_flatten(col)
+    if len(flat) == 0:
+        return [], np.empty((runs.num_rows, 0))
+    parent = pc.list_parent_indices(col).to_numpy(zero_copy_only=False)
+    enc = pc.dictionary_encode(flat.field("name")).combine_chunks() if hasattr(flat.field("name"), "combine_chunks") \
+        else pc.dictionary_encode(flat.field("name"))
+    codes = enc.indices.to_numpy(zero_copy_only=False)
+    values = pc.fill_null(flat.field("value").cast(pa.float64()), np.nan).to_numpy(zero_copy_only=False)
+    out = np.full((runs.num_rows, len(enc.dictionary)), np.nan)
+    out[parent, codes] = values
+    return [str(n) for n in enc.dictionary.to_pylist()], out
+
+
 def build_summary(bench: Benchmark) -> pd.DataFrame:
-    """The summary view (see the module docstring)."""
+    """The summary view (see the module docstring), vectorised: a few pandas group-bys over the runs table."""
     from bertbench.data.tasks import get_aggregate
 
     runs = bench.tables["runs"]
     idc = bench.id_column
-    arch_cols = [c for c in bench.tables["architectures"].column_names if c not in ("layers",)]
+    unit_col = "arch_id" if idc == "arch_id" else "run_key"
+    arch_cols = [c for c in bench.tables["architectures"].column_names if c != "layers"]
     archs = bench.tables["architectures"].select(arch_cols).to_pandas(types_mapper=pd.ArrowDtype)
-    r = runs.select(["arch_id", "run_key", "seed", "stage", "status", "score"]).to_pandas()
-    # unit -> arch_id and extra unit-level columns
-    if idc == "arch_id":
-        units = r[["arch_id"]].drop_duplicates()
-    else:
-        units = r[["run_key", "arch_id"]].drop_duplicates("run_key").rename(columns={"run_key": idc})
+    cols = list(dict.fromkeys([unit_col, "arch_id", "seed", "stage", "status", "score", "main_metric"]))
+    r = runs.select(cols).to_pandas()
+    r[unit_col] = r[unit_col].astype(str)
+    if unit_col != idc:
+        r = r.rename(columns={unit_col: idc})
+    units = r[["arch_id"]].drop_duplicates() if idc == "arch_id" else r[[idc, "arch_id"]].drop_duplicates(idc)
     summary = units.merge(archs, on="arch_id", how="left")
-    key = "arch_id" if idc == "arch_id" else "run_key"
-    r = r.rename(columns={key: idc}) if key != idc else r
-    # status per unit: ok if every run ok, else the worst
-    status = r.groupby(idc)["status"].agg(lambda s: "ok" if (s == "ok").all() else ("diverged" if (s == "diverged").any() else "failed"))
+    # status per unit: ok if every run is ok, else diverged if one diverged, else failed
+    flags = pd.DataFrame({idc: r[idc], "bad": r["status"] != "ok", "div": r["status"] == "diverged"})
+    flags = flags.groupby(idc, sort=False)[["bad", "div"]].any()
+    status = pd.Series(np.where(~flags["bad"], "ok", np.where(flags["div"], "diverged", "failed")), index=flags.index,
+                       name="status")
+    stages = [st for st in dict.fromkeys(r.loc[r["main_metric"] != "", "stage"]) if st]
     ok = r[r["status"] == "ok"]
-    ranked = runs.select(["stage", "main_metric"]).to_pandas()
-    stages = [s for s in dict.fromkeys(ranked.loc[ranked["main_metric"] != "", "stage"]) if s]
-    frames = []
-    for stage in stages if bench.family != "rnn" else []:
-        part = ok[ok["stage"] == stage].groupby(idc)["score"]
-        frames.append(part.mean().rename(stage))
-        if r[r["stage"] == stage].groupby(idc)["seed"].nunique().max() > 1:
-            frames.append(part.std().rename(f"{stage}_std"))
-    n_seeds = r.groupby(idc)["seed"].nunique().rename("n_seeds")
-    n_runs = bench.metadata.get("n_runs")
-    wide = pd.concat([status.rename("status"), n_seeds, *frames], axis=1)
-    for stage in stages if bench.family != "rnn" else []:
-        if stage not in wide:
-            wide[stage] = np.nan
-    # aggregates over every metric (mean over ok seeds)
-    full = bench._runs_frame()
-    if idc != "arch_id":
-        full = full.rename(columns={"run_key": idc})
-    full = full[full["status"] == "ok"]
-    metric_cols = [c for c in full.columns if c not in RUN_META_COLUMNS and c != idc]
-    per_task: dict[str, dict[str, dict[str, float]]] = {}
-    if len(full):
-        means = full.groupby([idc, "stage"])[metric_cols].mean(numeric_only=False)
-        for (unit, stage), row in means.iterrows():
-            per_task.setdefault(str(unit), {})[stage] = {k: float(v) for k, v in row.items() if v is not None and not pd.isna(v)}
-    if bench.family == "rnn":  # one stage (the LM dataset): every metric gets its own column
-        names = [m for m in metric_cols if m in ("test_loss", "val_loss", "train_loss", "test_perplexity")]
-        for m in names:
-            wide[m] = [per_task.get(str(u), {}).get(stage, {}).get(m, np.nan) for u in wide.index for stage in stages[:1]]
+    n_seeds = r.groupby(idc, sort=False)["seed"].nunique().rename("n_seeds")
+    frames = [status, n_seeds]
+    if bench.family != "rnn" and stages:
+        by = ok.groupby([idc, "stage"], sort=False)["score"]
+        mean, std = by.mean().unstack("stage"), by.std().unstack("stage")
+        multi = r.groupby(["stage", idc], sort=False)["seed"].nunique().groupby(level="stage").max()
+        for st in stages:
+            frames.append((mean[st] if st in mean else pd.Series(np.nan, index=status.index)).rename(st))
+            if multi.get(st, 1) > 1:
+                frames.append((std[st] if st in std else pd.Series(np.nan, index=status.index)).rename(f"{st}_std"))
+    wide = pd.concat(frames, axis=1)
+    # every metric, mean over ok runs per (unit, stage): the parts of the aggregates
+    names, matrix = metric_matrix(runs)
+    keep = (r["status"] == "ok").to_numpy()
+    long = pd.DataFrame(matrix[keep], columns=names)
+    long[idc], long["stage"] = r.loc[keep, idc].to_numpy(), r.loc[keep, "stage"].to_numpy()
+    per_stage = long.groupby([idc, "stage"], sort=False)[names].mean() if names else None
+
+    def metric_of(stage: str, metric: str) -> pd.Series:
+        if per_stage is None or metric not in per_stage.columns or stage not in per_stage.index.get_level_values(1):
+            return pd.Series(np.nan, index=wide.index)
+        return per_stage[metric].xs(stage, level="stage").reindex(wide.index)
+
+    if bench.family == "rnn" and stages:  # one stage (the LM dataset): each metric its own column
+        for m in [m for m in names if m in ("test_loss", "val_loss", "train_loss", "test_perplexity")]:
+            wide[m] = metric_of(stages[0], m).to_numpy()
     for agg in bench.metadata.get("aggregates", []):
         a = get_aggregate(agg)
-        wide[agg] = [a.compute(per_task.get(str(u), {})) for u in wide.index]
+        parts = [pd.concat([metric_of(task, m) for m in metrics], axis=1).mean(axis=1, skipna=False)
+                 if metrics else pd.Series(np.nan, index=wide.index) for task, metrics in a.parts]
+        wide[agg] = pd.concat(parts, axis=1).mean(axis=1, skipna=False).to_numpy()
     for col, values in (bench.metadata.get("unit_columns") or {}).items():
         summary[col] = summary[idc].astype(str).map(values)
+    n_runs = bench.metadata.get("n_runs")
     if n_runs:
         wide["n_runs"] = [n_runs.get(str(u), 1) for u in wide.index]
     wide.index.name = idc

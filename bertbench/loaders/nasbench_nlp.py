@@ -17,8 +17,6 @@ import hashlib
 import json
 import math
 import os
-import shutil
-import tempfile
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,8 +27,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from bertbench.env import atomic_dir, atomic_file, cache_root
 from bertbench.errors import CorruptRelease, DataSourceError, InvalidRnnRecipe
-from bertbench.loaders.base import Benchmark, metric_docs
+from bertbench.loaders.base import Benchmark, LazyTables, metric_docs
 from bertbench.rnn_space import RnnArchitecture
 from bertbench.store.schema import schema_for
 
@@ -42,7 +41,7 @@ HPARAMS = ("emsize", "nhid", "nlayers", "dropout", "dropouth", "dropouti", "drop
 
 
 def _cache_root() -> Path:
-    return Path(os.environ.get("BERTBENCH_CACHE", Path.home() / ".cache" / "bertbench")) / "nas-bench-nlp"
+    return cache_root("nas-bench-nlp")
 
 
 def source_hash(path: Path) -> str:
@@ -167,26 +166,36 @@ def convert(path: Path) -> tuple[dict[str, pa.Table], dict[str, Any]]:
     return tables, info
 
 
-def _cached(path: Path) -> tuple[dict[str, pa.Table], dict[str, Any]]:
-    folder = _cache_root() / source_hash(path)
+def _known_hash(path: Path) -> str:
+    """source_hash(path), remembered per (path, size, mtime) of a zip so a warm load does not re-read its bytes."""
+    if not path.is_file():
+        return source_hash(path)
+    st = path.stat()
+    memo = cache_root("source-hashes") / hashlib.sha256(
+        f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{CONVERTER_VERSION}".encode()).hexdigest()[:24]
+    if memo.exists():
+        return memo.read_text().strip()
+    h = source_hash(path)
+    try:
+        with atomic_file(memo) as tmp:
+            tmp.write_text(h)
+    except OSError:  # only a speed-up
+        pass
+    return h
+
+
+def _cached(path: Path) -> tuple[dict[str, pa.Table], dict[str, Any], str]:
+    key = _known_hash(path)
+    folder = _cache_root() / key
     if not (folder / "info.json").exists():
         tables, info = convert(path)
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-        try:
+        with atomic_dir(folder) as tmp:  # another process may win the race: theirs is identical
             for name, table in tables.items():
                 pq.write_table(table, tmp / f"{name}.parquet", compression="zstd")
             (tmp / "info.json").write_text(json.dumps({**info, "source": str(path)}, default=str))
-            try:
-                os.rename(tmp, folder)
-            except OSError:  # another process won the race: theirs is identical
-                shutil.rmtree(tmp, ignore_errors=True)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
     info = json.loads((folder / "info.json").read_text())
-    tables = {n: pq.read_table(folder / f"{n}.parquet") for n in ("architectures", "runs", "curves", "proxies")}
-    return tables, info
+    tables = LazyTables({n: folder / f"{n}.parquet" for n in ("architectures", "runs", "curves", "proxies")})
+    return tables, info, key
 
 
 def _reduce_mean(tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
@@ -234,7 +243,7 @@ def load_nasbench_nlp(path: str | os.PathLike[str] | None = None, dataset: str |
     p = Path(path)
     if not p.exists():
         raise DataSourceError(f"path={str(path)!r} does not exist")
-    tables, info = _cached(p)
+    tables, info, key = _cached(p)
     run_keys = tables["runs"]["run_key"].to_pylist()
     recipe_ids = {k: int(k.split("_")[3]) for k in run_keys if k.startswith("log_stats_model_") and k.split("_")[3].isdigit()}
     found = info["datasets"]
@@ -277,6 +286,7 @@ def load_nasbench_nlp(path: str | os.PathLike[str] | None = None, dataset: str |
         "default_variant": "rnn",
         "unit_columns": {"recipe_id": recipe_ids},
         "n_runs": n_runs,
+        "cache_key": f"{key}-{reduction}",
     }
     id_column = "run_key" if reduction == "none" else "arch_id"
     return Benchmark("nas-bench-nlp", metadata["version"], "rnn", tables, metadata, id_column=id_column)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import os
 import tempfile
@@ -21,11 +22,16 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
+from bertbench.env import atomic_dir, cache_root, is_offline
 from bertbench.errors import CorruptRelease, DataSourceError
-from bertbench.loaders.base import Benchmark, metric_docs
+from bertbench.loaders.base import Benchmark, LazyTables, metric_docs
 from bertbench.space import Architecture
-from bertbench.store.schema import architecture_row, schema_for
+from bertbench.store.schema import TABLES, architecture_row, schema_for
+
+log = logging.getLogger(__name__)
+CONVERTER_VERSION = "2023-1"  # bump when _convert changes its tables: cached conversions are then redone
 
 URL = "https://raw.githubusercontent.com/aaronserianni/training-free-nas/main/data/BERT_benchmark.json"
 SHA256 = "fa2ff7198dcd71e0b8021ed2ace1c221672c33cc56931b6dff31fda3d044784f"
@@ -52,11 +58,7 @@ CAVEATS = [
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("BERTBENCH_CACHE", Path.home() / ".cache" / "bertbench"))
-
-
-def _offline() -> bool:
-    return any(os.environ.get(v, "").lower() in ("1", "true", "yes") for v in ("HF_HUB_OFFLINE", "BERTBENCH_OFFLINE"))
+    return cache_root()
 
 
 def fetch_benchmark_json(timeout: float = 30.0) -> Path:
@@ -65,7 +67,7 @@ def fetch_benchmark_json(timeout: float = 30.0) -> Path:
     if dest.exists():
         return dest
     hint = "pass path= to a local copy of BERT_benchmark.json (e.g. load('nas-bench-bert-2023', path='data/BERT_benchmark.json'))"
-    if _offline():
+    if is_offline():
         raise DataSourceError(f"nas-bench-bert-2023 is not cached and offline mode is on; {hint}")
     try:
         with urllib.request.urlopen(URL, timeout=timeout) as resp:  # noqa: S310 - fixed https URL
@@ -94,6 +96,47 @@ def load_paper2023(path: str | os.PathLike[str] | None = None, metrics_csv: str 
             file = file / "BERT_benchmark.json"
         if not file.exists():
             raise DataSourceError(f"path={str(path)!r}: no BERT_benchmark.json there")
+    key = _source_key(file, metrics_csv)
+    folder = cache_root("nas-bench-bert-2023") / f"converted-{key}"
+    if (folder / "runs.parquet").exists():
+        tables = LazyTables({n: folder / f"{n}.parquet" for n in TABLES})
+    else:
+        tables = _convert(file, metrics_csv)
+        try:
+            with atomic_dir(folder) as tmp:
+                for n, t in tables.items():
+                    pq.write_table(t, tmp / f"{n}.parquet")
+        except OSError as err:  # a cache that cannot be written only costs time
+            log.warning("conversion cache not written (%s): %s", folder, err)
+    metadata = {
+        "name": "nas-bench-bert-2023",
+        "version": "2023.0.0",
+        "source": str(file),
+        "family": "bert",
+        "seeds": [0],
+        "reduction": "none: one run per paper id (duplicated architectures keep both ids)",
+        "tasks": [t for t, _ in TASK_MAP.values()],
+        "aggregates": ["glue_2023", "glue"],
+        "metrics": {**metric_docs(), **COST_DOCS},
+        "caveats": CAVEATS,
+        "default_variant": "as_trained_2023",
+        "license": "CC-BY-4.0 (aaronserianni/training-free-nas)",
+        "cache_key": key,
+    }
+    return Benchmark("nas-bench-bert-2023", "2023.0.0", "bert", tables, metadata, id_column="paper_id")
+
+
+def _source_key(file: Path, metrics_csv: str | os.PathLike[str] | None) -> str:
+    """Cache key of a conversion: sha256 of the JSON (and the CSV) bytes and the converter version."""
+    h = hashlib.sha256(CONVERTER_VERSION.encode())
+    for p in (file, metrics_csv):
+        if p is not None:
+            h.update(hashlib.sha256(Path(p).read_bytes()).digest())
+    return h.hexdigest()[:24]
+
+
+def _convert(file: Path, metrics_csv: str | os.PathLike[str] | None) -> dict[str, pa.Table]:
+    """The four tables of BERT_benchmark.json (and the proxies of ``metrics_csv``)."""
     try:
         entries = json.loads(file.read_text())
     except json.JSONDecodeError as err:
@@ -133,21 +176,7 @@ def load_paper2023(path: str | os.PathLike[str] | None = None, metrics_csv: str 
         "curves": schema_for("curves").empty_table(),
         "proxies": proxies,
     }
-    metadata = {
-        "name": "nas-bench-bert-2023",
-        "version": "2023.0.0",
-        "source": str(file),
-        "family": "bert",
-        "seeds": [0],
-        "reduction": "none: one run per paper id (duplicated architectures keep both ids)",
-        "tasks": [t for t, _ in TASK_MAP.values()],
-        "aggregates": ["glue_2023", "glue"],
-        "metrics": {**metric_docs(), **COST_DOCS},
-        "caveats": CAVEATS,
-        "default_variant": "as_trained_2023",
-        "license": "CC-BY-4.0 (aaronserianni/training-free-nas)",
-    }
-    return Benchmark("nas-bench-bert-2023", "2023.0.0", "bert", tables, metadata, id_column="paper_id")
+    return tables
 
 
 COST_DOCS = {

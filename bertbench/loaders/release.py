@@ -5,9 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pyarrow.parquet as pq
-
-from bertbench.loaders.base import Benchmark, metric_docs
+from bertbench.loaders.base import Benchmark, LazyTables, metric_docs
 from bertbench.store.release import read_manifest, validate
 from bertbench.store.schema import TABLES, schema_for
 
@@ -17,10 +15,8 @@ def load_release(path: str | os.PathLike[str], verify: bool = False) -> Benchmar
     path = Path(path)
     manifest = validate(path) if verify else read_manifest(path)
     family = manifest.get("family", "bert")
-    tables = {}
-    for name in TABLES:
-        entry = manifest["tables"][name]
-        tables[name] = pq.read_table(path / entry["file"], schema=schema_for(name, family))
+    tables = LazyTables({name: path / manifest["tables"][name]["file"] for name in TABLES},
+                        {name: schema_for(name, family) for name in TABLES})
     tasks = manifest.get("tasks", [])
     from bertbench.data.tasks import aggregates_for
 
@@ -40,7 +36,17 @@ def load_release(path: str | os.PathLike[str], verify: bool = False) -> Benchmar
         "manifest": manifest,
         "default_variant": "as_named",
     }
+    metadata["cache_key"] = digest({"release": [manifest["name"], manifest["version"]], "aggregates": metadata["aggregates"],
+                                    "tables": {k: v.get("sha256") for k, v in manifest["tables"].items()}})
     return Benchmark(manifest["name"], manifest["version"], family, tables, metadata, id_column="arch_id")
+
+
+def digest(obj: object) -> str:
+    """A short sha256 of a JSON-able object: a cache key."""
+    import hashlib
+    import json
+
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
 
 def load_run(run_dir: str | os.PathLike[str]) -> Benchmark:
