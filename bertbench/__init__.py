@@ -10,7 +10,12 @@ from typing import TYPE_CHECKING, Any
 from bertbench.errors import BertbenchError
 from bertbench.space import Architecture, LayerSpec, SearchSpace, paper_2023_grid
 
-__version__ = "0.1.0"
+try:  # the installed distribution's version (pyproject.toml is the one place it is written)
+    from importlib.metadata import PackageNotFoundError, version
+
+    __version__ = version("bertbench")
+except PackageNotFoundError:  # a source tree that is not installed
+    __version__ = "0.0.0+unknown"
 
 __all__ = ["Architecture", "BertbenchError", "LayerSpec", "SearchSpace", "__version__", "load", "paper_2023_grid"]
 

@@ -68,3 +68,41 @@ def write_nasbench_nlp_zip(path: Path, n_recipes: int, runs_per_recipe: int = 1,
                 name = f"log_stats_model_{rid}_2020-04-28_17-16-54_{999_000_000 + k}.json"
                 zf.writestr(name, json.dumps(log))
     return path
+
+
+def synthetic_benchmark(n: int = 600, seed: int = 0, noise: float = 0.0) -> object:
+    """A BERT-space Benchmark whose metric ``sst2`` is a known smooth function of the one-hot encoding (a fixed
+    random linear score plus ``noise``), with random training costs in [1, 3]: a test bed for search algorithms,
+    where a method that exploits locality must beat random search (and can fail to)."""
+    import numpy as np
+    import pyarrow as pa
+
+    from bertbench.loaders.base import Benchmark, metric_docs
+    from bertbench.space import Architecture, SearchSpace
+    from bertbench.store.schema import architecture_row, run_row, schema_for
+
+    space = SearchSpace.named("nas-bench-bert-2023")
+    layers = space.layer_choices()
+    pick = random.Random(seed)
+    seen: dict[str, Architecture] = {}
+    while len(seen) < n:  # depth 2 only: a dense sample, so that nearest held architectures are near
+        a = Architecture(pick.choice(space.hidden_sizes), (pick.choice(layers), pick.choice(layers)))
+        seen.setdefault(a.arch_id, a)
+    archs = list(seen.values())
+    bench = Benchmark("synthetic-search", "0.0.0", "bert", {}, {"metrics": metric_docs()})
+    rng = np.random.default_rng(seed)
+    weights = None
+    arch_rows, runs = [], []
+    for a in archs:
+        enc = bench.__class__._encode_static(a, space)
+        if weights is None:
+            weights = rng.normal(size=len(enc))
+        value = 50.0 + 5.0 * float(enc @ weights) + noise * float(rng.normal())
+        arch_rows.append(architecture_row(a))
+        runs.append(run_row(a.arch_id, a.arch_id, 0, "sst2", "ok", "accuracy", {"accuracy": value},
+                            wall_seconds=float(rng.uniform(1, 3))))
+    tables = {"architectures": pa.Table.from_pylist(arch_rows, schema=schema_for("architectures")),
+              "runs": pa.Table.from_pylist(runs, schema=schema_for("runs")),
+              "curves": schema_for("curves").empty_table(), "proxies": schema_for("proxies").empty_table()}
+    return Benchmark("synthetic-search", "0.0.0", "bert", tables,
+                     {"metrics": metric_docs(), "tasks": ["sst2"], "aggregates": []})

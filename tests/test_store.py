@@ -142,3 +142,23 @@ def test_commit_needs_a_known_license(tmp_path):
     with pytest.raises(ValueError, match="license='wtfpl' is not known; allowed"):
         commit(tmp_path / "run", "unit", "1.0.0", tmp_path / "rel", license="wtfpl")
     assert not (tmp_path / "rel").exists() or not any((tmp_path / "rel").iterdir())  # nothing half-written
+
+
+def test_row_builders_keep_failures_nan_and_name_bad_statuses():
+    """Every loader and the grid runner build rows through store/schema.py: a failed run's metrics are NaN (never
+    0 or a stale value), an unknown status is refused naming the allowed ones."""
+    import math
+
+    from bertbench.store.schema import curve_rows, proxy_row, run_row
+
+    ok = run_row("a", "a", 0, "sst2", "ok", "accuracy", {"accuracy": 81.5, "f1": 80.0}, steps=10)
+    assert ok["score"] == 81.5 and [m["value"] for m in ok["metrics"]] == [81.5, 80.0]
+    bad = run_row("a", "a", 0, "sst2", "diverged", "accuracy", {"accuracy": 0.0}, error="loss is nan")
+    assert math.isnan(bad["score"]) and math.isnan(bad["metrics"][0]["value"])
+    assert math.isnan(run_row("a", "a", 0, "pretrain", "ok", "", {})["score"])
+    with pytest.raises(ValueError, match="status='done' is not valid; allowed: \\['ok', 'failed', 'diverged'\\]"):
+        run_row("a", "a", 0, "sst2", "done", "accuracy", {})
+    assert math.isnan(proxy_row("a", "snip", "as_named", 0, batch_size=8, seq_len=16, source="s", loss="mlm",
+                                value=3.0, status="unstable")["value"])
+    assert curve_rows("a", "a", 1, "pretrain", [{"step": 5, "name": "loss", "value": 2.5}]) == [
+        {"arch_id": "a", "run_key": "a", "seed": 1, "stage": "pretrain", "step": 5, "name": "loss", "value": 2.5}]

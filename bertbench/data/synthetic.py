@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from bertbench.data.tasks import AGGREGATES, TASKS, Aggregate, TaskSpec
@@ -181,16 +180,6 @@ def iter_corpus(seed: int = 0, n_docs: int = 20_000) -> Iterator[str]:
                 c.neg = rng.random() < 0.15
                 sents.append(c.text(front_place=rng.random() < 0.2))
         yield " ".join(sents)
-
-
-def write_corpus(path: str | Path, seed: int = 0, n_docs: int = 20_000) -> Path:
-    """The corpus as a text file, one document per line."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as fh:
-        for doc in iter_corpus(seed, n_docs):
-            fh.write(doc + "\n")
-    return path
 
 
 # ------------------------------------------------------------------------------------------------------------- tasks

@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from bertbench.env import atomic_file, cache_root
+from bertbench.loaders.nas_api import NasQueries
 
 log = logging.getLogger(__name__)
 SUMMARY_VERSION = "2"  # bump when build_summary changes what it returns: cached summaries are then rebuilt
@@ -50,8 +51,8 @@ class LazyTables(Mapping):
         return len(self._files)
 
 
-@dataclass
-class Benchmark:
+@dataclass(repr=False)
+class Benchmark(NasQueries):
     """A loaded benchmark; see the module docstring for its views."""
 
     name: str
@@ -276,14 +277,6 @@ def _coerce(series: pd.Series, column: str, value: Any) -> Any:
         except ValueError:
             raise TypeError(f"filter field {column!r} holds numbers; got the string {value!r}") from None
     return value
-
-
-def _py(v: Any) -> Any:
-    if isinstance(v, (np.generic,)):
-        return v.item()
-    if v is pd.NA:
-        return None
-    return v
 
 
 def _where(table: pa.Table, column: str, value: str) -> pa.Table:

@@ -31,7 +31,7 @@ from bertbench.env import atomic_dir, atomic_file, cache_root
 from bertbench.errors import CorruptRelease, DataSourceError, InvalidRnnRecipe
 from bertbench.loaders.base import Benchmark, LazyTables, metric_docs
 from bertbench.rnn_space import RnnArchitecture
-from bertbench.store.schema import schema_for
+from bertbench.store.schema import run_row, schema_for
 
 DATASETS = ("ptb", "wikitext-2")
 REDUCTIONS = ("none", "mean")
@@ -135,15 +135,10 @@ def convert(path: Path) -> tuple[dict[str, pa.Table], dict[str, Any]]:
             finals = {k: math.nan for k in finals}
         metrics = {**finals, "test_perplexity": math.exp(finals["test_loss"]) if math.isfinite(finals["test_loss"]) else math.nan}
         walls = log.get("wall_times") or []
-        runs.append({
-            "arch_id": arch.arch_id, "run_key": run_key, "seed": seed, "stage": dataset, "status": status,
-            "main_metric": "test_loss", "score": finals["test_loss"],
-            "metrics": [{"name": k, "value": v} for k, v in metrics.items()],
-            "steps": len(losses["test_loss"]), "tokens": None,
-            "wall_seconds": float(np.sum(walls)) if walls else None,
-            "device": "cuda" if log.get("cuda") else None,
-            "error": None if status == "ok" else str(log.get("status")),
-        })
+        runs.append(run_row(arch.arch_id, run_key, seed, dataset, status, "test_loss", metrics,
+                            steps=len(losses["test_loss"]), wall_seconds=float(np.sum(walls)) if walls else None,
+                            device="cuda" if log.get("cuda") else None,
+                            error=None if status == "ok" else str(log.get("status"))))
         for cname, values in losses.items():
             n = len(values)
             curve_cols["arch_id"] += [arch.arch_id] * n

@@ -28,7 +28,7 @@ from bertbench.env import atomic_dir, cache_root, is_offline
 from bertbench.errors import CorruptRelease, DataSourceError
 from bertbench.loaders.base import Benchmark, LazyTables, metric_docs
 from bertbench.space import Architecture
-from bertbench.store.schema import TABLES, architecture_row, schema_for
+from bertbench.store.schema import TABLES, architecture_row, proxy_row, run_row, schema_for
 
 log = logging.getLogger(__name__)
 CONVERTER_VERSION = "2023-1"  # bump when _convert changes its tables: cached conversions are then redone
@@ -150,24 +150,18 @@ def _convert(file: Path, metrics_csv: str | os.PathLike[str] | None) -> dict[str
         except (KeyError, TypeError, ValueError) as err:
             raise CorruptRelease(f"{file}: entry {e.get('id', '?') if isinstance(e, dict) else '?'} is malformed: {err}") from err
         arch_rows.setdefault(arch.arch_id, architecture_row(arch))
-        common = {"arch_id": arch.arch_id, "run_key": str(pid), "seed": 0, "steps": None, "tokens": None,
-                  "device": "tpu-v2-8"}
-        runs.append({**common, "stage": "pretrain", "status": "ok" if e.get("completed") else "failed",
-                     "main_metric": "", "score": math.nan, "metrics": [], "steps": 100_000,
-                     "tokens": 100_000 * 128 * 128, "wall_seconds": float(e.get("time_to_train", math.nan)),
-                     "error": None})
+        unit = (arch.arch_id, str(pid), 0)
+        runs.append(run_row(*unit, "pretrain", "ok" if e.get("completed") else "failed", "", {}, steps=100_000,
+                            tokens=100_000 * 128 * 128, wall_seconds=float(e.get("time_to_train", math.nan)),
+                            device="tpu-v2-8"))
         for key, (task, metric) in TASK_MAP.items():
             value = float(scores.get(key, math.nan))
             failed = FAILED.get((pid, key))
             status = "failed" if failed or math.isnan(value) else "ok"
-            v = math.nan if status != "ok" else value
-            runs.append({**common, "stage": task, "status": status, "main_metric": metric, "score": v,
-                         "metrics": [{"name": metric, "value": v}], "wall_seconds": None, "error": failed})
+            runs.append(run_row(*unit, task, status, metric, {metric: value}, device="tpu-v2-8", error=failed))
         glue = float(scores.get("glue", math.nan))
-        runs.append({**common, "stage": "glue_published", "status": "ok" if not math.isnan(glue) else "failed",
-                     "main_metric": "glue_2023_published", "score": glue,
-                     "metrics": [{"name": "glue_2023_published", "value": glue}], "wall_seconds": None,
-                     "error": None})
+        runs.append(run_row(*unit, "glue_published", "ok" if not math.isnan(glue) else "failed", "glue_2023_published",
+                            {"glue_2023_published": glue}, device="tpu-v2-8"))
     proxies = _proxies_from_csv(metrics_csv, entries) if metrics_csv else schema_for("proxies").empty_table()
     tables = {
         "architectures": _with_as_trained_costs(
@@ -216,8 +210,7 @@ def _proxies_from_csv(path: str | os.PathLike[str], entries: list[dict[str, Any]
         if col in ("ID", "GLUE Score"):
             continue
         for pid, value in zip(df["ID"], df[col]):
-            rows.append({"arch_id": ids[int(pid)], "proxy": col, "variant": "paper_2023_h256", "seed": 0,
-                         "batch_size": 128, "seq_len": 512, "source": "openwebtext[:128]", "loss": "paper-2023", "value": float(value),
-                         "seconds": None, "status": "ok", "error": None})
+            rows.append(proxy_row(ids[int(pid)], col, "paper_2023_h256", 0, batch_size=128, seq_len=512,
+                                  source="openwebtext[:128]", loss="paper-2023", value=float(value)))
     return pa.Table.from_pylist(rows, schema=schema_for("proxies"))
 

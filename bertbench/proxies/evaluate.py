@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 from scipy import stats
 
-from bertbench.store.schema import schema_for
+from bertbench.store.schema import proxy_row, schema_for
 
 
 def precision_at_top(proxy: np.ndarray, target: np.ndarray, frac: float, proxy_higher: bool, target_higher: bool
@@ -89,11 +89,11 @@ def _worker_init(threads: int) -> None:
 def _score_one(args: tuple) -> list[dict[str, Any]]:
     from bertbench.proxies import score
 
-    bench_family, arch, build, names, batch, seed, variant = args
+    arch, build, names, batch, seed, variant = args
     model = build(arch)
     res = score(model, batch, names, seed=seed)
-    return [{"arch_id": arch.arch_id, "proxy": k, "variant": variant, "seed": seed, "batch_size": batch.batch_size,
-             "seq_len": batch.seq_len, "source": batch.source, "loss": batch.loss_name, **v} for k, v in res.items()]
+    return [proxy_row(arch.arch_id, k, variant, seed, batch_size=batch.batch_size, seq_len=batch.seq_len,
+                      source=batch.source, loss=batch.loss_name, **v) for k, v in res.items()]
 
 
 class _Builder:
@@ -151,7 +151,7 @@ def score_benchmark(bench: Any, names: list[str], n: int | None = None, seed: in
             if a.arch_id in done:
                 rows.extend(pq.read_table(results / f"{a.arch_id}.parquet").to_pylist())
         archs = [a for a in archs if a.arch_id not in done]
-    jobs = [(family, a, build, names, batch, seed, variant) for a in archs]
+    jobs = [(a, build, names, batch, seed, variant) for a in archs]
 
     def keep(res: list[dict[str, Any]]) -> None:
         rows.extend(res)

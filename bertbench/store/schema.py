@@ -10,6 +10,8 @@ Scores: GLUE-style metrics are stored x100 (percent, as GLUE reports them); loss
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pyarrow as pa
@@ -130,6 +132,43 @@ def architecture_row(arch: Any, vocab_size: int = 30522) -> dict[str, Any]:
 
 def metrics_list(metrics: dict[str, float]) -> list[dict[str, float]]:
     return [{"name": k, "value": float(v)} for k, v in metrics.items()]
+
+
+PROXY_STATUSES = ("ok", "failed", "unstable")
+
+
+def run_row(arch_id: str, run_key: str, seed: int, stage: str, status: str, main_metric: str,
+            metrics: Mapping[str, float], *, steps: int | None = None, tokens: int | None = None,
+            wall_seconds: float | None = None, device: str | None = None, error: str | None = None) -> dict[str, Any]:
+    """One ``runs`` row. ``status`` in STATUSES; unless it is "ok" every metric and the score are NaN (never 0);
+    ``score`` is ``metrics[main_metric]`` (NaN when absent, e.g. a stage that ranks nothing: ``main_metric=""``)."""
+    if status not in STATUSES:
+        raise ValueError(f"status={status!r} is not valid; allowed: {list(STATUSES)}")
+    ok = status == "ok"
+    values = {k: (float(v) if ok and v is not None else math.nan) for k, v in metrics.items()}
+    return {"arch_id": arch_id, "run_key": run_key, "seed": int(seed), "stage": stage, "status": status,
+            "main_metric": main_metric, "score": values.get(main_metric, math.nan) if main_metric else math.nan,
+            "metrics": metrics_list(values), "steps": steps, "tokens": tokens, "wall_seconds": wall_seconds,
+            "device": device, "error": error}
+
+
+def curve_rows(arch_id: str, run_key: str, seed: int, stage: str,
+               points: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """``curves`` rows of one run from its points ({step, name, value})."""
+    return [{"arch_id": arch_id, "run_key": run_key, "seed": int(seed), "stage": stage, "step": int(p["step"]),
+             "name": p["name"], "value": float(p["value"]) if p["value"] is not None else math.nan} for p in points]
+
+
+def proxy_row(arch_id: str, proxy: str, variant: str, seed: int, *, batch_size: int | None, seq_len: int | None,
+              source: str | None, loss: str | None, value: float, status: str = "ok", seconds: float | None = None,
+              error: str | None = None) -> dict[str, Any]:
+    """One ``proxies`` row; ``status`` in PROXY_STATUSES; the value is NaN unless it is "ok"."""
+    if status not in PROXY_STATUSES:
+        raise ValueError(f"status={status!r} is not valid; allowed: {list(PROXY_STATUSES)}")
+    return {"arch_id": arch_id, "proxy": proxy, "variant": variant, "seed": int(seed), "batch_size": batch_size,
+            "seq_len": seq_len, "source": source, "loss": loss,
+            "value": float(value) if status == "ok" and value is not None else math.nan, "seconds": seconds,
+            "status": status, "error": error}
 
 
 def version_tuple(v: str) -> tuple[int, ...]:

@@ -34,7 +34,7 @@ from bertbench.cost import count_flops
 from bertbench.errors import EnvironmentFault, RunMismatch
 from bertbench.models.export import load_encoder_state, save_encoder
 from bertbench.space import Architecture, Grid
-from bertbench.store.schema import architecture_row, metrics_list
+from bertbench.store.schema import architecture_row, curve_rows, run_row
 from bertbench.store.writer import ShardWriter, atomic_write_bytes, result_key
 from bertbench.training.common import Shard, device_summary, make_accelerator, set_threads
 from bertbench.training.recipe import Recipe
@@ -425,16 +425,12 @@ class GridRunner:
     @staticmethod
     def _run_row(arch: Architecture, seed: int, stage: str, status: str, main: str, metrics: dict[str, float],
                  steps: int, tokens: int | None, secs: float, device: str, error: str | None) -> dict[str, Any]:
-        score = metrics.get(main, float("nan")) if status == "ok" else float("nan")
-        if status != "ok":
-            metrics = {k: float("nan") for k in metrics}
-        return {"arch_id": arch.arch_id, "run_key": arch.arch_id, "seed": seed, "stage": stage, "status": status,
-                "main_metric": main, "score": score, "metrics": metrics_list(metrics), "steps": steps, "tokens": tokens,
-                "wall_seconds": secs, "device": device, "error": error}
+        return run_row(arch.arch_id, arch.arch_id, seed, stage, status, main, metrics, steps=steps, tokens=tokens,
+                       wall_seconds=secs, device=device, error=error)
 
     @staticmethod
     def _curve_rows(arch: Architecture, seed: int, stage: str, curves: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [{"arch_id": arch.arch_id, "run_key": arch.arch_id, "seed": seed, "stage": stage, **c} for c in curves]
+        return curve_rows(arch.arch_id, arch.arch_id, seed, stage, curves)
 
 
 def regenerate(grid: Grid, recipe: Recipe, run_dir: str | os.PathLike[str], **kwargs: Any) -> dict[str, int]:

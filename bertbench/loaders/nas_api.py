@@ -1,0 +1,247 @@
+"""What NAS algorithms ask of a benchmark (NATS-Bench / NASLib style), mixed into ``Benchmark``:
+
+- ``query_seed(id, seed=None | int | "random", rng=)``: one seed's per-stage scores (or the mean over seeds);
+  ``metric_at(id, stage, name, step, seed=)``: a curve's value at a step;
+- ``train_cost(id)``: what "training" that unit costs on a simulated clock, in ``cost_unit`` (see below);
+- ``find_best(metric, max_params=, max_flops=, **filters)``: the best unit under constraints;
+- ``encode(arch, kind)``: a fixed-length numpy vector (``onehot`` / ``features`` for BERT, ``adjacency`` /
+  ``features`` for NAS-Bench-NLP cells);
+- ``neighbours(arch)`` / ``mutate(arch, rng)``: moves that stay on the architectures the benchmark holds (the
+  nearest ones by one-hot Hamming distance: a search on a benchmark can only "train" what it holds);
+  ``space_neighbours(arch)``: every one-choice change in the BERT search space itself;
+- ``to_hf_dataset(view)``: a ``datasets.Dataset`` of a view.
+
+Training cost, per benchmark (``cost_unit``): the 2023 data records ``time_to_train`` (pretraining seconds on a TPU
+v2-8, fine-tuning excluded): "tpu-v2-8 seconds"; NAS-Bench-NLP logs record per-epoch wall times: "gpu seconds" (the
+sum of a log's epochs); our releases record every stage's wall seconds: "seconds" on the recorded device (sum of
+the unit's stages, mean over seeds). A unit without a recorded time costs its forward FLOPs x 6 x tokens of
+pretraining ("flops" then).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+class NasQueries:
+    """Mixin of ``Benchmark`` (uses its tables, summary, ``filter``, ``query`` and ``_resolve_ids``)."""
+
+    # -- per-seed and per-step queries --------------------------------------------------------------------------------
+    def query_seed(self, arch_or_id: Any, seed: int | str | None = None, rng: np.random.Generator | None = None
+                   ) -> dict[str, float]:
+        """{stage: score} of one seed (an int), of a seed drawn with ``rng`` ("random": noise sampling, as one
+        training run would give), or the mean over ok seeds (None). NaN where the stage did not end ok."""
+        unit = self._resolve_ids(arch_or_id)[0]
+        runs = self._rows_of("runs", unit).select(["seed", "stage", "status", "score"]).to_pandas()
+        if seed == "random":
+            seeds = sorted(runs["seed"].unique())
+            seed = int((rng or np.random.default_rng(0)).choice(seeds))
+        if seed is not None:
+            runs = runs[runs["seed"] == int(seed)]
+            if runs.empty:
+                raise KeyError(f"unit {unit} of {self.name} has no seed {seed}")
+        runs = runs.assign(score=np.where(runs["status"] == "ok", runs["score"], np.nan))
+        return {str(k): float(v) for k, v in runs.groupby("stage", sort=False)["score"].mean().items()}
+
+    def metric_at(self, arch_or_id: Any, stage: str, name: str, step: int, seed: int | None = None) -> float:
+        """The curve ``name`` of ``stage`` at the last logged step <= ``step`` (mean over seeds when None)."""
+        unit = self._resolve_ids(arch_or_id)[0]
+        c = self._rows_of("curves", unit).to_pandas()
+        c = c[(c["stage"] == stage) & (c["name"] == name) & (c["step"] <= step)]
+        if seed is not None:
+            c = c[c["seed"] == seed]
+        if c.empty:
+            return math.nan
+        last = c.loc[c.groupby("seed")["step"].idxmax()]
+        return float(last["value"].mean())
+
+    # -- costs and constraints ----------------------------------------------------------------------------------------
+    @property
+    def cost_unit(self) -> str:
+        if self.name == "nas-bench-bert-2023":
+            return "tpu-v2-8 seconds"
+        if self.family == "rnn":
+            return "gpu seconds"
+        return "seconds"
+
+    def train_costs(self) -> pd.Series:
+        """Cost of training each unit (index: the id column), in ``cost_unit``; see the module docstring."""
+        if "_train_costs" not in self._groups:
+            runs = self.tables["runs"].select(["run_key", "arch_id", "seed", "stage", "wall_seconds"]).to_pandas()
+            key = "run_key" if self.id_column != "arch_id" else "arch_id"
+            if self.name == "nas-bench-bert-2023":
+                runs = runs[runs["stage"] == "pretrain"]
+            per_seed = runs.groupby([key, "seed"])["wall_seconds"].sum(min_count=1)
+            cost = per_seed.groupby(level=0).mean()
+            cost.index = cost.index.astype(str)
+            summary = self._summary_frame().set_index(self.id_column)
+            flops = pd.to_numeric(summary.get("flops", pd.Series(np.nan, index=summary.index)), errors="coerce")
+            fallback = 6.0 * flops.astype(float) * 128 * 128 * 100_000
+            cost = cost.reindex(summary.index.astype(str)).astype(float)
+            self._groups["_train_costs"] = cost.fillna(fallback.set_axis(cost.index))
+        return self._groups["_train_costs"]
+
+    def train_cost(self, arch_or_id: Any) -> float:
+        """What training this unit costs, in ``cost_unit``."""
+        return float(self.train_costs()[self._resolve_ids(arch_or_id)[0]])
+
+    def find_best(self, metric: str, max_params: float | None = None, max_flops: float | None = None,
+                  **filters: Any) -> dict[str, Any]:
+        """The summary row with the best ``metric`` (its documented direction) among units with ``params <=
+        max_params``, ``flops <= max_flops`` and the ``filter`` conditions; NaN metrics never win."""
+        sub = self.filter(**filters) if filters else self
+        s = sub.to_pandas()
+        if metric not in s.columns:
+            raise KeyError(f"metric {metric!r} is not a summary column; allowed: {list(s.columns)}")
+        mask = pd.Series(True, index=s.index)
+        for col, limit in (("params", max_params), ("flops", max_flops)):
+            if limit is not None:
+                mask &= pd.to_numeric(s[col], errors="coerce").astype(float) <= limit
+        values = pd.to_numeric(s[metric], errors="coerce").astype(float).where(mask)
+        if values.notna().sum() == 0:
+            raise ValueError(f"no unit of {self.name} meets the constraints with a value of {metric!r}")
+        lower = self.metadata.get("metrics", {}).get(metric, {}).get("direction") == "lower"
+        idx = values.idxmin() if lower else values.idxmax()
+        return {k: (v.item() if hasattr(v, "item") else v) for k, v in s.loc[idx].to_dict().items()}
+
+    # -- encodings and moves ------------------------------------------------------------------------------------------
+    def _space(self) -> Any:
+        if "_space" not in self._groups:
+            from bertbench.space import SearchSpace
+
+            self._groups["_space"] = SearchSpace.named(self.metadata.get("space_name", "nas-bench-bert-2023"))
+        return self._groups["_space"]
+
+    def encode(self, arch: Any, kind: str = "onehot") -> np.ndarray:
+        """A fixed-length vector of ``arch`` (an architecture or an id). BERT: "onehot" (hidden size, then per layer
+        slot up to the space's max depth: present, op, heads, FFN width, FFN depth) or "features" (the same as
+        numbers, padded with 0). RNN: "adjacency" (the cell DAG's adjacency matrix, padded to the benchmark's
+        largest cell, then a one-hot of each node's op) or "features" (node count, op counts)."""
+        if not hasattr(arch, "arch_id"):
+            arch = self.query(arch)["architecture"]
+        if self.family == "rnn":
+            return _encode_rnn(arch, kind, self._max_nodes())
+        return _encode_bert(arch, kind, self._space())
+
+    @staticmethod
+    def _encode_static(arch: Any, space: Any, kind: str = "onehot") -> np.ndarray:
+        """``encode`` of a BERT architecture in ``space`` without a benchmark."""
+        return _encode_bert(arch, kind, space)
+
+    def _max_nodes(self) -> int:
+        if "_max_nodes" not in self._groups:
+            self._groups["_max_nodes"] = int(max(self.tables["architectures"].column("num_nodes").to_pylist()))
+        return self._groups["_max_nodes"]
+
+    def encodings(self, kind: str = "onehot") -> tuple[list[str], np.ndarray]:
+        """(units, matrix): ``encode`` of every unit's architecture, in summary order (cached)."""
+        key = f"_enc_{kind}"
+        if key not in self._groups:
+            s = self._summary_frame()
+            arch_rows = self._arch_rows()
+            units = s[self.id_column].astype(str).tolist()
+            mat = np.stack([self.encode(self._arch_from_row(arch_rows[str(a)]), kind) for a in s["arch_id"]])
+            self._groups[key] = (units, mat)
+        return self._groups[key]
+
+    def neighbours(self, arch_or_id: Any) -> list[str]:
+        """Units of this benchmark nearest to ``arch_or_id`` by one-hot Hamming distance (all ties, distance > 0):
+        a move that stays on what the benchmark holds."""
+        units, mat = self.encodings("onehot" if self.family == "bert" else "adjacency")
+        unit = self._resolve_ids(arch_or_id)[0]
+        if "_unit_pos" not in self._groups:
+            self._groups["_unit_pos"] = {u: k for k, u in enumerate(units)}
+        i = self._groups["_unit_pos"][unit]
+        d = np.abs(mat - mat[i]).sum(axis=1)
+        d[d == 0] = np.inf  # itself, and duplicated architectures
+        if not np.isfinite(d).any():
+            return []
+        return [units[j] for j in np.flatnonzero(d == d.min())]
+
+    def mutate(self, arch_or_id: Any, rng: np.random.Generator) -> str:
+        """A random neighbour (``neighbours``) of the unit: one step of a search on this benchmark."""
+        options = self.neighbours(arch_or_id)
+        if not options:
+            raise ValueError(f"{arch_or_id!r} has no neighbour in {self.name}")
+        return options[int(rng.integers(len(options)))]
+
+    def space_neighbours(self, arch: Any) -> list[Any]:
+        """BERT: every architecture of the search space that differs from ``arch`` in one choice (the hidden size,
+        or one layer's op, heads, FFN width or FFN depth)."""
+        from bertbench.space import Architecture, LayerSpec
+
+        if self.family != "bert":
+            raise ValueError("space_neighbours is defined for the BERT space; NAS-Bench-NLP moves use neighbours()")
+        if not hasattr(arch, "arch_id"):
+            arch = self.query(arch)["architecture"]
+        space = self._space()
+        out = [Architecture(h, arch.layers) for h in space.hidden_sizes if h != arch.hidden_size]
+        ops = [(t, p) for t, params in space.op_params for p in params]
+        for i, ly in enumerate(arch.layers):
+            options = ([LayerSpec(t, p, ly.heads, ly.ffn_dim, ly.num_ffn) for t, p in ops if (t, p) != (ly.op_type, ly.op_param)]
+                       + [LayerSpec(ly.op_type, ly.op_param, n, ly.ffn_dim, ly.num_ffn) for n in space.heads if n != ly.heads]
+                       + [LayerSpec(ly.op_type, ly.op_param, ly.heads, f, ly.num_ffn) for f in space.ffn_dims if f != ly.ffn_dim]
+                       + [LayerSpec(ly.op_type, ly.op_param, ly.heads, ly.ffn_dim, k) for k in space.num_ffns if k != ly.num_ffn])
+            out += [Architecture(arch.hidden_size, (*arch.layers[:i], new, *arch.layers[i + 1:])) for new in options]
+        return out
+
+    def to_hf_dataset(self, view: str = "summary") -> Any:
+        """The view as a ``datasets.Dataset``."""
+        import pyarrow as pa
+        from datasets import Dataset
+
+        return Dataset(pa.Table.from_pandas(self.to_pandas(view), preserve_index=False))
+
+
+def _encode_bert(arch: Any, kind: str, space: Any) -> np.ndarray:
+    ops = [(t, str(p)) for t, params in space.op_params for p in params]
+    depth = max(space.num_layers)
+    if len(arch.layers) > depth:
+        raise ValueError(f"architecture has {len(arch.layers)} layers; the space allows at most {depth}")
+    if kind == "features":
+        out = [arch.hidden_size, len(arch.layers)]
+        for i in range(depth):
+            ly = arch.layers[i] if i < len(arch.layers) else None
+            out += ([1 + ops.index((ly.op_type, str(ly.op_param))), ly.heads, ly.ffn_dim, ly.num_ffn] if ly else [0, 0, 0, 0])
+        return np.asarray(out, float)
+    if kind != "onehot":
+        raise ValueError(f"kind={kind!r} is not known for BERT; allowed: 'onehot', 'features'")
+
+    def one(value: Any, choices: list) -> list[float]:
+        return [float(value == c) for c in choices]
+
+    out = one(arch.hidden_size, list(space.hidden_sizes))
+    for i in range(depth):
+        ly = arch.layers[i] if i < len(arch.layers) else None
+        if ly is None:
+            out += [0.0] * (1 + len(ops) + len(space.heads) + len(space.ffn_dims) + len(space.num_ffns))
+            continue
+        out += [1.0] + one((ly.op_type, str(ly.op_param)), ops) + one(ly.heads, list(space.heads)) \
+            + one(ly.ffn_dim, list(space.ffn_dims)) + one(ly.num_ffn, list(space.num_ffns))
+    return np.asarray(out, float)
+
+
+def _encode_rnn(arch: Any, kind: str, max_nodes: int) -> np.ndarray:
+    from bertbench.rnn_space import RNN_OPS
+
+    recipe = arch.recipe
+    order = arch.topological_order()
+    ops = list(RNN_OPS)
+    if kind == "features":
+        counts = [sum(recipe[n]["op"] == op for n in order) for op in ops]
+        return np.asarray([len(order), *counts], float)
+    if kind != "adjacency":
+        raise ValueError(f"kind={kind!r} is not known for NAS-Bench-NLP; allowed: 'adjacency', 'features'")
+    index = {n: i for i, n in enumerate(order)}
+    adj = np.zeros((max_nodes, max_nodes))
+    onehot = np.zeros((max_nodes, len(ops)))
+    for n in order:
+        for inp in recipe[n]["input"]:
+            if inp in index:
+                adj[index[inp], index[n]] = 1.0
+        onehot[index[n], ops.index(recipe[n]["op"])] = 1.0
+    return np.concatenate([adj.ravel(), onehot.ravel()])
