@@ -18,6 +18,15 @@ def pyplot():
     return plt
 
 
+def save_figure(fig: Any, path: str | Path) -> Path:
+    """Lay out, write as PNG (110 dpi) and close ``fig``."""
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    pyplot().close(fig)
+    return path
+
+
 def results_plot(bench: Any, path: str | Path) -> Path:
     """Heatmap of per-task main metrics (rows: architectures sorted by the aggregate) beside the aggregate bars."""
     plt = pyplot()
@@ -70,8 +79,4 @@ def curves_plot(bench: Any, path: str | Path, name: str = "pretrain_loss") -> Pa
     ax.set_title(f"{bench.name}: {name}", fontsize=10)
     if c["arch_id"].nunique() <= 12:
         ax.legend(fontsize=6)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

@@ -247,11 +247,9 @@ def final_regret(frame: pd.DataFrame) -> pd.DataFrame:
 
 def plot(frame: pd.DataFrame, path: str | Path, title: str = "") -> Path:
     """Mean best-so-far vs simulated time with a band of one std over seeds, one line per (algorithm, proxy)."""
-    import matplotlib
+    from bertbench.plots import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     budget = float(frame.attrs.get("budget", frame["time"].max()))
     grid = np.linspace(0, budget, 200)
     fig, ax = plt.subplots(figsize=(7, 4.5))
@@ -272,8 +270,4 @@ def plot(frame: pd.DataFrame, path: str | Path, title: str = "") -> Path:
     ax.set_ylabel(f"best {frame.attrs.get('metric', '')} so far")
     ax.set_title(title)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

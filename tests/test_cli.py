@@ -8,7 +8,7 @@ import pytest
 
 COMMANDS = [["space", "show"], ["space", "size"], ["space", "sample"], ["regenerate"], ["commit"], ["validate"],
             ["query"], ["proxies", "list"], ["proxies", "score"], ["proxies", "evaluate"], ["proxies", "correlate"],
-            ["export"], ["export-model"], ["publish"], ["plot"], ["demo"], ["models"]]
+            ["export"], ["export-model"], ["publish"], ["plot"], ["demo"], ["models"], ["search"]]
 
 
 def run(*args, timeout=120):
@@ -99,3 +99,17 @@ def test_yaml_numbers_without_a_dot_are_numbers():
 
     assert loads("lr: 5e-4") == {"lr": 5e-4}
     assert recipe_from_dict({"name": "x", "pretrain": loads("lr: 5e-4\nsteps: 10\nwarmup_steps: 1")}).pretrain.lr == 5e-4
+
+
+def test_search_writes_a_trace_and_a_plot(shared_data, tmp_path):
+    import pandas as pd
+
+    res = run("search", "nas-bench-bert-2023", "--path", str(shared_data / "seed-paper"), "--algorithms", "random",
+              "--proxy", "params", "--seeds", "3", "--out", str(tmp_path / "s"))
+    assert res.returncode == 0, res.stderr
+    assert "final regret over 3 seeds" in res.stdout and "tpu-v2-8 seconds" in res.stdout
+    trace = pd.read_parquet(tmp_path / "s" / "search.parquet")
+    assert set(trace["algorithm"]) == {"random", "proxy", "proxy-evolution"} and trace["seed"].nunique() == 3
+    assert (tmp_path / "s" / "search.png").stat().st_size > 10_000
+    res = run("search", "nas-bench-bert-2023", "--path", str(shared_data / "seed-paper"), "--algorithms", "annealing")
+    assert res.returncode == 2 and "algorithm='annealing' is not known" in res.stderr

@@ -481,3 +481,22 @@ def test_a_run_trains_its_wordpiece_vocabulary_once(tmp_path):
     assert tok("w1 w2")["input_ids"][0] == tok.cls_token_id
     with pytest.raises(InvalidRecipe, match="data.tokenizer='wordpiece:x'.*allowed"):
         load_recipe("mini").replace(data={"tokenizer": "wordpiece:x"})
+
+
+def test_query_one_seed_and_a_curve_at_a_step(reference):
+    """query(seed=, stage=, step=) returns that seed's runs and scores and each curve at the last step <= step."""
+    from bertbench.loaders.release import load_run
+
+    bench = load_run(reference)
+    unit = bench.to_pandas()["arch_id"].iloc[0]
+    q = bench.query(unit, seed=0, stage="pretrain", step=10)
+    assert q["seed"] == 0 and {r["seed"] for r in q["runs"]} == {0}
+    curves = bench.to_pandas("curves")
+    c = curves[(curves["arch_id"] == unit) & (curves["stage"] == "pretrain") & (curves["step"] <= 10)]
+    for name, value in q["at_step"].items():
+        part = c[c["name"] == name]
+        assert value == pytest.approx(float(part.loc[part["step"].idxmax(), "value"]))
+    assert q["seed_metrics"]["synthetic-rte"] == pytest.approx(
+        next(r["score"] for r in q["runs"] if r["stage"] == "synthetic-rte"))
+    with pytest.raises(ValueError, match="step= needs stage="):
+        bench.query(unit, step=10)

@@ -140,24 +140,41 @@ class Benchmark(NasQueries):
             raise KeyError(f"{arch_or_id!r} is not in benchmark {self.name} (looked up by {self.id_column} and arch_id)")
         return hits
 
-    def query(self, arch_or_id: Any) -> dict[str, Any]:
+    def query(self, arch_or_id: Any, seed: int | str | None = None, stage: str | None = None, step: int | None = None,
+              rng: Any = None) -> dict[str, Any]:
         """One record: architecture, summary metrics, runs (every metric) and curves of the first matching unit.
-        ``duplicates`` lists every unit with the same architecture (the 2023 grid has 9 duplicated pairs)."""
+        ``duplicates`` lists every unit with the same architecture (the 2023 grid has 9 duplicated pairs).
+        ``seed`` (an int, or "random" drawn with the numpy Generator ``rng``) adds ``seed`` and ``seed_metrics``
+        ({stage: score} of that run; the runs and curves are then that seed's); ``stage`` with ``step`` adds
+        ``at_step``: every curve of that stage at the last logged step <= ``step``."""
         unit = self._resolve_ids(arch_or_id)[0]
         pos, by_arch = self._index()
         row = self._summary_rows()[pos[unit]]
         arch_id = str(row["arch_id"])
         arch_row = self._arch_rows()[arch_id]
-        return {
+        runs, curves = self._rows_of("runs", unit), self._rows_of("curves", unit)
+        record = {
             self.id_column: unit,
             "arch_id": arch_id,
             "architecture": self._arch_from_row(arch_row),
             "metrics": row,
-            "runs": self._rows_of("runs", unit).to_pylist(),
-            "curves": self._rows_of("curves", unit),
             "duplicates": by_arch[arch_id],
             "weights": self.weights(arch_id),
         }
+        if seed == "random":
+            import numpy as np
+
+            seed = int((rng or np.random.default_rng(0)).choice(sorted(set(runs.column("seed").to_pylist()))))
+        if seed is not None:
+            runs, curves = (t.filter(pc.equal(t["seed"], int(seed))) for t in (runs, curves))
+            record.update(seed=int(seed), seed_metrics=self.query_seed(unit, int(seed)))
+        if step is not None:
+            if stage is None:
+                raise ValueError("step= needs stage= (the stage whose curves to read)")
+            names = sorted(set(curves.filter(pc.equal(curves["stage"], stage)).column("name").to_pylist()))
+            record["at_step"] = {n: self.metric_at(unit, stage, n, step, seed) for n in names}
+        record.update(runs=runs.to_pylist(), curves=curves)
+        return record
 
     def weights(self, arch_id: str) -> dict[int, str]:
         """{seed: folder} of the trained encoders this benchmark holds for ``arch_id`` (transformers folders, see
