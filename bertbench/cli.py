@@ -12,6 +12,8 @@ from pathlib import Path
 
 import typer
 
+from bertbench.cli_common import echo, load_bench
+from bertbench.cli_proxies import proxies_app
 from bertbench.errors import BertbenchError, EnvironmentFault
 
 app = typer.Typer(
@@ -22,7 +24,6 @@ app = typer.Typer(
 )
 space_app = typer.Typer(no_args_is_help=True, help="Inspect a search space (show, size, sample).")
 app.add_typer(space_app, name="space")
-proxies_app = typer.Typer(no_args_is_help=True, help="Training-free proxies: list, score, evaluate, correlate.")
 app.add_typer(proxies_app, name="proxies")
 
 log = logging.getLogger("bertbench")
@@ -41,10 +42,6 @@ def _main(
     )
 
 
-def _out(text: str) -> None:
-    typer.echo(text)
-
-
 # --------------------------------------------------------------------------------------------------------- space
 @space_app.command("size")
 def space_size(name: str = typer.Argument("nas-bench-bert-2023", help="Space name (bertbench/manifests/spaces, or $BERTBENCH_MANIFESTS) or YAML path.")) -> None:
@@ -54,7 +51,7 @@ def space_size(name: str = typer.Argument("nas-bench-bert-2023", help="Space nam
     """
     from bertbench.space import SearchSpace
 
-    _out(str(SearchSpace.named(name).size()))
+    echo(str(SearchSpace.named(name).size()))
 
 
 @space_app.command("show")
@@ -66,12 +63,12 @@ def space_show(name: str = typer.Argument("nas-bench-bert-2023", help="Space nam
     from bertbench.space import SearchSpace
 
     s = SearchSpace.named(name)
-    _out(f"{s.name}: {s.description}")
-    _out(f"  hidden_size: {list(s.hidden_sizes)}")
-    _out(f"  num_layers:  {list(s.num_layers)}")
-    _out(f"  op_type:     {dict((t, list(p)) for t, p in s.op_params)}")
-    _out(f"  heads: {list(s.heads)}  ffn_dim: {list(s.ffn_dims)}  num_ffn: {list(s.num_ffns)}")
-    _out(f"  size: {s.size():,}")
+    echo(f"{s.name}: {s.description}")
+    echo(f"  hidden_size: {list(s.hidden_sizes)}")
+    echo(f"  num_layers:  {list(s.num_layers)}")
+    echo(f"  op_type:     {dict((t, list(p)) for t, p in s.op_params)}")
+    echo(f"  heads: {list(s.heads)}  ffn_dim: {list(s.ffn_dims)}  num_ffn: {list(s.num_ffns)}")
+    echo(f"  size: {s.size():,}")
 
 
 @space_app.command("sample")
@@ -88,7 +85,7 @@ def space_sample(
     from bertbench.space import SearchSpace
 
     for a in SearchSpace.named(name).sample(n, seed):
-        _out(a.to_json() if as_json else f"{a.arch_id}  {a.short()}")
+        echo(a.to_json() if as_json else f"{a.arch_id}  {a.short()}")
 
 
 # ---------------------------------------------------------------------------------------------------------- models
@@ -103,7 +100,7 @@ def models_cmd(
     """
     from bertbench.demo import model_tour
 
-    _out(model_tour(batch=batch, seq_len=seq_len))
+    echo(model_tour(batch=batch, seq_len=seq_len))
 
 
 @app.command("demo")
@@ -137,7 +134,7 @@ def plot_cmd(
     out.mkdir(parents=True, exist_ok=True)
     a = results_plot(bench, out / "results.png")
     b = curves_plot(bench, out / "pretrain_loss.png")
-    _out(f"wrote {a} and {b}")
+    echo(f"wrote {a} and {b}")
 
 
 @app.command("export")
@@ -151,7 +148,7 @@ def export_cmd(
     """
     from bertbench.hub import export
 
-    _out(f"exported to {export(release, out)} (datasets.load_dataset('{out}', name='summary'))")
+    echo(f"exported to {export(release, out)} (datasets.load_dataset('{out}', name='summary'))")
 
 
 @app.command("publish")
@@ -160,7 +157,8 @@ def publish_cmd(
     repo_id: str = typer.Option(..., "--repo-id", help="Hub dataset repository, ORG/NAME."),
     tag: str = typer.Option(..., "--tag", help="Tag for the commit, e.g. v0.1.0."),
     private: bool = typer.Option(False, "--private", help="Create the repository as private."),
-    timeout: float = typer.Option(30.0, "--timeout", help="HTTP client timeout in seconds."),
+    timeout: float = typer.Option(30.0, "--timeout", help="Seconds for the whole call, retries included (a rerun "
+                                  "resumes: it only sends what the Hub lacks)."),
     endpoint: str | None = typer.Option(None, "--endpoint", help="Hub endpoint (default: huggingface.co)."),
     record: Path | None = typer.Option(Path("manifests/releases/index.json"), "--record",
                                        help="Record of publications, in your working folder (created if missing)."),
@@ -173,8 +171,8 @@ def publish_cmd(
 
     res = publish(release, repo_id, tag, private=private, timeout=timeout, endpoint=endpoint,
                   record=record if record and record.parent.exists() else None)
-    _out(f"published {res['name']} {res['version']} to {res['url']} at {res['commit'][:12]}, tagged {res['tag']}; "
-         f"load with bertbench.load('hf://{repo_id}@{tag}')")
+    echo(f"{res['action']}: {res['name']} {res['version']} at {res['url']}, commit {res['commit'][:12]}, tag "
+         f"{res['tag']}; load with bertbench.load('hf://{repo_id}@{tag}')")
 
 
 # -------------------------------------------------------------------------------------------------------- training
@@ -208,7 +206,7 @@ def regenerate_cmd(
     """
     import dataclasses
 
-    from bertbench.space import load_grid
+    from bertbench.grids import load_grid
     from bertbench.training.grid import regenerate
     from bertbench.training.recipe import load_recipe
 
@@ -240,12 +238,12 @@ def regenerate_cmd(
         runner = GridRunner(g, r, out, seeds=seed_list, tasks=task_list, parallel=parallel, threads=threads,
                             progress=not no_progress)
         runner.prepare()
-        _out(f"prepared {out}: {len(runner.units())} units planned, inputs cached")
+        echo(f"prepared {out}: {len(runner.units())} units planned, inputs cached")
         return
     counts = regenerate(g, r, out, seeds=seed_list, tasks=task_list, parallel=parallel, shard_index=shard_index,
                         num_shards=num_shards, threads=threads, progress=not no_progress, retry_failed=retry_failed)
     elsewhere = f", {counts['claimed_elsewhere']} unit(s) left to other workers" if counts.get("claimed_elsewhere") else ""
-    _out(f"worker done: {counts['written']} results written, {counts['skipped']} already present{elsewhere}, "
+    echo(f"worker done: {counts['written']} results written, {counts['skipped']} already present{elsewhere}, "
          f"{counts['seconds']} s; results in {out}/shards")
 
 
@@ -275,7 +273,7 @@ def commit_cmd(
     from bertbench.store.release import commit
 
     dest = commit(run_dir, name, version, out, license=license, models=models, allow_partial=allow_partial)
-    _out(f"release written: {dest}")
+    echo(f"release written: {dest}")
 
 
 @app.command("export-model")
@@ -293,7 +291,7 @@ def export_model_cmd(
     from bertbench.models.export import export_model
 
     dest = export_model(source, arch_id, out, seed=seed)
-    _out(f"exported to {dest} (transformers.AutoModel.from_pretrained('{dest}', trust_remote_code=True))")
+    echo(f"exported to {dest} (transformers.AutoModel.from_pretrained('{dest}', trust_remote_code=True))")
 
 
 @app.command("validate")
@@ -306,7 +304,7 @@ def validate_cmd(release: Path = typer.Argument(..., help="A release folder.")) 
 
     m = validate(release)
     rows = ", ".join(f"{k} {v['rows']}" for k, v in m["tables"].items())
-    _out(f"ok: {m['name']} {m['version']} (schema {m['schema_version']}): {rows}")
+    echo(f"ok: {m['name']} {m['version']} (schema {m['schema_version']}): {rows}")
 
 
 @app.command("query")
@@ -325,7 +323,7 @@ def query_cmd(
 
     Example: bertbench query nas-bench-bert-2023 --path ../shared/data/seed-paper --where hidden_size=256 --limit 5
     """
-    bench = _load_bench(source, path, dataset, reduction)
+    bench = load_bench(source, path, dataset, reduction)
     conditions = {}
     for w in where:
         if "=" not in w:
@@ -336,7 +334,7 @@ def query_cmd(
         bench = bench.filter(**conditions)
     if arch is not None:
         rec = bench.query(arch)
-        _out(json.dumps({k: v for k, v in rec.items() if k not in ("curves", "architecture")}, indent=2, default=str))
+        echo(json.dumps({k: v for k, v in rec.items() if k not in ("curves", "architecture")}, indent=2, default=str))
         return
     df = bench.to_pandas(view)
     if out is not None:
@@ -346,13 +344,13 @@ def query_cmd(
             df.to_parquet(out, index=False)
         else:
             raise ValueError(f"--out {out}: suffix must be .csv or .parquet")
-        _out(f"wrote {len(df)} rows to {out}")
+        echo(f"wrote {len(df)} rows to {out}")
         return
     import pandas as pd
 
     with pd.option_context("display.max_columns", 40, "display.width", 200):
-        _out(df.drop(columns=[c for c in ("arch_json", "recipe_json") if c in df]).head(limit).to_string(index=False))
-    _out(f"({len(df)} rows)")
+        echo(df.drop(columns=[c for c in ("arch_json", "recipe_json") if c in df]).head(limit).to_string(index=False))
+    echo(f"({len(df)} rows)")
 
 
 @app.command("search")
@@ -378,7 +376,7 @@ def search_cmd(
 
     from bertbench import search
 
-    bench = _load_bench(source, path)
+    bench = load_bench(source, path)
     if metrics_csv is not None:
         import bertbench
 
@@ -395,168 +393,10 @@ def search_cmd(
     search.plot(frame, out / "search.png", title=f"{bench.name}: {attrs['metric']}, budget {budget_frac:.0%}")
     table = search.final_regret(frame)
     with pd.option_context("display.width", 160, "display.float_format", "{:.3f}".format):
-        _out(f"{bench.name}: {attrs['metric']} ({attrs['direction']} is better), best {attrs['optimum']:.3f}; budget "
+        echo(f"{bench.name}: {attrs['metric']} ({attrs['direction']} is better), best {attrs['optimum']:.3f}; budget "
              f"{budget:,.0f} {attrs['cost_unit']} ({budget_frac:.0%}); final regret over {seeds} seeds:")
-        _out(table.to_string(index=False))
-    _out(f"written: {out}/search.parquet, {out}/search.png")
-
-
-# ------------------------------------------------------------------------------------------------------- proxies
-def _load_bench(source: str, path: Path | None, dataset: str | None = None, reduction: str = "none"):
-    import bertbench
-
-    options: dict = {}
-    if path is not None:
-        options["path"] = path
-    if source == "nas-bench-nlp":
-        options.update(dataset=dataset, reduction=reduction)
-    return bertbench.load(source, **options)
-
-
-@proxies_app.command("list")
-def proxies_list(
-    family: str | None = typer.Option(None, "--family", help="bert | rnn"),
-    check: bool = typer.Option(True, "--check/--no-check",
-                               help="Measure each proxy's float32 vs float64 gap on reference models (~15 s)."),
-) -> None:
-    """List the registered proxies with their direction, families and stability: the relative float32 vs float64 gap
-    on a reference BERT model (every op type) and RNN; above the gate's tolerance a score is published as NaN.
-
-    Example: bertbench proxies list --family rnn
-    """
-    from bertbench.proxies import STABILITY_TOL
-    from bertbench.proxies.registry import get_proxy, list_proxies
-
-    if family not in (None, "bert", "rnn"):
-        raise typer.BadParameter(f"--family {family!r}; allowed: bert, rnn")
-    names = list_proxies(family)
-    gaps: dict[str, dict[str, float]] = {}
-    if check:
-        from bertbench.proxies.stability import precision_gaps
-
-        for fam in ("bert", "rnn"):
-            if family in (None, fam):
-                gaps[fam] = precision_gaps(fam, [n for n in names if fam in get_proxy(n).families])
-    _out(f"{'proxy':<22} {'better':<7} {'families':<9} " + ("".join(f"{f + ' f32/f64':<13}" for f in gaps)) +
-         f"description (gate: relative gap <= {STABILITY_TOL:g})")
-    for name in names:
-        spec = get_proxy(name)
-        cells = "".join(f"{_gap(gaps[f].get(name)):<13}" for f in gaps)
-        _out(f"{name:<22} {spec.direction:<7} {','.join(spec.families):<9} {cells}{spec.doc.splitlines()[0]}")
-
-
-def _gap(value: float | None) -> str:
-    import math
-
-    if value is None:
-        return "-"
-    if math.isnan(value):
-        return "n/a"
-    return f"{value:.0e}" if value > 0 else "0"
-
-
-@proxies_app.command("score")
-def proxies_score(
-    source: str = typer.Argument(..., help="Benchmark: release folder, nas-bench-bert-2023, nas-bench-nlp, hf://..."),
-    arch: str = typer.Option(..., "--arch", help="An id of the benchmark (arch_id, paper id, run_key)."),
-    path: Path | None = typer.Option(None, "--path", help="Data file/folder for the named benchmarks."),
-    proxies: str | None = typer.Option(None, "--proxies", help="Comma-separated names (default: all of the family)."),
-    variant: str | None = typer.Option(None, "--variant", help="BERT: as_named | as_trained_2023."),
-    seed: int = typer.Option(0, "--seed", help="Initialisation and batch seed."),
-    ptb: Path | None = typer.Option(None, "--ptb", help="RNN: PTB text (ptb.zip or folder) for the input batch."),
-) -> None:
-    """Score proxies on one untrained architecture of a benchmark.
-
-    Example: bertbench proxies score nas-bench-bert-2023 --path ../shared/data/seed-paper --arch 0 --variant as_named
-    """
-    from bertbench.models.rnn import build_rnn_lm
-    from bertbench.proxies import bert_batch, rnn_batch, score
-    from bertbench.proxies.registry import list_proxies
-
-    bench = _load_bench(source, path)
-    names = proxies.split(",") if proxies else list_proxies(bench.family)
-    a = bench.query(arch)["architecture"]
-    if bench.family == "rnn":
-        if ptb is None:
-            raise ValueError("--ptb is required for RNN benchmarks")
-        batch = rnn_batch(str(ptb))
-        model = build_rnn_lm(a, seed=seed, ntoken=batch.vocab_size)
-    else:
-        from bertbench.models import build_model
-
-        batch = bert_batch(seed=seed)
-        vocab = 30522 if bench.name == "nas-bench-bert-2023" else batch.vocab_size
-        model = build_model(a, variant=variant or bench.metadata.get("default_variant", "as_named"), seed=seed,
-                            vocab_size=vocab)
-    for name, r in score(model, batch, names, seed=seed).items():
-        _out(f"{name:<22} {r['value']:>16.6g}  {r['seconds']:6.2f} s  {r['status']}{'  ' + r['error'] if r['error'] else ''}")
-
-
-@proxies_app.command("evaluate")
-def proxies_evaluate(
-    source: str = typer.Argument(..., help="Benchmark: release folder, nas-bench-bert-2023, nas-bench-nlp, hf://..."),
-    path: Path | None = typer.Option(None, "--path", help="Data file/folder for the named benchmarks."),
-    proxies: str | None = typer.Option(None, "--proxies", help="Comma-separated names (default: all of the family)."),
-    n: int | None = typer.Option(None, "--n", min=1, help="Score a seeded sample of N architectures (default: all)."),
-    seed: int = typer.Option(0, "--seed", help="Initialisation, batch and sample seed."),
-    variant: str | None = typer.Option(None, "--variant", help="BERT: as_named | as_trained_2023."),
-    target: str | None = typer.Option(None, "--target", help="Summary column to rank against (default: GLUE / "
-                                                               "synthetic aggregate / test_loss)."),
-    ptb: Path | None = typer.Option(None, "--ptb", help="RNN: PTB text (ptb.zip or folder) for the input batch."),
-    dataset: str | None = typer.Option(None, "--dataset", help="nas-bench-nlp: ptb | wikitext-2."),
-    batch_size: int | None = typer.Option(None, "--batch-size", min=1, help="Sequences per input batch."),
-    processes: int = typer.Option(1, "--processes", min=1, help="Worker processes."),
-    out: Path = typer.Option(Path("proxy-eval"), "--out", help="Folder for proxies.parquet, correlations.csv, PNGs."),
-) -> None:
-    """Score proxies on a benchmark's architectures and correlate them with the trained results (+ plots).
-
-    Example: bertbench proxies evaluate nas-bench-nlp --path logs.zip --ptb ptb.zip --proxies hidden_covariance
-    """
-    from bertbench.proxies.evaluate import evaluate
-
-    bench = _load_bench(source, path, dataset)
-    names = proxies.split(",") if proxies else None
-    _, corr = evaluate(bench, names, n=n, seed=seed, variant=variant, target=target, out=out, ptb=str(ptb) if ptb else None,
-                       batch_size=batch_size, processes=processes)
-    _print_corr(corr)
-    _out(f"wrote {out}/proxies.parquet, correlations.csv, scores.csv, scatter.png, ranks.png")
-
-
-@proxies_app.command("correlate")
-def proxies_correlate(
-    csv: Path = typer.Argument(..., help="A CSV with one row per architecture: proxy columns and a target column."),
-    target: str = typer.Option(..., "--target", help="Target column, e.g. loss or 'GLUE Score'."),
-    columns: str | None = typer.Option(None, "--columns", help="Comma-separated proxy columns (default: all numeric)."),
-    n_boot: int = typer.Option(1000, "--n-boot", min=1, help="Bootstrap resamples for the 95% intervals."),
-    target_direction: str = typer.Option("higher", "--target-direction", help="higher (accuracy) or lower (loss) is "
-                                                                                "better; used by precision@top10%."),
-    out: Path | None = typer.Option(None, "--out", help="Write the table as CSV."),
-) -> None:
-    """Correlation table of precomputed scores (e.g. the 2023 paper's CSVs) with a target.
-
-    Example: bertbench proxies correlate ../shared/data/seed-paper/RNN_results.csv --target loss
-    """
-    import pandas as pd
-
-    from bertbench.proxies.evaluate import correlation_table
-
-    df = pd.read_csv(csv, encoding="utf-8-sig")
-    if target not in df.columns:
-        raise ValueError(f"--target {target!r} is not a column; columns: {list(df.columns)}")
-    cols = columns.split(",") if columns else [c for c in df.select_dtypes("number").columns if c != target]
-    if target_direction not in ("higher", "lower"):
-        raise ValueError(f"--target-direction {target_direction!r}; allowed: higher, lower")
-    corr = correlation_table(df, target, cols, target_direction, n_boot=n_boot)
-    _print_corr(corr)
-    if out:
-        corr.to_csv(out, index=False)
-
-
-def _print_corr(corr) -> None:
-    import pandas as pd
-
-    with pd.option_context("display.width", 200, "display.max_columns", 20, "display.float_format", "{:.3f}".format):
-        _out(corr.to_string(index=False))
+        echo(table.to_string(index=False))
+    echo(f"written: {out}/search.parquet, {out}/search.png")
 
 
 def _parse_value(v: str):
@@ -571,8 +411,21 @@ def _parse_value(v: str):
 def main() -> None:
     """Console-script entry point: one-line errors unless --debug. Exit 2: bad input (an option, a file, a field);
     exit 1: the environment failed (disk, permissions, memory) and nothing was recorded for it."""
+    from typer.exceptions import TyperException
+
     try:
-        app()
+        code = app(standalone_mode=False, prog_name="bertbench")
+        if isinstance(code, int) and code:
+            sys.exit(code)
+    except TyperException as err:  # typer's (vendored click) usage errors: one line, not a usage box
+        ctx = getattr(err, "ctx", None)
+        if type(err).__name__ == "NoArgsIsHelpError" and ctx is not None:  # `bertbench proxies`: the help
+            typer.echo(ctx.get_help())
+            sys.exit(2)
+        if not hasattr(err, "format_message"):  # Abort and the like
+            _fail(err, "aborted", 1)
+        where = f"{ctx.command_path}: " if ctx is not None else ""
+        _fail(err, where + " ".join(err.format_message().split()), int(getattr(err, "exit_code", 2)))
     except EnvironmentFault as err:
         _fail(err, str(err), 1)
     except (FileNotFoundError, FileExistsError) as err:  # a path the user named

@@ -16,15 +16,19 @@ uploads the folder as a single commit and tags it. Failures (offline, no token, 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from bertbench.errors import HubError
+
+log = logging.getLogger(__name__)
 
 
 def merge_configs(existing: list[dict[str, Any]], ours: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -112,48 +116,106 @@ def _existing_configs(repo_id: str, endpoint: str | None, token: str, cache: Pat
 
 
 def publish(release: str | os.PathLike[str], repo_id: str, tag: str, private: bool = False, token: str | None = None,
-            endpoint: str | None = None, timeout: float = 30.0, record: str | os.PathLike[str] | None = None
-            ) -> dict[str, Any]:
+            endpoint: str | None = None, timeout: float = 30.0, record: str | os.PathLike[str] | None = None,
+            tries: int = 3) -> dict[str, Any]:
     """Create the dataset repo if needed, upload the exported release as one commit, tag it; return
-    {repo_id, tag, commit, url}. ``record``: a releases index JSON to append the publication to."""
+    {repo_id, tag, commit, url, name, version, action}. ``record``: a releases index JSON to append the publication to.
+
+    Idempotent, so a rerun finishes what a failed call left: before every try the remote is read. A ``tag`` that
+    already points at this release's manifest means it is published (nothing is sent; action "already published");
+    a tag holding another release is refused. A head commit that holds this manifest (a commit whose response was
+    lost, or a call stopped before its tag) is only tagged (action "tagged"). Otherwise the folder is committed with
+    ``parent_commit`` = the head just read, so a retried commit can never land twice (action "committed").
+    ``timeout`` bounds the whole call, tries included; each failed try is logged as one line."""
     import huggingface_hub
-    from huggingface_hub import DatasetCard, HfApi, constants
+    from huggingface_hub import HfApi, constants
+
+    from bertbench.store.release import sha256_file
 
     if constants.HF_HUB_OFFLINE:
         raise HubError("cannot publish: offline mode is on (HF_HUB_OFFLINE=1); unset it to publish")
     token = token or huggingface_hub.get_token()
     if not token:
         raise HubError("no Hugging Face token found: set HF_TOKEN or run `hf auth login` (the token is never printed)")
+    deadline = time.monotonic() + timeout
     work = Path(tempfile.mkdtemp(prefix="bertbench-publish-"))
     try:
         folder = export(release, work / "export")
+        manifest = json.loads((folder / "manifest.json").read_text())
+        digest = sha256_file(folder / "manifest.json")
         api = HfApi(endpoint=endpoint, token=token)
-        try:
-            with _client_timeout(timeout):
-                api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
-                existing = _existing_configs(repo_id, endpoint, token, work / "cache")
-                if existing:
-                    card = DatasetCard.load(folder / "README.md")
-                    card.data["configs"] = merge_configs(existing, card.data.to_dict()["configs"])
-                    card.save(folder / "README.md")
-                manifest = json.loads((folder / "manifest.json").read_text())
-                info = api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type="dataset",
-                                         commit_message=f"bertbench {manifest['name']} {manifest['version']}")
-                commit = info.oid
-                api.create_tag(repo_id, tag=tag, revision=commit, repo_type="dataset",
-                               tag_message=f"bertbench {manifest['name']} {manifest['version']}")
-        except HubError:
-            raise
-        except Exception as err:  # network, auth, HTTP errors: one clear line, no token in it
-            msg = str(err).splitlines()[0] if str(err) else type(err).__name__
-            raise HubError(f"publishing {repo_id} failed ({type(err).__name__}: {msg})") from err
+        outcome, errors = None, []
+        for attempt in range(1, tries + 1):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            try:
+                with _client_timeout(left):
+                    outcome = _publish_once(api, repo_id, tag, folder, digest, manifest, private, work / f"try{attempt}")
+                break
+            except HubError:
+                raise
+            except Exception as err:  # network, HTTP errors: one line each, no token in it
+                errors.append(f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}")
+                log.warning("publishing %s: try %d of %d failed (%s)", repo_id, attempt, tries, errors[-1])
+        if outcome is None:
+            raise HubError(f"publishing {repo_id} failed after {len(errors)} tries within {timeout:g} s "
+                           f"({errors[-1] if errors else 'no time left'}); run it again: it resumes")
+        commit, action = outcome
         result = {"repo_id": repo_id, "tag": tag, "commit": commit, "url": f"{api.endpoint}/datasets/{repo_id}",
-                  "name": manifest["name"], "version": manifest["version"]}
-        if record is not None:
+                  "name": manifest["name"], "version": manifest["version"], "action": action}
+        if record is not None and action != "already published":
             _record(Path(record), result, folder)
         return result
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _remote_manifest_sha(api: Any, repo_id: str, revision: str, cache: Path) -> str | None:
+    """sha256 of manifest.json at ``revision`` of the dataset repo, None when it has none."""
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import EntryNotFoundError, RevisionNotFoundError
+
+    from bertbench.store.release import sha256_file
+
+    try:
+        path = hf_hub_download(repo_id, "manifest.json", repo_type="dataset", revision=revision,
+                               endpoint=api.endpoint, token=api.token, cache_dir=cache)
+    except (EntryNotFoundError, RevisionNotFoundError):
+        return None
+    return sha256_file(Path(path))
+
+
+def _publish_once(api: Any, repo_id: str, tag: str, folder: Path, digest: str, manifest: dict[str, Any],
+                  private: bool, cache: Path) -> tuple[str, str]:
+    """One try of ``publish``: read the remote, then send only what is missing; (commit, action)."""
+    from huggingface_hub import CommitOperationAdd, DatasetCard
+
+    api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+    refs = api.list_repo_refs(repo_id, repo_type="dataset")
+    tags = {t.name: t.target_commit for t in refs.tags}
+    head = next((b.target_commit for b in refs.branches if b.name == "main"), None)
+    if tag in tags:
+        if _remote_manifest_sha(api, repo_id, tags[tag], cache) == digest:
+            return tags[tag], "already published"
+        raise HubError(f"tag {tag!r} already exists on {repo_id} and holds another release; choose a new tag")
+    label = f"bertbench {manifest['name']} {manifest['version']}"
+    if head is not None and _remote_manifest_sha(api, repo_id, head, cache) == digest:
+        commit, action = head, "tagged"
+    else:
+        existing = _existing_configs(repo_id, api.endpoint, api.token, cache)
+        if existing:
+            card = DatasetCard.load(folder / "README.md")
+            card.data["configs"] = merge_configs(existing, card.data.to_dict()["configs"])
+            card.save(folder / "README.md")
+        # create_commit sends the commit once (upload_folder retries it on its own clock); parent_commit makes the
+        # Hub refuse it if the branch moved, so a retry of ours can never add a second commit.
+        ops = [CommitOperationAdd(path_in_repo=f.relative_to(folder).as_posix(), path_or_fileobj=str(f))
+               for f in sorted(folder.rglob("*")) if f.is_file()]
+        info = api.create_commit(repo_id, ops, commit_message=label, repo_type="dataset", parent_commit=head)
+        commit, action = info.oid, "committed"
+    api.create_tag(repo_id, tag=tag, revision=commit, repo_type="dataset", tag_message=label)
+    return commit, action
 
 
 def _record(index: Path, result: dict[str, Any], folder: Path) -> None:

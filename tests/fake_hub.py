@@ -16,8 +16,12 @@ from urllib.parse import unquote, urlparse
 
 
 class FakeHub:
-    def __init__(self, stall: bool = False) -> None:
+    def __init__(self, stall: bool = False, faults: dict[str, int] | None = None) -> None:
+        """``faults``: how many times to inject each fault: "tag_500" (the tag POST answers 500), "commit_lost"
+        (the commit is applied, then the connection is closed without a response), "commit_stall" (the commit POST
+        hangs until the server stops)."""
         self.stall = stall
+        self.faults = dict(faults or {})
         self.release = threading.Event()
         self.requests: list[tuple[str, str]] = []
         self.repos: dict[str, dict] = {}  # repo_id -> {"files": {path: bytes}, "commits": [oid], "tags": {tag: oid}}
@@ -56,7 +60,13 @@ class FakeHub:
                 if method == "POST" and path == "/api/repos/create":
                     req = json.loads(body)
                     repo_id = f"{req.get('organization')}/{req['name']}" if req.get("organization") else req["name"]
-                    hub.repos.setdefault(repo_id, {"files": {}, "commits": [], "tags": {}})
+                    if repo_id not in hub.repos:  # as the Hub: a new repo starts with an initial commit
+                        files = {".gitattributes": b"*.parquet filter=lfs diff=lfs merge=lfs -text\n"}
+                        if repo_id in hub.cards:
+                            files["README.md"] = hub.cards[repo_id].encode()
+                        oid = hashlib.sha1(f"initial {repo_id}".encode()).hexdigest()
+                        hub.repos[repo_id] = {"files": dict(files), "commits": [oid], "tags": {},
+                                              "snapshots": {oid: dict(files)}}
                     return self._send(200, {"url": f"http://{self.headers['Host']}/datasets/{repo_id}", "name": repo_id})
                 if method == "POST" and path == "/api/validate-yaml":
                     return self._send(200, {"errors": [], "warnings": []})
@@ -67,20 +77,44 @@ class FakeHub:
                                                        "oid": None} for f in files]})
                 m = re.match(r"^/api/datasets/([^/]+/[^/]+)/commit/(.+)$", path)
                 if m and method == "POST":
+                    if hub._fault("commit_stall"):
+                        hub.release.wait(120)
+                        return
                     repo = hub.repos[m.group(1)]
-                    files = {}
+                    files, parent = {}, None
                     for line in body.splitlines():
                         item = json.loads(line)
                         if item["key"] == "file":
                             files[item["value"]["path"]] = base64.b64decode(item["value"]["content"])
+                        if item["key"] == "header":
+                            parent = item["value"].get("parentCommit")
+                    head = repo["commits"][-1] if repo["commits"] else None
+                    if parent is not None and parent != head:  # as the Hub: the branch moved since parent_commit
+                        return self._send(412, {"error": "A commit has happened since. Please refresh and try again."})
                     oid = hashlib.sha1(json.dumps(sorted(files)).encode() + str(len(repo["commits"])).encode()).hexdigest()
                     repo["files"].update(files)
                     repo["commits"].append(oid)
                     repo.setdefault("snapshots", {})[oid] = dict(repo["files"])
+                    if hub._fault("commit_lost"):
+                        self.close_connection = True
+                        self.connection.shutdown(2)
+                        return
                     host = self.headers["Host"]
                     return self._send(200, {"commitUrl": f"http://{host}/datasets/{m.group(1)}/commit/{oid}",
                                             "commitOid": oid})
                 m = re.match(r"^/api/datasets/([^/]+/[^/]+)/tag/(.+)$", path)
+                if m and method == "POST" and hub._fault("tag_500"):
+                    return self._send(500, {"error": "Internal Error"})
+                m2 = re.match(r"^/api/datasets/([^/]+/[^/]+)/refs$", path)
+                if m2 and method == "GET":
+                    repo = hub.repos.get(m2.group(1))
+                    if repo is None:
+                        return self._send(404, {"error": "Repository not found"}, headers={"X-Error-Code": "RepoNotFound"})
+                    head = repo["commits"][-1] if repo["commits"] else None
+                    return self._send(200, {
+                        "branches": [{"name": "main", "ref": "refs/heads/main", "targetCommit": head}] if head else [],
+                        "tags": [{"name": t, "ref": f"refs/tags/{t}", "targetCommit": o} for t, o in repo["tags"].items()],
+                        "converts": []})
                 if m and method == "POST":
                     hub.repos[m.group(1)]["tags"][json.loads(body)["tag"]] = m.group(2)
                     return self._send(200, {})
@@ -138,6 +172,12 @@ class FakeHub:
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def _fault(self, name: str) -> bool:
+        if self.faults.get(name, 0) > 0:
+            self.faults[name] -= 1
+            return True
+        return False
 
     def __enter__(self) -> FakeHub:
         self.thread.start()

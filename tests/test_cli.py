@@ -39,6 +39,12 @@ def test_errors_are_one_line(tmp_path):
     assert "Traceback" in res.stderr
     res = run("regenerate", "--out", str(tmp_path / "r"), "--set", "pretrain.stepz=3")
     assert res.returncode == 2 and "unknown key(s) ['stepz']" in res.stderr
+    for args, words in [(("regenerate", "--out", str(tmp_path / "r"), "--threads", "0"), "'--threads'"),
+                        (("search", "x", "--seeds", "0"), "'--seeds'"), (("regenerate", "--bogus"), "--bogus")]:
+        res = run(*args)  # option range and usage errors: one line naming the option, no usage box
+        assert res.returncode == 2 and res.stderr.strip().count("\n") == 0 and words in res.stderr, res.stderr
+        assert res.stderr.startswith("error: bertbench ") and "╭" not in res.stderr
+    assert not (tmp_path / "r").exists()
 
 
 def test_import_is_light():

@@ -71,7 +71,7 @@ def test_publish_commit_tag_and_load_back(release, tmp_path, online, capsys):
         hub.cards["org/bench"] = "---\nconfigs:\n- config_name: legacy\n  data_files: old/*.parquet\n---\nold card\n"
         res = publish(release, "org/bench", "v1.2.3", endpoint=hub.url, timeout=5, record=tmp_path / "index.json")
         repo = hub.repos["org/bench"]
-        assert len(repo["commits"]) == 1 and repo["tags"] == {"v1.2.3": res["commit"]}
+        assert len(repo["commits"]) == 2 and repo["tags"] == {"v1.2.3": res["commit"]}  # the repo's initial + ours
         files = repo["files"]
         assert {"README.md", "manifest.json", "data/summary.parquet", "data/runs.parquet"} <= set(files)
         card = files["README.md"].decode()
@@ -110,3 +110,38 @@ def test_publish_stalled_endpoint_times_out_and_leaves_nothing(release, online):
             publish(release, "org/bench", "v1", endpoint=hub.url, timeout=1.0)
         assert time.perf_counter() - t < 15
         assert hub.repos == {} and all(path == "/api/repos/create" for _, path in hub.requests)
+
+
+@pytest.mark.parametrize("fault", ["tag_500", "commit_lost"])
+def test_publish_recovers_from_a_fault_with_one_commit(release, online, fault):
+    """The tag POST answers 500, or the commit lands but its response is lost: the next try reads the remote, sees
+    its own manifest at the head and only tags. One release = one commit; a rerun sends nothing."""
+    with FakeHub(faults={fault: 1}) as hub:
+        res = publish(release, "org/bench", "v1", endpoint=hub.url, timeout=20)
+        repo = hub.repos["org/bench"]
+        assert len(repo["commits"]) == 2 and repo["tags"] == {"v1": res["commit"]} and res["action"] == "tagged"
+        again = publish(release, "org/bench", "v1", endpoint=hub.url, timeout=20)
+        assert again["action"] == "already published" and len(repo["commits"]) == 2  # the initial + one
+
+
+def test_publish_stalled_commit_stays_within_the_deadline_and_a_rerun_finishes(release, online, tmp_path):
+    with FakeHub(faults={"commit_stall": 1}) as hub:
+        t = time.perf_counter()
+        with pytest.raises(HubError, match="failed after 1 tries within 3 s.*run it again"):
+            publish(release, "org/bench", "v1", endpoint=hub.url, timeout=3)
+        assert time.perf_counter() - t < 3 + 2.5  # the whole call, not 3 s per try
+        assert len(hub.repos["org/bench"]["commits"]) == 1  # the initial commit only
+        res = publish(release, "org/bench", "v1", endpoint=hub.url, timeout=20)
+        assert res["action"] == "committed" and len(hub.repos["org/bench"]["commits"]) == 2
+
+
+def test_publish_refuses_a_tag_that_holds_another_release(release, online, tmp_path):
+    from bertbench.store.release import commit
+
+    fill(tmp_path / "run2", seed=1) if "seed" in fill.__code__.co_varnames else fill(tmp_path / "run2")
+    other = commit(tmp_path / "run2", "unit", "1.2.4", tmp_path / "releases2", license="cc-by-4.0")
+    with FakeHub() as hub:
+        publish(release, "org/bench", "v1", endpoint=hub.url, timeout=20)
+        with pytest.raises(HubError, match="tag 'v1' already exists on org/bench and holds another release"):
+            publish(other, "org/bench", "v1", endpoint=hub.url, timeout=20)
+        assert len(hub.repos["org/bench"]["commits"]) == 2

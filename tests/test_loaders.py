@@ -158,7 +158,7 @@ def test_summary_is_cached_on_disk_and_equals_a_fresh_build(shared_data, tmp_pat
     build_summary computes; a subset never reads the whole's cache; the conversion of the JSON is cached too."""
     import pandas as pd
 
-    from bertbench.loaders.base import build_summary
+    from bertbench.loaders.summary import build_summary
 
     first = bertbench.load("nas-bench-bert-2023", path=shared_data / "seed-paper")
     built = first.to_pandas()

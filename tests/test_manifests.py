@@ -6,8 +6,9 @@ from pathlib import Path
 import pytest
 
 from bertbench.errors import InvalidArchitecture, InvalidRecipe, InvalidSearchSpace
+from bertbench.grids import load_grid
 from bertbench.manifest_files import known, packaged_dir
-from bertbench.space import SearchSpace, load_grid
+from bertbench.space import SearchSpace
 from bertbench.training.recipe import load_recipe
 
 

@@ -406,7 +406,7 @@ def test_retry_failed_and_clean_up_of_killed_runs(env, reference, tmp_path):
     unit = key.rsplit("__", 1)[0]
     (run / "checkpoints" / unit / "step-8").mkdir(parents=True)
     res = regenerate(root, e, run)
-    assert "0 results written" in res.stdout  # a recorded failure stays without the flag
+    assert "0 results written, 9 already present" in res.stdout  # a recorded failure stays; reused pretraining counts
     assert not orphan.exists() and not (run / "checkpoints" / unit).exists()
     res = regenerate(root, e, run, "--retry-failed")
     assert "1 results written" in res.stdout, res.stdout
@@ -447,7 +447,7 @@ def test_grid_entries_may_name_their_own_seeds(tmp_path):
     """A grid's seeds (top level) and an entry's own seeds decide the units unless --seeds is given; bad seeds name
     the field."""
     from bertbench.errors import InvalidArchitecture
-    from bertbench.space import load_grid
+    from bertbench.grids import load_grid
     from bertbench.training.grid import GridRunner
     from bertbench.training.recipe import load_recipe
 

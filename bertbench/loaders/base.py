@@ -81,6 +81,8 @@ class Benchmark(NasQueries):
     def _runs_frame(self) -> pd.DataFrame:
         runs = self.tables["runs"]
         df = runs.drop_columns(["metrics"]).to_pandas(types_mapper=pd.ArrowDtype)
+        from bertbench.loaders.summary import metric_matrix
+
         names, wide = metric_matrix(runs)
         for j, n in enumerate(names):
             df[n] = pd.arrays.ArrowExtensionArray(pa.array(wide[:, j], pa.float64()))  # NaN stays NaN
@@ -95,6 +97,8 @@ class Benchmark(NasQueries):
             if path is not None and path.exists():
                 self._summary = pq.read_table(path).to_pandas(types_mapper=pd.ArrowDtype)
             else:
+                from bertbench.loaders.summary import build_summary
+
                 self._summary = build_summary(self)
                 if path is not None:
                     try:
@@ -313,90 +317,6 @@ def _group_slices(table: pa.Table) -> dict[str, tuple[int, int]] | None:
     lengths = np.diff(np.append(starts, len(idx)))
     names = enc.dictionary.to_pylist()
     return {names[c]: (int(s), int(n)) for c, s, n in zip(codes, starts, lengths)}
-
-
-def metric_matrix(runs: pa.Table) -> tuple[list[str], np.ndarray]:
-    """Metric names (in order of first appearance) and a (rows x names) float array of the runs' ``metrics``
-    column (NaN where a run lacks a metric); vectorised with pyarrow."""
-    col = runs.column("metrics").combine_chunks() if runs.num_rows else pa.array([], runs.schema.field("metrics").type)
-    flat = pc.list_flatten(col)
-    if len(flat) == 0:
-        return [], np.empty((runs.num_rows, 0))
-    parent = pc.list_parent_indices(col).to_numpy(zero_copy_only=False)
-    enc = pc.dictionary_encode(flat.field("name")).combine_chunks() if hasattr(flat.field("name"), "combine_chunks") \
-        else pc.dictionary_encode(flat.field("name"))
-    codes = enc.indices.to_numpy(zero_copy_only=False)
-    values = pc.fill_null(flat.field("value").cast(pa.float64()), np.nan).to_numpy(zero_copy_only=False)
-    out = np.full((runs.num_rows, len(enc.dictionary)), np.nan)
-    out[parent, codes] = values
-    return [str(n) for n in enc.dictionary.to_pylist()], out
-
-
-def build_summary(bench: Benchmark) -> pd.DataFrame:
-    """The summary view (see the module docstring), vectorised: a few pandas group-bys over the runs table."""
-    from bertbench.data.tasks import get_aggregate
-
-    runs = bench.tables["runs"]
-    idc = bench.id_column
-    unit_col = "arch_id" if idc == "arch_id" else "run_key"
-    arch_cols = [c for c in bench.tables["architectures"].column_names if c != "layers"]
-    archs = bench.tables["architectures"].select(arch_cols).to_pandas(types_mapper=pd.ArrowDtype)
-    cols = list(dict.fromkeys([unit_col, "arch_id", "seed", "stage", "status", "score", "main_metric"]))
-    r = runs.select(cols).to_pandas()
-    r[unit_col] = r[unit_col].astype(str)
-    if unit_col != idc:
-        r = r.rename(columns={unit_col: idc})
-    units = r[["arch_id"]].drop_duplicates() if idc == "arch_id" else r[[idc, "arch_id"]].drop_duplicates(idc)
-    summary = units.merge(archs, on="arch_id", how="left")
-    # status per unit: ok if every run is ok, else diverged if one diverged, else failed
-    flags = pd.DataFrame({idc: r[idc], "bad": r["status"] != "ok", "div": r["status"] == "diverged"})
-    flags = flags.groupby(idc, sort=False)[["bad", "div"]].any()
-    status = pd.Series(np.where(~flags["bad"], "ok", np.where(flags["div"], "diverged", "failed")), index=flags.index,
-                       name="status")
-    stages = [st for st in dict.fromkeys(r.loc[r["main_metric"] != "", "stage"]) if st]
-    ok = r[r["status"] == "ok"]
-    n_seeds = r.groupby(idc, sort=False)["seed"].nunique().rename("n_seeds")
-    frames = [status, n_seeds]
-    if bench.family != "rnn" and stages:
-        by = ok.groupby([idc, "stage"], sort=False)["score"]
-        mean, std = by.mean().unstack("stage"), by.std().unstack("stage")
-        multi = r.groupby(["stage", idc], sort=False)["seed"].nunique().groupby(level="stage").max()
-        for st in stages:
-            frames.append((mean[st] if st in mean else pd.Series(np.nan, index=status.index)).rename(st))
-            if multi.get(st, 1) > 1:
-                frames.append((std[st] if st in std else pd.Series(np.nan, index=status.index)).rename(f"{st}_std"))
-    wide = pd.concat(frames, axis=1)
-    # every metric, mean over ok runs per (unit, stage): the parts of the aggregates
-    names, matrix = metric_matrix(runs)
-    keep = (r["status"] == "ok").to_numpy()
-    long = pd.DataFrame(matrix[keep], columns=names)
-    long[idc], long["stage"] = r.loc[keep, idc].to_numpy(), r.loc[keep, "stage"].to_numpy()
-    per_stage = long.groupby([idc, "stage"], sort=False)[names].mean() if names else None
-
-    def metric_of(stage: str, metric: str) -> pd.Series:
-        if per_stage is None or metric not in per_stage.columns or stage not in per_stage.index.get_level_values(1):
-            return pd.Series(np.nan, index=wide.index)
-        return per_stage[metric].xs(stage, level="stage").reindex(wide.index)
-
-    if bench.family == "rnn" and stages:  # one stage (the LM dataset): each metric its own column
-        for m in [m for m in names if m in ("test_loss", "val_loss", "train_loss", "test_perplexity")]:
-            wide[m] = metric_of(stages[0], m).to_numpy()
-    for agg in bench.metadata.get("aggregates", []):
-        a = get_aggregate(agg)
-        parts = [pd.concat([metric_of(task, m) for m in metrics], axis=1).mean(axis=1, skipna=False)
-                 if metrics else pd.Series(np.nan, index=wide.index) for task, metrics in a.parts]
-        wide[agg] = pd.concat(parts, axis=1).mean(axis=1, skipna=False).to_numpy()
-    for col, values in (bench.metadata.get("unit_columns") or {}).items():
-        summary[col] = summary[idc].astype(str).map(values)
-    n_runs = bench.metadata.get("n_runs")
-    if n_runs:
-        wide["n_runs"] = [n_runs.get(str(u), 1) for u in wide.index]
-    wide.index.name = idc
-    wide = wide.reset_index()
-    wide[idc] = wide[idc].astype(str)
-    summary[idc] = summary[idc].astype(str)
-    out = summary.merge(wide, on=idc, how="left")
-    return pa.Table.from_pandas(out, preserve_index=False).to_pandas(types_mapper=pd.ArrowDtype)
 
 
 RUN_META_COLUMNS = {"arch_id", "run_key", "seed", "stage", "status", "main_metric", "score", "steps", "tokens",

@@ -24,61 +24,24 @@ import platform
 import shutil
 import time
 import traceback
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from bertbench.cost import count_flops
 from bertbench.errors import EnvironmentFault, RunMismatch
+from bertbench.grids import Grid
 from bertbench.models.export import load_encoder_state, save_encoder
-from bertbench.space import Architecture, Grid
+from bertbench.space import Architecture
 from bertbench.store.schema import architecture_row, curve_rows, run_row
 from bertbench.store.writer import ShardWriter, atomic_write_bytes, result_key
 from bertbench.training.common import Shard, device_summary, make_accelerator, set_threads
 from bertbench.training.recipe import Recipe
+from bertbench.training.work_split import Unit, units_for_worker, worker_position
 
 log = logging.getLogger(__name__)
 DIST_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", "GROUP_RANK",
             "ROLE_RANK", "ROLE_WORLD_SIZE", "TORCHELASTIC_RUN_ID", "ACCELERATE_USE_CPU")
-
-
-@dataclass(frozen=True)
-class Unit:
-    arch: Architecture
-    seed: int
-
-    @property
-    def cost(self) -> float:
-        return float(count_flops(self.arch, 128))
-
-
-def process_shard(shard_index: int | None = None, num_shards: int | None = None) -> tuple[int, int]:
-    """(index, count) of this process among the grid workers: explicit, else torchrun/accelerate env, else Slurm."""
-    if shard_index is not None or num_shards is not None:
-        if shard_index is None or num_shards is None or not 0 <= shard_index < num_shards:
-            raise ValueError(f"shard_index={shard_index} and num_shards={num_shards} must satisfy 0 <= index < count")
-        return shard_index, num_shards
-    env = os.environ
-    if "WORLD_SIZE" in env and "RANK" in env:
-        return int(env["RANK"]), int(env["WORLD_SIZE"])
-    if "SLURM_ARRAY_TASK_ID" in env and "SLURM_ARRAY_TASK_COUNT" in env:
-        lo = int(env.get("SLURM_ARRAY_TASK_MIN", 0))
-        return int(env["SLURM_ARRAY_TASK_ID"]) - lo, int(env["SLURM_ARRAY_TASK_COUNT"])
-    return 0, 1
-
-
-def assign(units: list[Unit], index: int, count: int) -> list[Unit]:
-    """Greedy longest-processing-time split: deterministic, balanced by cost; returned in grid order."""
-    loads = [0.0] * count
-    owner: dict[int, int] = {}
-    order = sorted(range(len(units)), key=lambda i: (-units[i].cost, i))
-    for i in order:
-        k = min(range(count), key=lambda j: (loads[j], j))
-        owner[i] = k
-        loads[k] += units[i].cost
-    return [u for i, u in enumerate(units) if owner[i] == index]
 
 
 #: Failures of the machine, not of an architecture: they stop the run and are never recorded as rows.
@@ -114,7 +77,7 @@ class GridRunner:
         self.tasks = tuple(tasks if tasks is not None else recipe.data.tasks)
         self.parallel, self.progress, self.threads = parallel, progress, threads
         self.retry_failed = retry_failed
-        self.index, self.count = process_shard(shard_index, num_shards)
+        self.index, self.count = worker_position(shard_index, num_shards)
         self.writer = ShardWriter(self.run_dir)
         self._tokenizer = self._corpus = None
         self._task_data: dict[str, Any] = {}
@@ -276,7 +239,7 @@ class GridRunner:
             torch.cuda.set_device(local_rank % torch.cuda.device_count())
         set_threads(self.threads)
         accelerator = make_accelerator(self.recipe.mixed_precision)
-        mine = assign(self.units(), self.index, self.count)
+        mine = units_for_worker(self.units(), self.index, self.count)
         log.info("worker %d/%d: %d of %d units", self.index, self.count, len(mine), len(self.units()))
         self.check_inputs()
         self.write_run_info(accelerator)
@@ -369,8 +332,9 @@ class GridRunner:
                                          self._curve_rows(arch, seed, "pretrain", curves))
                 shutil.rmtree(self.run_dir / "checkpoints" / f"{arch.arch_id}__s{seed}", ignore_errors=True)
                 counts["written"] += 1
-        else:
+        else:  # the pretraining result and its encoder are reused: counted as already present
             pre_status = self._status_of(keys["pretrain"])
+            counts["skipped"] += 1
         for task_name in self.tasks:
             key = keys[task_name]
             if self._done(key):

@@ -1,0 +1,158 @@
+"""`bertbench proxies ...`: list, score, evaluate and correlate training-free proxies (registered on the main app
+in ``cli.py``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from bertbench.cli_common import echo, load_bench
+
+proxies_app = typer.Typer(no_args_is_help=True, help="Training-free proxies: list, score, evaluate, correlate.")
+
+
+@proxies_app.command("list")
+def proxies_list(
+    family: str | None = typer.Option(None, "--family", help="bert | rnn"),
+    check: bool = typer.Option(True, "--check/--no-check",
+                               help="Measure each proxy's float32 vs float64 gap on reference models (~15 s)."),
+) -> None:
+    """List the registered proxies with their direction, families and stability: the relative float32 vs float64 gap
+    on a reference BERT model (every op type) and RNN; above the gate's tolerance a score is published as NaN.
+
+    Example: bertbench proxies list --family rnn
+    """
+    from bertbench.proxies import STABILITY_TOL
+    from bertbench.proxies.registry import get_proxy, list_proxies
+
+    if family not in (None, "bert", "rnn"):
+        raise typer.BadParameter(f"--family {family!r}; allowed: bert, rnn")
+    names = list_proxies(family)
+    gaps: dict[str, dict[str, float]] = {}
+    if check:
+        from bertbench.proxies.stability import precision_gaps
+
+        for fam in ("bert", "rnn"):
+            if family in (None, fam):
+                gaps[fam] = precision_gaps(fam, [n for n in names if fam in get_proxy(n).families])
+    echo(f"{'proxy':<22} {'better':<7} {'families':<9} " + ("".join(f"{f + ' f32/f64':<13}" for f in gaps)) +
+         f"description (gate: relative gap <= {STABILITY_TOL:g})")
+    for name in names:
+        spec = get_proxy(name)
+        cells = "".join(f"{_gap(gaps[f].get(name)):<13}" for f in gaps)
+        echo(f"{name:<22} {spec.direction:<7} {','.join(spec.families):<9} {cells}{spec.doc.splitlines()[0]}")
+
+
+def _gap(value: float | None) -> str:
+    import math
+
+    if value is None:
+        return "-"
+    if math.isnan(value):
+        return "n/a"
+    return f"{value:.0e}" if value > 0 else "0"
+
+
+@proxies_app.command("score")
+def proxies_score(
+    source: str = typer.Argument(..., help="Benchmark: release folder, nas-bench-bert-2023, nas-bench-nlp, hf://..."),
+    arch: str = typer.Option(..., "--arch", help="An id of the benchmark (arch_id, paper id, run_key)."),
+    path: Path | None = typer.Option(None, "--path", help="Data file/folder for the named benchmarks."),
+    proxies: str | None = typer.Option(None, "--proxies", help="Comma-separated names (default: all of the family)."),
+    variant: str | None = typer.Option(None, "--variant", help="BERT: as_named | as_trained_2023."),
+    seed: int = typer.Option(0, "--seed", help="Initialisation and batch seed."),
+    ptb: Path | None = typer.Option(None, "--ptb", help="RNN: PTB text (ptb.zip or folder) for the input batch."),
+) -> None:
+    """Score proxies on one untrained architecture of a benchmark.
+
+    Example: bertbench proxies score nas-bench-bert-2023 --path ../shared/data/seed-paper --arch 0 --variant as_named
+    """
+    from bertbench.models.rnn import build_rnn_lm
+    from bertbench.proxies import bert_batch, rnn_batch, score
+    from bertbench.proxies.registry import list_proxies
+
+    bench = load_bench(source, path)
+    names = proxies.split(",") if proxies else list_proxies(bench.family)
+    a = bench.query(arch)["architecture"]
+    if bench.family == "rnn":
+        if ptb is None:
+            raise ValueError("--ptb is required for RNN benchmarks")
+        batch = rnn_batch(str(ptb))
+        model = build_rnn_lm(a, seed=seed, ntoken=batch.vocab_size)
+    else:
+        from bertbench.models import build_model
+
+        batch = bert_batch(seed=seed)
+        vocab = 30522 if bench.name == "nas-bench-bert-2023" else batch.vocab_size
+        model = build_model(a, variant=variant or bench.metadata.get("default_variant", "as_named"), seed=seed,
+                            vocab_size=vocab)
+    for name, r in score(model, batch, names, seed=seed).items():
+        echo(f"{name:<22} {r['value']:>16.6g}  {r['seconds']:6.2f} s  {r['status']}{'  ' + r['error'] if r['error'] else ''}")
+
+
+@proxies_app.command("evaluate")
+def proxies_evaluate(
+    source: str = typer.Argument(..., help="Benchmark: release folder, nas-bench-bert-2023, nas-bench-nlp, hf://..."),
+    path: Path | None = typer.Option(None, "--path", help="Data file/folder for the named benchmarks."),
+    proxies: str | None = typer.Option(None, "--proxies", help="Comma-separated names (default: all of the family)."),
+    n: int | None = typer.Option(None, "--n", min=1, help="Score a seeded sample of N architectures (default: all)."),
+    seed: int = typer.Option(0, "--seed", help="Initialisation, batch and sample seed."),
+    variant: str | None = typer.Option(None, "--variant", help="BERT: as_named | as_trained_2023."),
+    target: str | None = typer.Option(None, "--target", help="Summary column to rank against (default: GLUE / "
+                                                               "synthetic aggregate / test_loss)."),
+    ptb: Path | None = typer.Option(None, "--ptb", help="RNN: PTB text (ptb.zip or folder) for the input batch."),
+    dataset: str | None = typer.Option(None, "--dataset", help="nas-bench-nlp: ptb | wikitext-2."),
+    batch_size: int | None = typer.Option(None, "--batch-size", min=1, help="Sequences per input batch."),
+    processes: int = typer.Option(1, "--processes", min=1, help="Worker processes."),
+    out: Path = typer.Option(Path("proxy-eval"), "--out", help="Folder for proxies.parquet, correlations.csv, PNGs."),
+) -> None:
+    """Score proxies on a benchmark's architectures and correlate them with the trained results (+ plots).
+
+    Example: bertbench proxies evaluate nas-bench-nlp --path logs.zip --ptb ptb.zip --proxies hidden_covariance
+    """
+    from bertbench.proxies.evaluate import evaluate
+
+    bench = load_bench(source, path, dataset)
+    names = proxies.split(",") if proxies else None
+    _, corr = evaluate(bench, names, n=n, seed=seed, variant=variant, target=target, out=out, ptb=str(ptb) if ptb else None,
+                       batch_size=batch_size, processes=processes)
+    _print_corr(corr)
+    echo(f"wrote {out}/proxies.parquet, correlations.csv, scores.csv, scatter.png, ranks.png")
+
+
+@proxies_app.command("correlate")
+def proxies_correlate(
+    csv: Path = typer.Argument(..., help="A CSV with one row per architecture: proxy columns and a target column."),
+    target: str = typer.Option(..., "--target", help="Target column, e.g. loss or 'GLUE Score'."),
+    columns: str | None = typer.Option(None, "--columns", help="Comma-separated proxy columns (default: all numeric)."),
+    n_boot: int = typer.Option(1000, "--n-boot", min=1, help="Bootstrap resamples for the 95% intervals."),
+    target_direction: str = typer.Option("higher", "--target-direction", help="higher (accuracy) or lower (loss) is "
+                                                                                "better; used by precision@top10%."),
+    out: Path | None = typer.Option(None, "--out", help="Write the table as CSV."),
+) -> None:
+    """Correlation table of precomputed scores (e.g. the 2023 paper's CSVs) with a target.
+
+    Example: bertbench proxies correlate ../shared/data/seed-paper/RNN_results.csv --target loss
+    """
+    import pandas as pd
+
+    from bertbench.proxies.evaluate import correlation_table
+
+    df = pd.read_csv(csv, encoding="utf-8-sig")
+    if target not in df.columns:
+        raise ValueError(f"--target {target!r} is not a column; columns: {list(df.columns)}")
+    cols = columns.split(",") if columns else [c for c in df.select_dtypes("number").columns if c != target]
+    if target_direction not in ("higher", "lower"):
+        raise ValueError(f"--target-direction {target_direction!r}; allowed: higher, lower")
+    corr = correlation_table(df, target, cols, target_direction, n_boot=n_boot)
+    _print_corr(corr)
+    if out:
+        corr.to_csv(out, index=False)
+
+
+def _print_corr(corr) -> None:
+    import pandas as pd
+
+    with pd.option_context("display.width", 200, "display.max_columns", 20, "display.float_format", "{:.3f}".format):
+        echo(corr.to_string(index=False))
