@@ -1,0 +1,54 @@
+"""`bertbench search`: simulated NAS on a benchmark (registered on the main app in ``cli.py``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from bertbench.cli_common import echo, load_bench
+
+
+def search_cmd(
+    source: str = typer.Argument(..., help="A release folder, nas-bench-bert-2023 or nas-bench-nlp."),
+    path: Path | None = typer.Option(None, "--path", help="Data file/folder for the named benchmarks."),
+    algorithms: str = typer.Option("random,evolution,local", "--algorithms",
+                                   help="Comma-separated: random, evolution, local (proxy-guided ones via --proxy)."),
+    proxy: list[str] = typer.Option([], "--proxy", help="A proxy of the proxies table, or params (repeatable): runs "
+                                    "proxy and proxy-evolution with it."),
+    metrics_csv: Path | None = typer.Option(None, "--metrics-csv", help="nas-bench-bert-2023: the paper's proxies CSV."),
+    budget_frac: float = typer.Option(0.1, "--budget-frac", min=0.0001, max=1.0,
+                                      help="Budget as a fraction of the benchmark's total training cost."),
+    seeds: int = typer.Option(20, "--seeds", min=1, help="Searches per algorithm (seeds 0..N-1)."),
+    metric: str | None = typer.Option(None, "--metric", help="Summary column to search for (default: the main one)."),
+    out: Path = typer.Option(Path("search-out"), "--out", help="Folder for search.parquet and search.png."),
+) -> None:
+    """Simulated NAS on a benchmark: best-so-far and regret vs simulated training time (bertbench.search).
+
+    Example: bertbench search nas-bench-bert-2023 --path data/ --proxy params --seeds 20 --out search-2023
+    """
+    import pandas as pd
+
+    from bertbench import search
+
+    bench = load_bench(source, path)
+    if metrics_csv is not None:
+        import bertbench
+
+        bench = bertbench.load(source, path=path, metrics_csv=metrics_csv)
+    budget = budget_frac * float(bench.train_costs().sum())
+    runs = [(a.strip(), None) for a in algorithms.split(",") if a.strip()]
+    runs += [(a, p) for p in proxy for a in search.NEEDS_PROXY]
+    frame = pd.concat([search.run(bench, a, budget, range(seeds), metric=metric, proxy=p) for a, p in runs],
+                      ignore_index=True)
+    attrs = search.run(bench, runs[0][0], budget, [0], metric=metric, proxy=runs[0][1]).attrs
+    frame.attrs.update(attrs)
+    out.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(out / "search.parquet", index=False)
+    search.plot(frame, out / "search.png", title=f"{bench.name}: {attrs['metric']}, budget {budget_frac:.0%}")
+    table = search.final_regret(frame)
+    with pd.option_context("display.width", 160, "display.float_format", "{:.3f}".format):
+        echo(f"{bench.name}: {attrs['metric']} ({attrs['direction']} is better), best {attrs['optimum']:.3f}; budget "
+             f"{budget:,.0f} {attrs['cost_unit']} ({budget_frac:.0%}); final regret over {seeds} seeds:")
+        echo(table.to_string(index=False))
+    echo(f"written: {out}/search.parquet, {out}/search.png")
