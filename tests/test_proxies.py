@@ -258,3 +258,37 @@ def test_scoring_resumes_from_its_results_folder(shared_data, tmp_path):
     assert (again.loc[again["arch_id"] == files[1].stem, "seconds"] == -1.0).all()
     assert (again.loc[again["arch_id"] == files[0].stem, "seconds"] > 0).all()
     pd.testing.assert_frame_equal(first.drop(columns="seconds"), again.drop(columns="seconds"))
+
+
+def test_w_pca_counts_the_principal_components_of_every_ffn_hidden():
+    """W-PCA = #params x sum over FFN dense layers of the fewest principal components of X W1 + b1 reaching 99 % of
+    the variance: equal to a numpy reference on the same activations; a rank-1 first FFN layer has exactly 1."""
+    from bertbench.models import build_model
+    from bertbench.models.modeling import FeedForwardStack
+    from bertbench.proxies import bert_batch, score
+    from bertbench.proxies.covariance import ffn_pca_dims
+    from bertbench.space import Architecture, LayerSpec
+
+    arch = Architecture(64, (LayerSpec("SA", "SDP", 2, 128, 1), LayerSpec("LT", "DFT", 2, 96, 3)))
+    model = build_model(arch, variant="as_named", seed=0, vocab_size=30522).eval()
+    batch = bert_batch(batch_size=4, seq_len=32, seed=0)
+    dense = [d for m in model.modules() if isinstance(m, FeedForwardStack) for d in m.dense]
+    seen: list[np.ndarray] = []
+    hooks = [d.register_forward_hook(lambda _m, _i, out: seen.append(out.detach().double().reshape(-1, out.shape[-1]).numpy()))
+             for d in dense]
+    with torch.inference_mode():
+        model(batch.tokens, attention_mask=batch.attention_mask)
+    for h in hooks:
+        h.remove()
+    expected = []
+    for x in seen:
+        lam = np.sort(np.linalg.eigvalsh(np.cov(x, rowvar=False)))[::-1].clip(min=0)
+        expected.append(int(np.argmax(np.cumsum(lam) / lam.sum() >= 0.99)) + 1)
+    dims = ffn_pca_dims(model, batch)
+    assert len(dims) == 4 and dims == expected and all(1 < d <= 96 for d in dims[1:])
+    res = score(model, batch, ["w_pca", "params"])
+    assert res["w_pca"]["status"] == "ok"
+    assert res["w_pca"]["value"] == res["params"]["value"] * sum(dims)
+    with torch.no_grad():
+        dense[0].weight.copy_(torch.outer(torch.randn(128), torch.randn(64)))
+    assert ffn_pca_dims(model, batch)[0] == 1

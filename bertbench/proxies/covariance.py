@@ -87,3 +87,44 @@ def jacobian_cosine(model, batch: ProxyBatch, *, seed: int = 0) -> float:
     """S_cos of the input Jacobian rows (one per sequence): 1 - mean |cos|^(1/20) over pairs."""
     rows = _jacobian_rows(model, batch)
     return s_cos(rows) if rows.shape[0] > 1 else math.nan
+
+
+W_PCA_ETA = 0.99
+
+
+def ffn_pca_dims(model, batch: ProxyBatch, eta: float = W_PCA_ETA) -> list[int]:
+    """Per FFN dense layer (every ``FeedForwardStack.dense``: the FFN's hidden, before its activation): the fewest
+    principal components of H = X W1 + b1 over the batch's real tokens (rows) whose eigenvalues reach ``eta`` of the
+    total variance (W-PCA, Wang 2025). The covariance and its eigenvalues are computed in float64."""
+    from bertbench.models.modeling import FeedForwardStack
+
+    captured: list[torch.Tensor] = []
+    hooks = [dense.register_forward_hook(lambda _m, _i, out: captured.append(out.detach()))
+             for m in model.modules() if isinstance(m, FeedForwardStack) for dense in m.dense]
+    try:
+        with torch.inference_mode():
+            forward(model, batch)
+    finally:
+        for h in hooks:
+            h.remove()
+    mask = batch.attention_mask.bool() if batch.attention_mask is not None else None
+    dims = []
+    for h in captured:
+        x = (h[mask] if mask is not None else h.reshape(-1, h.shape[-1])).double()
+        x = x - x.mean(dim=0, keepdim=True)
+        lam = torch.linalg.eigvalsh(x.T @ x / max(1, x.shape[0] - 1)).flip(0).clamp_min(0)
+        share = torch.cumsum(lam, 0) / lam.sum()
+        dims.append(int(torch.searchsorted(share, torch.tensor(eta, dtype=share.dtype)).item()) + 1)
+    return dims
+
+
+@proxy("w_pca", "higher", families=("bert",))
+def w_pca(model, batch: ProxyBatch, *, seed: int = 0) -> float:
+    """W-PCA (Wang 2025, "W-PCA Based Gradient-Free Proxy for Efficient Search of Lightweight Language Models"):
+    #params x the sum over FFN layers of the number of principal components of the FFN hidden (X W1 + b1, before the
+    activation) that reach 99 % of its variance; forward only, no gradient. For every op type (the FFN follows the
+    token mixer in every layer)."""
+    from bertbench.proxies.cost import params as count
+
+    dims = ffn_pca_dims(model, batch)
+    return float(count(model, batch) * sum(dims)) if dims else math.nan
