@@ -201,9 +201,7 @@ def run(bench: Any, algorithm: str, budget: float, seeds: Iterable[int], metric:
                          f"proxy-guided algorithms: {list(NEEDS_PROXY)}")
     if budget <= 0:
         raise ValueError(f"budget={budget} must be > 0 ({bench.cost_unit})")
-    from bertbench.proxies.evaluate import _default_target
-
-    metric = metric or _default_target(bench)[0]
+    metric = metric or bench.default_target()[0]
     s = bench.to_pandas()
     if metric not in s.columns:
         raise KeyError(f"metric {metric!r} is not a summary column of {bench.name}; allowed: {list(s.columns)}")

@@ -166,8 +166,6 @@ class Benchmark(NasQueries):
             "weights": self.weights(arch_id),
         }
         if seed == "random":
-            import numpy as np
-
             seed = int((rng or np.random.default_rng(0)).choice(sorted(set(runs.column("seed").to_pylist()))))
         if seed is not None:
             runs, curves = (t.filter(pc.equal(t["seed"], int(seed))) for t in (runs, curves))

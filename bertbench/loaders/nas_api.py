@@ -14,8 +14,8 @@
 Training cost, per benchmark (``cost_unit``): the 2023 data records ``time_to_train`` (pretraining seconds on a TPU
 v2-8, fine-tuning excluded): "tpu-v2-8 seconds"; NAS-Bench-NLP logs record per-epoch wall times: "gpu seconds" (the
 sum of a log's epochs); our releases record every stage's wall seconds: "seconds" on the recorded device (sum of
-the unit's stages, mean over seeds). A unit without a recorded time costs its forward FLOPs x 6 x tokens of
-pretraining ("flops" then).
+the unit's stages, mean over seeds). A unit without a recorded time costs 3 x the forward FLOPs of a 128-token
+sequence x the 12.8M sequences of the paper recipe's pretraining (100k steps of 128), in FLOPs.
 """
 
 from __future__ import annotations
@@ -59,6 +59,18 @@ class NasQueries:
         last = c.loc[c.groupby("seed")["step"].idxmax()]
         return float(last["value"].mean())
 
+    def default_target(self) -> tuple[str, str]:
+        """(summary column, direction) that ranks this benchmark: the final test loss for RNN logs, else the first
+        aggregate with values (glue_2023, glue, glue_mini, synthetic), else the first task, else pretraining."""
+        if self.family == "rnn":
+            return "test_loss", "lower"
+        summary = self.to_pandas()
+        for name in ("glue_2023", "glue", "glue_mini", "synthetic"):
+            if name in summary.columns and summary[name].notna().any():
+                return name, "higher"
+        tasks = [t for t in self.metadata.get("tasks", []) if t in summary.columns]
+        return (tasks[0], "higher") if tasks else ("pretrain", "lower")
+
     # -- costs and constraints ----------------------------------------------------------------------------------------
     @property
     def cost_unit(self) -> str:
@@ -80,7 +92,7 @@ class NasQueries:
             cost.index = cost.index.astype(str)
             summary = self._summary_frame().set_index(self.id_column)
             flops = pd.to_numeric(summary.get("flops", pd.Series(np.nan, index=summary.index)), errors="coerce")
-            fallback = 6.0 * flops.astype(float) * 128 * 128 * 100_000
+            fallback = 3.0 * flops.astype(float) * 128 * 100_000  # forward + backward, 100k steps of 128 sequences
             cost = cost.reindex(summary.index.astype(str)).astype(float)
             self._groups["_train_costs"] = cost.fillna(fallback.set_axis(cost.index))
         return self._groups["_train_costs"]

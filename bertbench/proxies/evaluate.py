@@ -69,17 +69,6 @@ def correlation_table(df: pd.DataFrame, target: str, proxies: list[str], target_
 
 
 # ------------------------------------------------------------------------------------------------------- scoring
-def _default_target(bench: Any) -> tuple[str, str]:
-    if bench.family == "rnn":
-        return "test_loss", "lower"
-    summary_cols = bench.to_pandas().columns
-    for name in ("glue_2023", "glue", "glue_mini", "synthetic"):
-        if name in summary_cols and bench.to_pandas()[name].notna().any():
-            return name, "higher"
-    tasks = [t for t in bench.metadata.get("tasks", []) if t in summary_cols]
-    return (tasks[0], "higher") if tasks else ("pretrain", "lower")
-
-
 def _worker_init(threads: int) -> None:
     import torch
 
@@ -206,7 +195,7 @@ def evaluate(bench: Any, names: list[str] | None = None, n: int | None = None, s
         table = score_benchmark(bench, names, n=n, seed=seed, variant=variant, **score_kwargs)
     wide = table.to_pandas().pivot_table(index="arch_id", columns="proxy", values="value", aggfunc="first",
                                          dropna=False)
-    tgt, tdir = (target, "higher") if target else _default_target(bench)
+    tgt, tdir = (target, "higher") if target else bench.default_target()
     if target is not None:
         tdir = bench.metadata.get("metrics", {}).get(target, {}).get("direction", "higher")
     summary = bench.to_pandas()
