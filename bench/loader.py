@@ -90,12 +90,12 @@ def synthetic_release(tmp: Path) -> Path:
     from bertbench.grids import load_grid
     from bertbench.store.release import commit
     from bertbench.store.schema import architecture_row, metrics_list
-    from bertbench.store.writer import ShardWriter, result_key
+    from bertbench.store.writer import ResultWriter, result_name
 
     rng = random.Random(0)
     grid = load_grid("mini")
     run = tmp / "run"
-    w = ShardWriter(run)
+    w = ResultWriter(run)
     for i, arch in enumerate(grid.architectures):
         w.write_architecture(arch.arch_id, [architecture_row(arch, 8000)])
         for seed in grid.seeds_for(i, grid.seeds):
@@ -107,7 +107,7 @@ def synthetic_release(tmp: Path) -> Path:
                        "steps": 1000, "tokens": None, "wall_seconds": 1.0, "device": "synthetic", "error": None}
                 curves = [{"arch_id": arch.arch_id, "run_key": arch.arch_id, "seed": seed, "stage": stage, "step": s,
                            "name": "train_loss", "value": rng.random()} for s in range(0, 1000, 50)]
-                w.write_result(result_key(arch.arch_id, seed, stage), [row], curves)
+                w.write_result(result_name(arch.arch_id, seed, stage), [row], curves)
     return commit(run, "synthetic-mini", "0.0.1", tmp / "releases", license="cc0-1.0")
 
 

@@ -79,9 +79,9 @@ def main() -> None:
             break
         time.sleep(2)
     from bertbench.store.release import missing_results
-    from bertbench.store.writer import ShardWriter
+    from bertbench.store.writer import ResultWriter
 
-    runs = ShardWriter(args.out).read("runs")
+    runs = ResultWriter(args.out).read("runs")
     missing = missing_results(json.loads((args.out / "run.json").read_text()), runs)
     statuses = {}
     for s in runs.column("status").to_pylist():

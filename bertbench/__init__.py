@@ -7,15 +7,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from bertbench.env import package_version
 from bertbench.errors import BertbenchError
 from bertbench.space import Architecture, LayerSpec, SearchSpace, paper_2023_grid
 
-try:  # the installed distribution's version (pyproject.toml is the one place it is written)
-    from importlib.metadata import PackageNotFoundError, version
-
-    __version__ = version("bertbench")
-except PackageNotFoundError:  # a source tree that is not installed
-    __version__ = "0.0.0+unknown"
+__version__ = package_version()
 
 __all__ = ["Architecture", "BertbenchError", "LayerSpec", "SearchSpace", "__version__", "load", "paper_2023_grid"]
 

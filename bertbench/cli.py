@@ -188,9 +188,10 @@ def regenerate_cmd(
                                                           "the grid's, an entry's own first, else 0)."),
     parallel: str = typer.Option("grid", "--parallel", help="grid: whole architectures per process; ddp: all "
                                                              "processes train each architecture together."),
-    shard_index: int | None = typer.Option(None, "--shard-index", help="This worker's index (default: from "
-                                                                          "torchrun/accelerate or Slurm)."),
-    num_shards: int | None = typer.Option(None, "--num-shards", help="Number of workers (with --shard-index)."),
+    worker_index: int | None = typer.Option(None, "--worker-index", "--shard-index",
+                                            help="This worker's index (default: from torchrun/accelerate or Slurm)."),
+    num_workers: int | None = typer.Option(None, "--num-workers", "--num-shards",
+                                             help="Number of workers (with --worker-index)."),
     threads: int | None = typer.Option(None, "--threads", min=1, help="CPU threads per process (fixed for bitwise "
                                                                    "reproducibility)."),
     set_: list[str] = typer.Option([], "--set", help="Override a recipe field, e.g. --set pretrain.steps=50."),
@@ -242,8 +243,8 @@ def regenerate_cmd(
         runner.prepare()
         echo(f"prepared {out}: {len(runner.units())} units planned, inputs cached")
         return
-    counts = regenerate(g, r, out, seeds=seed_list, tasks=task_list, parallel=parallel, shard_index=shard_index,
-                        num_shards=num_shards, threads=threads, progress=not no_progress, retry_failed=retry_failed)
+    counts = regenerate(g, r, out, seeds=seed_list, tasks=task_list, parallel=parallel, worker_index=worker_index,
+                        num_workers=num_workers, threads=threads, progress=not no_progress, retry_failed=retry_failed)
     elsewhere = f", {counts['claimed_elsewhere']} unit(s) left to other workers" if counts.get("claimed_elsewhere") else ""
     echo(f"worker done: {counts['written']} results written, {counts['skipped']} already present{elsewhere}, "
          f"{counts['seconds']} s; results in {out}/shards")

@@ -23,17 +23,18 @@ def proxies_list(
 
     Example: bertbench proxies list --family rnn
     """
+    from bertbench.families import family_names
     from bertbench.proxies import STABILITY_TOL
     from bertbench.proxies.registry import get_proxy, list_proxies
 
-    if family not in (None, "bert", "rnn"):
-        raise typer.BadParameter(f"--family {family!r}; allowed: bert, rnn")
+    if family not in (None, *family_names()):
+        raise typer.BadParameter(f"--family {family!r}; allowed: {', '.join(family_names())}")
     names = list_proxies(family)
     gaps: dict[str, dict[str, float]] = {}
     if check:
         from bertbench.proxies.stability import precision_gaps
 
-        for fam in ("bert", "rnn"):
+        for fam in family_names():
             if family in (None, fam):
                 gaps[fam] = precision_gaps(fam, [n for n in names if fam in get_proxy(n).families])
     echo(f"{'proxy':<22} {'better':<7} {'families':<9} " + ("".join(f"{f + ' f32/f64':<13}" for f in gaps)) +
@@ -68,25 +69,18 @@ def proxies_score(
 
     Example: bertbench proxies score nas-bench-bert-2023 --path ../shared/data/seed-paper --arch 0 --variant as_named
     """
-    from bertbench.models.rnn import build_rnn_lm
-    from bertbench.proxies import bert_batch, rnn_batch, score
+    from bertbench.families import get_family
+    from bertbench.proxies import score
+    from bertbench.proxies.inputs import default_batch
     from bertbench.proxies.registry import list_proxies
 
     bench = load_bench(source, path)
     names = proxies.split(",") if proxies else list_proxies(bench.family)
     a = bench.query(arch)["architecture"]
-    if bench.family == "rnn":
-        if ptb is None:
-            raise ValueError("--ptb is required for RNN benchmarks")
-        batch = rnn_batch(str(ptb))
-        model = build_rnn_lm(a, seed=seed, ntoken=batch.vocab_size)
-    else:
-        from bertbench.models import build_model
-
-        batch = bert_batch(seed=seed)
-        vocab = 30522 if bench.name == "nas-bench-bert-2023" else batch.vocab_size
-        model = build_model(a, variant=variant or bench.metadata.get("default_variant", "as_named"), seed=seed,
-                            vocab_size=vocab)
+    fam = get_family(bench.family)
+    batch = default_batch(fam.name, seed=seed, ptb=None if ptb is None else str(ptb))
+    vocab = bench.metadata.get("vocab_size") or batch.vocab_size
+    model = fam.build(a, variant or bench.default_variant, seed=seed, vocab_size=vocab)
     for name, r in score(model, batch, names, seed=seed).items():
         echo(f"{name:<22} {r['value']:>16.6g}  {r['seconds']:6.2f} s  {r['status']}{'  ' + r['error'] if r['error'] else ''}")
 

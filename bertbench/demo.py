@@ -106,7 +106,7 @@ def run_demo(out: Path, processes: int | None = None, grid: str = "tiny", recipe
     from bertbench.proxies.evaluate import evaluate, score_benchmark
     from bertbench.proxies.registry import list_proxies
     from bertbench.store.release import commit, validate
-    from bertbench.store.writer import ShardWriter
+    from bertbench.store.writer import ResultWriter
 
     t0 = time.perf_counter()
     out = Path(out)
@@ -134,7 +134,7 @@ def run_demo(out: Path, processes: int | None = None, grid: str = "tiny", recipe
         run = load_run(run_dir)
         names = list_proxies("bert")
         table = score_benchmark(run, names, seed=0, batch_size=16, seq_len=64, vocab_size=None)
-        ShardWriter(run_dir).write_proxies("demo-proxies-seed0", table.to_pylist())
+        ResultWriter(run_dir).write_proxies("demo-proxies-seed0", table.to_pylist())
         _say("\n== 3/5 commit and validate the release")
         dest = commit(run_dir, NAME, VERSION, releases, license="cc-by-4.0")  # synthetic data: our choice
     else:

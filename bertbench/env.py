@@ -69,3 +69,14 @@ def atomic_file(dest: str | os.PathLike[str]) -> Iterator[Path]:
         os.replace(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def package_version() -> str:
+    """The installed distribution's version (pyproject.toml is the one place it is written); "0.0.0+unknown" for a
+    source tree that is not installed."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("bertbench")
+    except PackageNotFoundError:
+        return "0.0.0+unknown"

@@ -10,7 +10,8 @@ offline.
 Publishing uses a client timeout (``huggingface_hub.set_client_factory``), reads the token from the usual places
 (``HF_TOKEN`` or the cached login) and never prints it, keeps the ``configs`` entries an existing card already has,
 uploads the folder as a single commit and tags it. Failures (offline, no token, an endpoint that stalls) raise
-``HubError`` before anything is committed.
+``HubError`` before anything is committed. Reading ``hf://`` sources lives in ``bertbench.loaders.hub_source``
+(loaders never import this module).
 """
 
 from __future__ import annotations
@@ -21,12 +22,12 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from bertbench.errors import HubError
+from bertbench.loaders.hub_source import client_timeout as _client_timeout
+from bertbench.loaders.hub_source import load_hub, parse_hf  # noqa: F401  (re-exported: hub.load_hub)
 
 log = logging.getLogger(__name__)
 
@@ -87,21 +88,6 @@ def export(release: str | os.PathLike[str], out: str | os.PathLike[str]) -> Path
 
 
 # --------------------------------------------------------------------------------------------------------- publish
-@contextmanager
-def _client_timeout(timeout: float) -> Iterator[None]:
-    """Every request of ``huggingface_hub``'s shared HTTP session (public ``get_session``) gets ``timeout`` seconds
-    for the duration of the block; the previous setting is restored after it."""
-    from huggingface_hub import get_session
-
-    session = get_session()
-    previous = session.timeout
-    session.timeout = timeout
-    try:
-        yield
-    finally:
-        session.timeout = previous
-
-
 def _existing_configs(repo_id: str, endpoint: str | None, token: str, cache: Path) -> list[dict[str, Any]]:
     """The ``configs`` of the dataset card already on the Hub (none when the repository has no card yet)."""
     from huggingface_hub import DatasetCard, hf_hub_download
@@ -231,29 +217,3 @@ def _record(index: Path, result: dict[str, Any], folder: Path) -> None:
 
 
 # ------------------------------------------------------------------------------------------------------------ load
-def parse_hf(source: str) -> tuple[str, str | None]:
-    """``hf://ORG/NAME@REVISION`` -> (repo_id, revision)."""
-    rest = source.removeprefix("hf://")
-    repo_id, _, revision = rest.partition("@")
-    if repo_id.count("/") != 1:
-        raise ValueError(f"source={source!r} must look like hf://ORG/NAME@vX.Y.Z")
-    return repo_id, revision or None
-
-
-def load_hub(source: str, endpoint: str | None = None, token: str | None = None, timeout: float = 30.0,
-             verify: bool = True) -> Any:
-    """Download (or reuse the cached) snapshot of a published release and load it."""
-    from huggingface_hub import snapshot_download
-
-    from bertbench.loaders.release import load_release
-
-    repo_id, revision = parse_hf(source)
-    try:
-        with _client_timeout(timeout):
-            path = snapshot_download(repo_id, repo_type="dataset", revision=revision, endpoint=endpoint, token=token)
-    except Exception as err:
-        raise HubError(f"could not fetch {source} ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}); "
-                       "offline, pass the local release folder instead") from err
-    bench = load_release(path, verify=verify)
-    bench.metadata["source"] = source
-    return bench

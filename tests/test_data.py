@@ -9,8 +9,9 @@ from scipy.stats import pearsonr, spearmanr
 from sklearn.metrics import f1_score, matthews_corrcoef
 
 from bertbench.data import synthetic
-from bertbench.data.corpus import pack, parse_source
+from bertbench.data.corpus import pack
 from bertbench.data.glue import AGGREGATES, GLUE_TASKS, get_task, load_glue
+from bertbench.data.sources import parse_source
 from bertbench.data.tokenizer import fingerprint, load_tokenizer, train_wordpiece
 from bertbench.errors import DataSourceError
 
@@ -184,7 +185,7 @@ def test_synthetic_is_deterministic():
     assert a["train"].to_dict() == b["train"].to_dict()
     assert a["train"].to_dict() != synthetic.load_synthetic("synthetic-mnli", seed=4, n_train=50)["train"].to_dict()
     assert list(synthetic.iter_corpus(5, 10)) == list(synthetic.iter_corpus(5, 10))
-    assert get_task("synthetic-rte").family == "synthetic" and "synthetic" in AGGREGATES
+    assert get_task("synthetic-rte").suite == "synthetic" and "synthetic" in AGGREGATES
 
 
 def test_synthetic_tasks_are_learnable_but_not_trivial():

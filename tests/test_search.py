@@ -46,7 +46,7 @@ def test_regularized_evolution_beats_random_search_on_a_smooth_benchmark(synth):
 
 
 def test_moves_stay_in_the_space_and_in_the_benchmark(paper):
-    space = paper._space()
+    space = paper.search_space()
     units = set(paper.to_pandas()["paper_id"])
     rng = np.random.default_rng(0)
     for uid in ["0", "47", "321"]:
@@ -62,7 +62,7 @@ def test_moves_stay_in_the_space_and_in_the_benchmark(paper):
             assert np.abs(paper.encode(n) - base).sum() == 2  # exactly one choice changed
     lengths = {paper.encode(u).shape for u in ["0", "1", "2", "47"]} | {paper.encode(u, "features").shape for u in ["0", "1"]}
     assert len(lengths) == 2
-    with pytest.raises(ValueError, match="kind='graph' is not known for BERT; allowed"):
+    with pytest.raises(ValueError, match="kind='graph' is not known for the bert family; allowed"):
         paper.encode("0", "graph")
 
 

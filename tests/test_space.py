@@ -141,3 +141,35 @@ def test_sample_and_enumerate(space):
     assert len({x.arch_id for x in all_archs}) == small.size()
     first = next(iter(space.enumerate()))  # lazy: the big space yields at once
     assert first in space
+
+
+def test_model_families_are_one_registry():
+    """Each family answers what loaders, proxies and the CLI used to branch on; unknown names list the known ones."""
+    import dataclasses
+
+    from bertbench.cost import count_params
+    from bertbench.families import FAMILIES, get_family, register_family
+    from bertbench.rnn_space import RnnArchitecture
+    from bertbench.space import Architecture, LayerSpec
+
+    assert list(FAMILIES) == ["bert", "rnn"]
+    with pytest.raises(ValueError, match=r"model family 'cnn' is not known; allowed: \['bert', 'rnn'\]"):
+        get_family("cnn")
+    with pytest.raises(ValueError, match="already registered"):
+        register_family(dataclasses.replace(get_family("bert")))
+    bert = get_family("bert")
+    arch = Architecture(128, (LayerSpec("SA", "SDP", 2, 512, 1), LayerSpec("DSC", 5, 2, 512, 1)))
+    row = {"arch_json": arch.to_json()}
+    assert bert.arch_from_row(row) == arch
+    model = bert.build(arch, seed=0, vocab_size=1000)
+    assert sum(p.numel() for p in model.parameters()) == count_params(arch, vocab_size=1000)
+    with pytest.raises(ValueError, match=r"variant='rnn' is not known for the bert family; allowed: \['as_named'"):
+        bert.build(arch, "rnn")
+    rnn = get_family("rnn")
+    recipe = {"h_new_0": {"op": "linear", "input": ["x", "h_prev_0"]}}
+    cell = rnn.arch_from_row({"recipe_json": __import__("json").dumps(recipe)})
+    assert isinstance(cell, RnnArchitecture)
+    lm = rnn.build(cell, seed=0, vocab_size=50, emsize=8, nhid=8)
+    assert lm.encoder.num_embeddings == 50  # vocab_size reaches the LM as ntoken
+    assert rnn.encode(cell, "features", 4).tolist()[0] == 1.0  # one node
+    assert (bert.target, rnn.target) == (None, ("test_loss", "lower"))

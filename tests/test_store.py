@@ -12,7 +12,7 @@ from bertbench.errors import CorruptRelease, ReleaseExists
 from bertbench.space import Architecture, LayerSpec
 from bertbench.store.release import commit, validate
 from bertbench.store.schema import SCHEMA_VERSION, architecture_row, column_docs, schema_for
-from bertbench.store.writer import ShardWriter, result_key
+from bertbench.store.writer import ResultWriter, result_name
 
 ARCHS = [
     Architecture(128, (LayerSpec("SA", "SDP", 2, 512, 1), LayerSpec("LT", "DCT", 4, 512, 3))),
@@ -32,7 +32,7 @@ def run_row(a, seed, stage, score, status="ok", metrics=None):
 
 
 def fill(run_dir):
-    w = ShardWriter(run_dir)
+    w = ResultWriter(run_dir)
     expected = {}
     for i, a in enumerate(ARCHS):
         w.write_architecture(a.arch_id, [arch_row(a)])
@@ -42,7 +42,7 @@ def fill(run_dir):
             value = score if status == "ok" else math.nan
             curves = [{"arch_id": a.arch_id, "run_key": a.arch_id, "seed": seed, "stage": "sst2", "step": s,
                        "name": "train_loss", "value": 1.0 / s} for s in (1, 2, 3)]
-            w.write_result(result_key(a.arch_id, seed, "sst2"), [run_row(a, seed, "sst2", value, status)], curves)
+            w.write_result(result_name(a.arch_id, seed, "sst2"), [run_row(a, seed, "sst2", value, status)], curves)
             expected[(a.arch_id, seed)] = value
     return expected
 
@@ -111,9 +111,9 @@ def test_newer_schema_version_refused(tmp_path):
 
 def _writer_proc(run_dir, seed):
     a = ARCHS[0]
-    w = ShardWriter(run_dir)
+    w = ResultWriter(run_dir)
     for _ in range(20):
-        w.write_result(result_key(a.arch_id, 0, "sst2"), [run_row(a, 0, "sst2", 42.0)])
+        w.write_result(result_name(a.arch_id, 0, "sst2"), [run_row(a, 0, "sst2", 42.0)])
 
 
 def test_concurrent_writers_never_leave_partial_or_duplicate_files(tmp_path):
@@ -124,8 +124,8 @@ def test_concurrent_writers_never_leave_partial_or_duplicate_files(tmp_path):
     for p in procs:
         p.join()
         assert p.exitcode == 0
-    w = ShardWriter(tmp_path)
-    assert w.keys() == [result_key(ARCHS[0].arch_id, 0, "sst2")]
+    w = ResultWriter(tmp_path)
+    assert w.keys() == [result_name(ARCHS[0].arch_id, 0, "sst2")]
     assert w.read("runs").num_rows == 1
     assert not list((tmp_path / "shards" / "runs").glob(".*"))  # no temp files left
 

@@ -20,7 +20,7 @@ from bertbench.data.tasks import get_task
 from bertbench.data.tokenizer import load_tokenizer
 from bertbench.errors import InvalidRecipe
 from bertbench.space import Architecture, LayerSpec
-from bertbench.store.writer import ShardWriter
+from bertbench.store.writer import ResultWriter
 from bertbench.training.common import make_accelerator
 from bertbench.training.recipe import FinetuneRecipe, PretrainRecipe, load_recipe, recipe_from_dict
 
@@ -72,7 +72,7 @@ def regenerate(root, env, out, *extra, launcher=(sys.executable, "-m", "bertbenc
 
 
 def runs_of(out):
-    t = ShardWriter(out).read("runs").to_pylist()
+    t = ResultWriter(out).read("runs").to_pylist()
     return {(r["arch_id"], r["seed"], r["stage"]): r for r in t}
 
 

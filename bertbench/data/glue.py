@@ -180,7 +180,7 @@ def load_glue(task: str, source: str | os.PathLike[str] = "hub", revision: str |
     ``source``: "hub" (``nyu-mll/glue`` at ``revision``), or a folder in the original TSV layout, or a folder of
     Hub-layout Parquet files."""
     spec = get_task(task)
-    if spec.family != "glue":
+    if spec.suite != "glue":
         raise DataSourceError(f"task={task!r} is not a GLUE task; use bertbench.data.synthetic for synthetic tasks")
     if str(source) == "hub":
         return _from_hub(spec, revision)

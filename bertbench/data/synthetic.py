@@ -78,7 +78,7 @@ def _register() -> None:
             continue
         g = _glue(name)
         TASKS.add(key, TaskSpec(key, g.text_columns, g.num_labels, g.metrics, g.main_metric.replace("_matched", ""),
-                                {"": "validation"}, hub_config="", label_names=g.label_names, family="synthetic"))
+                                {"": "validation"}, hub_config="", label_names=g.label_names, suite="synthetic"))
     if "synthetic" not in AGGREGATES:
         parts = []
         for name in SYNTHETIC_TASKS:

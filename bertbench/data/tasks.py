@@ -86,7 +86,7 @@ class TaskSpec:
     hub_config: str = ""
     label_names: tuple[str, ...] = ()
     epochs_2023: int = 3
-    family: str = "glue"
+    suite: str = "glue"  # "glue" (real GLUE data) or "synthetic" (generated, see data/synthetic.py)
 
     @property
     def is_regression(self) -> bool:
@@ -126,9 +126,8 @@ GLUE_TASKS = ("cola", "sst2", "mrpc", "stsb", "qqp", "mnli", "qnli", "rte", "wnl
 
 
 def get_task(name: str) -> TaskSpec:
-    """The registered task ``name`` (GLUE names, or ``synthetic-*`` once bertbench.data.synthetic is imported)."""
-    if name.startswith("synthetic") and name not in TASKS:
-        import bertbench.data.synthetic  # noqa: F401  (registers the synthetic tasks)
+    """The registered task ``name`` (GLUE names, and ``synthetic-*``: registered by bertbench.data.synthetic, which
+    the ``bertbench.data`` package imports)."""
     try:
         return TASKS.get(name)
     except KeyError as err:
@@ -190,9 +189,7 @@ def aggregates_for(tasks: Sequence[str]) -> list[Aggregate]:
 
 
 def get_aggregate(name: str) -> Aggregate:
-    """A named aggregate (``synthetic`` is registered by bertbench.data.synthetic, imported on demand)."""
-    if name == "synthetic" and name not in AGGREGATES:
-        import bertbench.data.synthetic  # noqa: F401
+    """A named aggregate (``synthetic`` is registered by bertbench.data.synthetic)."""
     if name not in AGGREGATES:
         raise KeyError(f"aggregate {name!r} is not known; allowed: {sorted(AGGREGATES)}")
     return AGGREGATES[name]

@@ -78,7 +78,7 @@ def run_tokenizer(spec: str, corpus: str, folder: str | os.PathLike[str]) -> Any
     """The tokenizer of a run whose recipe says ``tokenizer: wordpiece:N``: trained once on ``corpus`` into
     ``folder`` (built beside it and renamed into place), then always loaded from there, so that every worker, every
     resume and the release use one vocabulary even though WordPiece training is not bit-reproducible."""
-    from bertbench.data.corpus import iter_documents, parse_source
+    from bertbench.data.sources import iter_documents, parse_source
     from bertbench.env import atomic_dir
 
     size = wordpiece_size(spec)

@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from bertbench.env import atomic_file, cache_root
+from bertbench.families import get_family
 from bertbench.loaders.nas_api import NasQueries
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ class Benchmark(NasQueries):
 
     name: str
     version: str
-    family: str  # "bert" | "rnn"
+    family: str  # a registered model family (bertbench.families): "bert" | "rnn"
     tables: Mapping[str, pa.Table]  # a dict, or LazyTables (read on first access)
     metadata: dict[str, Any] = field(default_factory=dict)
     id_column: str = "arch_id"
@@ -115,13 +116,7 @@ class Benchmark(NasQueries):
         return [self._arch_from_row(r) for r in self.tables["architectures"].to_pylist()]
 
     def _arch_from_row(self, row: dict[str, Any]) -> Any:
-        if self.family == "rnn":
-            from bertbench.rnn_space import RnnArchitecture
-
-            return RnnArchitecture(row["recipe_json"])
-        from bertbench.space import Architecture
-
-        return Architecture.from_json(row["arch_json"])
+        return get_family(self.family).arch_from_row(row)
 
     def _index(self) -> tuple[dict[str, int], dict[str, list[str]]]:
         if self._idx is None:
@@ -273,14 +268,13 @@ class Benchmark(NasQueries):
         for the 2023 benchmark). RNN: the NAS-Bench-NLP language model of the recipe."""
         if not hasattr(arch, "arch_id"):
             arch = self.query(arch)["architecture"]
-        if self.family == "rnn":
-            from bertbench.models.rnn import build_rnn_lm
+        return get_family(self.family).build(arch, variant or self.default_variant, **kwargs)
 
-            return build_rnn_lm(arch, **kwargs)
-        from bertbench.models import build_model
-
-        variant = variant or self.metadata.get("default_variant", "as_named")
-        return build_model(arch, variant=variant, **kwargs)
+    @property
+    def default_variant(self) -> str:
+        """The build variant of this benchmark's models when none is asked for (``metadata["default_variant"]``,
+        else the family's first)."""
+        return self.metadata.get("default_variant") or get_family(self.family).variants[0]
 
 
 def _coerce(series: pd.Series, column: str, value: Any) -> Any:

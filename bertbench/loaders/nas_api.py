@@ -26,6 +26,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bertbench.families import encode_bert, get_family
+
 
 class NasQueries:
     """Mixin of ``Benchmark`` (uses its tables, summary, ``filter``, ``query`` and ``_resolve_ids``)."""
@@ -62,8 +64,8 @@ class NasQueries:
     def default_target(self) -> tuple[str, str]:
         """(summary column, direction) that ranks this benchmark: the final test loss for RNN logs, else the first
         aggregate with values (glue_2023, glue, glue_mini, synthetic), else the first task, else pretraining."""
-        if self.family == "rnn":
-            return "test_loss", "lower"
+        if get_family(self.family).target is not None:
+            return get_family(self.family).target
         summary = self.to_pandas()
         for name in ("glue_2023", "glue", "glue_mini", "synthetic"):
             if name in summary.columns and summary[name].notna().any():
@@ -74,19 +76,16 @@ class NasQueries:
     # -- costs and constraints ----------------------------------------------------------------------------------------
     @property
     def cost_unit(self) -> str:
-        if self.name == "nas-bench-bert-2023":
-            return "tpu-v2-8 seconds"
-        if self.family == "rnn":
-            return "gpu seconds"
-        return "seconds"
+        """The unit of ``train_cost``: ``metadata["cost_unit"]``, else the family's."""
+        return self.metadata.get("cost_unit") or get_family(self.family).cost_unit
 
     def train_costs(self) -> pd.Series:
         """Cost of training each unit (index: the id column), in ``cost_unit``; see the module docstring."""
         if "_train_costs" not in self._groups:
             runs = self.tables["runs"].select(["run_key", "arch_id", "seed", "stage", "wall_seconds"]).to_pandas()
             key = "run_key" if self.id_column != "arch_id" else "arch_id"
-            if self.name == "nas-bench-bert-2023":
-                runs = runs[runs["stage"] == "pretrain"]
+            if self.metadata.get("cost_stages"):  # the stages whose time is recorded as the training cost
+                runs = runs[runs["stage"].isin(self.metadata["cost_stages"])]
             per_seed = runs.groupby([key, "seed"])["wall_seconds"].sum(min_count=1)
             cost = per_seed.groupby(level=0).mean()
             cost.index = cost.index.astype(str)
@@ -121,7 +120,8 @@ class NasQueries:
         return {k: (v.item() if hasattr(v, "item") else v) for k, v in s.loc[idx].to_dict().items()}
 
     # -- encodings and moves ------------------------------------------------------------------------------------------
-    def _space(self) -> Any:
+    def search_space(self) -> Any:
+        """BERT: the benchmark's ``SearchSpace`` (``metadata["space_name"]``, default nas-bench-bert-2023)."""
         if "_space" not in self._groups:
             from bertbench.space import SearchSpace
 
@@ -135,16 +135,16 @@ class NasQueries:
         largest cell, then a one-hot of each node's op) or "features" (node count, op counts)."""
         if not hasattr(arch, "arch_id"):
             arch = self.query(arch)["architecture"]
-        if self.family == "rnn":
-            return _encode_rnn(arch, kind, self._max_nodes())
-        return _encode_bert(arch, kind, self._space())
+        fam = get_family(self.family)
+        return fam.encode(arch, kind, fam.encode_context(self))
 
     @staticmethod
     def _encode_static(arch: Any, space: Any, kind: str = "onehot") -> np.ndarray:
         """``encode`` of a BERT architecture in ``space`` without a benchmark."""
-        return _encode_bert(arch, kind, space)
+        return encode_bert(arch, kind, space)
 
-    def _max_nodes(self) -> int:
+    def max_nodes(self) -> int:
+        """NAS-Bench-NLP: the node count of the largest cell the benchmark holds (what ``adjacency`` pads to)."""
         if "_max_nodes" not in self._groups:
             self._groups["_max_nodes"] = int(max(self.tables["architectures"].column("num_nodes").to_pylist()))
         return self._groups["_max_nodes"]
@@ -163,7 +163,7 @@ class NasQueries:
     def neighbours(self, arch_or_id: Any) -> list[str]:
         """Units of this benchmark nearest to ``arch_or_id`` by one-hot Hamming distance (all ties, distance > 0):
         a move that stays on what the benchmark holds."""
-        units, mat = self.encodings("onehot" if self.family == "bert" else "adjacency")
+        units, mat = self.encodings(get_family(self.family).encodings[0])
         unit = self._resolve_ids(arch_or_id)[0]
         if "_unit_pos" not in self._groups:
             self._groups["_unit_pos"] = {u: k for k, u in enumerate(units)}
@@ -190,7 +190,7 @@ class NasQueries:
             raise ValueError("space_neighbours is defined for the BERT space; NAS-Bench-NLP moves use neighbours()")
         if not hasattr(arch, "arch_id"):
             arch = self.query(arch)["architecture"]
-        space = self._space()
+        space = self.search_space()
         out = [Architecture(h, arch.layers) for h in space.hidden_sizes if h != arch.hidden_size]
         ops = [(t, p) for t, params in space.op_params for p in params]
         for i, ly in enumerate(arch.layers):
@@ -207,53 +207,3 @@ class NasQueries:
         from datasets import Dataset
 
         return Dataset(pa.Table.from_pandas(self.to_pandas(view), preserve_index=False))
-
-
-def _encode_bert(arch: Any, kind: str, space: Any) -> np.ndarray:
-    ops = [(t, str(p)) for t, params in space.op_params for p in params]
-    depth = max(space.num_layers)
-    if len(arch.layers) > depth:
-        raise ValueError(f"architecture has {len(arch.layers)} layers; the space allows at most {depth}")
-    if kind == "features":
-        out = [arch.hidden_size, len(arch.layers)]
-        for i in range(depth):
-            ly = arch.layers[i] if i < len(arch.layers) else None
-            out += ([1 + ops.index((ly.op_type, str(ly.op_param))), ly.heads, ly.ffn_dim, ly.num_ffn] if ly else [0, 0, 0, 0])
-        return np.asarray(out, float)
-    if kind != "onehot":
-        raise ValueError(f"kind={kind!r} is not known for BERT; allowed: 'onehot', 'features'")
-
-    def one(value: Any, choices: list) -> list[float]:
-        return [float(value == c) for c in choices]
-
-    out = one(arch.hidden_size, list(space.hidden_sizes))
-    for i in range(depth):
-        ly = arch.layers[i] if i < len(arch.layers) else None
-        if ly is None:
-            out += [0.0] * (1 + len(ops) + len(space.heads) + len(space.ffn_dims) + len(space.num_ffns))
-            continue
-        out += [1.0] + one((ly.op_type, str(ly.op_param)), ops) + one(ly.heads, list(space.heads)) \
-            + one(ly.ffn_dim, list(space.ffn_dims)) + one(ly.num_ffn, list(space.num_ffns))
-    return np.asarray(out, float)
-
-
-def _encode_rnn(arch: Any, kind: str, max_nodes: int) -> np.ndarray:
-    from bertbench.rnn_space import RNN_OPS
-
-    recipe = arch.recipe
-    order = arch.topological_order()
-    ops = list(RNN_OPS)
-    if kind == "features":
-        counts = [sum(recipe[n]["op"] == op for n in order) for op in ops]
-        return np.asarray([len(order), *counts], float)
-    if kind != "adjacency":
-        raise ValueError(f"kind={kind!r} is not known for NAS-Bench-NLP; allowed: 'adjacency', 'features'")
-    index = {n: i for i, n in enumerate(order)}
-    adj = np.zeros((max_nodes, max_nodes))
-    onehot = np.zeros((max_nodes, len(ops)))
-    for n in order:
-        for inp in recipe[n]["input"]:
-            if inp in index:
-                adj[index[inp], index[n]] = 1.0
-        onehot[index[n], ops.index(recipe[n]["op"])] = 1.0
-    return np.concatenate([adj.ravel(), onehot.ravel()])

@@ -113,6 +113,9 @@ def load_paper2023(path: str | os.PathLike[str] | None = None, metrics_csv: str 
         "version": "2023.0.0",
         "source": str(file),
         "family": "bert",
+        "vocab_size": 30522,  # the uncased BERT vocabulary the 2023 models were built with
+        "cost_unit": "tpu-v2-8 seconds",  # time_to_train: pretraining on a TPU v2-8
+        "cost_stages": ["pretrain"],
         "seeds": [0],
         "reduction": "none: one run per paper id (duplicated architectures keep both ids)",
         "tasks": [t for t, _ in TASK_MAP.values()],

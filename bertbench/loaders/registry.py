@@ -24,7 +24,7 @@ def load(source: str | Path, **options: Any) -> Benchmark:
 
         return load_nasbench_nlp(**options)
     if s.startswith("hf://"):
-        from bertbench.hub import load_hub
+        from bertbench.loaders.hub_source import load_hub
 
         return load_hub(s, **options)
     path = Path(s)

@@ -10,6 +10,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from bertbench.families import get_family
+
 if TYPE_CHECKING:
     from bertbench.loaders.base import Benchmark
 
@@ -56,7 +58,8 @@ def build_summary(bench: Benchmark) -> pd.DataFrame:
     ok = r[r["status"] == "ok"]
     n_seeds = r.groupby(idc, sort=False)["seed"].nunique().rename("n_seeds")
     frames = [status, n_seeds]
-    if bench.family != "rnn" and stages:
+    fam = get_family(bench.family)
+    if not fam.metric_columns and stages:
         by = ok.groupby([idc, "stage"], sort=False)["score"]
         mean, std = by.mean().unstack("stage"), by.std().unstack("stage")
         multi = r.groupby(["stage", idc], sort=False)["seed"].nunique().groupby(level="stage").max()
@@ -77,8 +80,8 @@ def build_summary(bench: Benchmark) -> pd.DataFrame:
             return pd.Series(np.nan, index=wide.index)
         return per_stage[metric].xs(stage, level="stage").reindex(wide.index)
 
-    if bench.family == "rnn" and stages:  # one stage (the LM dataset): each metric its own column
-        for m in [m for m in names if m in ("test_loss", "val_loss", "train_loss", "test_perplexity")]:
+    if fam.metric_columns and stages:  # one stage (the LM dataset): each metric its own column
+        for m in [m for m in names if m in fam.metric_columns]:
             wide[m] = metric_of(stages[0], m).to_numpy()
     for agg in bench.metadata.get("aggregates", []):
         a = get_aggregate(agg)

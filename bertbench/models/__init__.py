@@ -29,7 +29,7 @@ AutoModelForMaskedLM.register(BertBenchConfig, BertBenchForMaskedLM, exist_ok=Tr
 AutoModelForPreTraining.register(BertBenchConfig, BertBenchForPreTraining, exist_ok=True)
 AutoModelForSequenceClassification.register(BertBenchConfig, BertBenchForSequenceClassification, exist_ok=True)
 
-HEADS = {
+MODEL_HEADS = {  # task heads on top of the encoder (not attention heads)
     "base": BertBenchModel,
     "mlm": BertBenchForMaskedLM,
     "electra": BertBenchForPreTraining,
@@ -44,14 +44,14 @@ def build_model(
     initialisation is a pure function of (arch, variant, config, seed)."""
     import torch
 
-    if head not in HEADS:
-        raise ValueError(f"head={head!r} is not known; allowed: {sorted(HEADS)}")
+    if head not in MODEL_HEADS:
+        raise ValueError(f"head={head!r} is not known; allowed: {sorted(MODEL_HEADS)}")
     cfg = BertBenchConfig.from_architecture(arch, variant=variant, **config)
     if seed is None:
-        return HEADS[head](cfg)
+        return MODEL_HEADS[head](cfg)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return HEADS[head](cfg)
+        return MODEL_HEADS[head](cfg)
 
 
 __all__ = [

@@ -192,7 +192,6 @@ class BertBenchModel(BertBenchPreTrainedModel):
         inputs_embeds: torch.Tensor | None = None,
         output_hidden_states: bool = False,
         output_attentions: bool = False,
-        return_dict: bool = True,
         **kwargs: object,
     ) -> BaseModelOutput:
         emb = self.embeddings(input_ids, token_type_ids, position_ids, inputs_embeds)

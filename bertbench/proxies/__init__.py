@@ -63,3 +63,6 @@ def score(model: Any, batch: ProxyBatch, names: list[str], seed: int = 0, stabil
 
 __all__ = ["PROXIES", "STABILITY_TOL", "ProxyBatch", "bert_batch", "family_of", "get_proxy", "list_proxies", "proxy", "rnn_batch",
            "score"]
+
+# every proxy module registers its proxies on import (after the registry and score above exist)
+from bertbench.proxies import activation, cost, covariance, heads, saliency  # noqa: E402, F401

@@ -18,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 from scipy import stats
 
+from bertbench.families import get_family
 from bertbench.store.schema import proxy_row, schema_for
 
 
@@ -93,13 +94,9 @@ class _Builder:
         self.hyper = hyper or {}
 
     def __call__(self, arch: Any) -> Any:
-        if self.family == "rnn":
-            from bertbench.models.rnn import build_rnn_lm
-
-            return build_rnn_lm(arch, seed=self.seed, ntoken=self.vocab_size, **self.hyper)
-        from bertbench.models import build_model
-
-        return build_model(arch, variant=self.variant, seed=self.seed, vocab_size=self.vocab_size).eval()
+        model = get_family(self.family).build(arch, self.variant, seed=self.seed, vocab_size=self.vocab_size,
+                                              **self.hyper)
+        return model.eval()
 
 
 def score_benchmark(bench: Any, names: list[str], n: int | None = None, seed: int = 0, variant: str | None = None,
@@ -112,21 +109,16 @@ def score_benchmark(bench: Any, names: list[str], n: int | None = None, seed: in
     ``results_dir`` makes long runs resumable: each architecture's rows are written there as they finish
     (``<arch_id>.parquet``, atomically) and architectures already there are not scored again. Use one folder per
     configuration (proxies, variant, seed, batch): the folder is trusted, not checked against the arguments."""
-    from bertbench.proxies import bert_batch, rnn_batch
-
     family = bench.family
     sub = bench.sample(n, seed) if n is not None and n < len(bench) else bench
     archs = list({a.arch_id: a for a in sub.architectures}.values())
     if batch is None:
-        if family == "rnn":
-            if ptb is None:
-                raise ValueError("RNN proxies need ptb= (the PTB text: ptb.zip or a folder with ptb.test.txt)")
-            batch = rnn_batch(ptb, batch_size=batch_size or 50)
-        else:
-            batch = bert_batch(batch_size=batch_size or 16, seq_len=seq_len, seed=seed)
+        from bertbench.proxies.inputs import default_batch
+
+        batch = default_batch(family, seed=seed, batch_size=batch_size, seq_len=seq_len, ptb=ptb)
     if vocab_size is None:  # the 2023 models had the uncased BERT vocabulary; ours that of their tokenizer
-        vocab_size = 30522 if bench.name == "nas-bench-bert-2023" else (batch.vocab_size or 30522)
-    variant = variant or ("rnn" if family == "rnn" else bench.metadata.get("default_variant", "as_named"))
+        vocab_size = bench.metadata.get("vocab_size") or batch.vocab_size or 30522
+    variant = variant or bench.default_variant
     hyper = {k: v for k, v in bench.metadata.get("hparams", {}).items()  # the logs' model shape, when shared
              if k in ("emsize", "nhid", "nlayers") and isinstance(v, int)}
     build = _Builder(family, variant, seed, vocab_size, hyper)

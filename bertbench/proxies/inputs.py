@@ -7,6 +7,8 @@ from typing import Any
 
 import torch
 
+from bertbench.families import get_family
+
 #: Objectives the BERT gradient proxies differentiate (see ``bertbench.proxies.common.objective``).
 LOSSES = ("mlm", "paper-2023")
 
@@ -37,15 +39,15 @@ class ProxyBatch:
     @property
     def loss_name(self) -> str:
         """The objective actually used: ``mlm`` / ``paper-2023`` for BERT, ``output-sum`` for RNN."""
-        return "output-sum" if self.family == "rnn" else self.loss
+        return get_family(self.family).proxy_loss or self.loss
 
     @property
     def batch_size(self) -> int:
-        return int(self.tokens.shape[0] if self.family == "bert" else self.tokens.shape[1])
+        return int(self.tokens.shape[0 if get_family(self.family).batch_first else 1])
 
     @property
     def seq_len(self) -> int:
-        return int(self.tokens.shape[1] if self.family == "bert" else self.tokens.shape[0])
+        return int(self.tokens.shape[1 if get_family(self.family).batch_first else 0])
 
 
 def bert_batch(source: str = "synthetic", tokenizer: Any = None, batch_size: int = 16, seq_len: int = 128,
@@ -68,3 +70,15 @@ def rnn_batch(ptb: str, split: str = "test", batch_size: int = 50, bptt: int = 7
 
     tokens, vocab = word_lm_batch(ptb, split, batch_size, bptt, offset)
     return ProxyBatch(tokens, None, f"ptb.{split}[offset={offset}]", offset, "rnn", len(vocab))
+
+
+def default_batch(family: str, seed: int = 0, batch_size: int | None = None, seq_len: int = 128,
+                  ptb: str | None = None) -> ProxyBatch:
+    """The proxies' default input for a model family: BERT ``batch_size`` (16) synthetic blocks of ``seq_len`` drawn
+    with ``seed``; RNN the paper's PTB test batch (``ptb`` is required; ``batch_size`` 50)."""
+    if family == "rnn":
+        if ptb is None:
+            raise ValueError("RNN proxies need the PTB text (ptb= / --ptb: ptb.zip or a folder with ptb.test.txt)")
+        return rnn_batch(ptb, batch_size=batch_size or 50)
+    get_family(family)  # an unknown family raises, naming the known ones
+    return bert_batch(batch_size=batch_size or 16, seq_len=seq_len, seed=seed)

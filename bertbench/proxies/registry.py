@@ -2,7 +2,8 @@
 
 ``direction`` says which way is better ("higher" or "lower"); ``families`` which models the proxy applies to
 ("bert": BertBenchModel, "rnn": RnnLM). Hooks and gradients live inside each call: calling twice gives the same
-value, and nothing is left attached to the model.
+value, and nothing is left attached to the model. The ``bertbench.proxies`` package imports every proxy module, so
+the registry is complete as soon as anything under ``bertbench.proxies`` is imported.
 """
 
 from __future__ import annotations
@@ -38,7 +39,6 @@ def proxy(name: str, direction: str = "higher", families: tuple[str, ...] = ("be
 
 
 def get_proxy(name: str) -> ProxySpec:
-    _load_all()
     try:
         return PROXIES.get(name)
     except KeyError:
@@ -46,12 +46,7 @@ def get_proxy(name: str) -> ProxySpec:
 
 
 def list_proxies(family: str | None = None) -> list[str]:
-    _load_all()
     return [str(k) for k, v in PROXIES.items() if family is None or family in v.families]
-
-
-def _load_all() -> None:
-    from bertbench.proxies import activation, cost, covariance, heads, saliency  # noqa: F401
 
 
 def family_of(model: Any) -> str:

@@ -14,18 +14,26 @@ from typing import Any
 def reference_inputs(family: str) -> tuple[Any, Any]:
     """(model, batch) of the reference check: BERT H64 with SA-WMA, DSC-5, LT-DCT and SA-SDP layers on 4 synthetic
     blocks of 32 tokens; RNN: a gated recurrent cell (sigmoid, tanh, blend) on 12 x 5 random word ids."""
+    if family not in REFERENCES:
+        raise ValueError(f"family={family!r} has no reference inputs; allowed: {sorted(REFERENCES)}")
+    return REFERENCES[family]()
+
+
+def _bert_reference() -> tuple[Any, Any]:
+    from bertbench.models import build_model
+    from bertbench.proxies.inputs import bert_batch
+    from bertbench.space import Architecture, LayerSpec
+
+    arch = Architecture(64, (LayerSpec("SA", "WMA", 2, 64, 1), LayerSpec("DSC", 5, 2, 64, 3),
+                             LayerSpec("LT", "DCT", 2, 64, 1), LayerSpec("SA", "SDP", 4, 64, 1)))
+    return build_model(arch, seed=0, vocab_size=759).eval(), bert_batch(batch_size=4, seq_len=32)
+
+
+def _rnn_reference() -> tuple[Any, Any]:
     import torch
 
-    from bertbench.proxies.inputs import ProxyBatch, bert_batch
-
-    if family == "bert":
-        from bertbench.models import build_model
-        from bertbench.space import Architecture, LayerSpec
-
-        arch = Architecture(64, (LayerSpec("SA", "WMA", 2, 64, 1), LayerSpec("DSC", 5, 2, 64, 3),
-                                 LayerSpec("LT", "DCT", 2, 64, 1), LayerSpec("SA", "SDP", 4, 64, 1)))
-        return build_model(arch, seed=0, vocab_size=759).eval(), bert_batch(batch_size=4, seq_len=32)
     from bertbench.models.rnn import build_rnn_lm
+    from bertbench.proxies.inputs import ProxyBatch
 
     recipe = {"i": {"op": "linear", "input": ["x", "h_prev_0"]}, "i_act": {"op": "activation_sigm", "input": ["i"]},
               "j": {"op": "linear", "input": ["x", "h_prev_0"]}, "j_act": {"op": "activation_tanh", "input": ["j"]},
@@ -33,6 +41,9 @@ def reference_inputs(family: str) -> tuple[Any, Any]:
     model = build_rnn_lm(recipe, seed=0, ntoken=100, emsize=16, nhid=24)
     tokens = torch.randint(0, 100, (12, 5), generator=torch.Generator().manual_seed(0))
     return model, ProxyBatch(tokens, None, "random", 0, "rnn", 100)
+
+
+REFERENCES = {"bert": _bert_reference, "rnn": _rnn_reference}  # per model family (bertbench.families)
 
 
 def precision_gaps(family: str, names: list[str]) -> dict[str, float]:

@@ -23,9 +23,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from bertbench.card import SEED_PAPER_BIBTEX
+from bertbench.env import package_version
 from bertbench.errors import CorruptRelease, IncompleteRun, ReleaseExists
 from bertbench.store.schema import SCHEMA_VERSION, TABLES, schema_for, version_tuple
-from bertbench.store.writer import ShardWriter
+from bertbench.store.writer import ResultWriter
 
 SEMVER = re.compile(r"^\d+\.\d+\.\d+$")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -49,7 +50,7 @@ def _sorted(table: pa.Table, keys: list[str]) -> pa.Table:
 
 def collect_tables(run_dir: Path) -> dict[str, pa.Table]:
     """The four tables of a run folder, sorted for stable files."""
-    w = ShardWriter(run_dir)
+    w = ResultWriter(run_dir)
     return {
         "architectures": _sorted(w.read("architectures"), ["arch_id"]),
         "runs": _sorted(w.read("runs"), ["arch_id", "seed", "stage"]),
@@ -60,13 +61,13 @@ def collect_tables(run_dir: Path) -> dict[str, pa.Table]:
 
 def missing_results(run_info: dict[str, Any], runs: pa.Table) -> list[str]:
     """Result keys (arch_id__s<seed>__<stage>) that run.json plans and the run has not written."""
-    from bertbench.store.writer import result_key
+    from bertbench.store.writer import result_name
 
     identity = run_info.get("identity") or {}
     stages = ["pretrain", *identity.get("tasks", [])]
-    done = {result_key(a, s, st) for a, s, st in zip(runs.column("arch_id").to_pylist(), runs.column("seed").to_pylist(),
+    done = {result_name(a, s, st) for a, s, st in zip(runs.column("arch_id").to_pylist(), runs.column("seed").to_pylist(),
                                                       runs.column("stage").to_pylist())}
-    return [k for a, s in run_info.get("units", []) for k in (result_key(a, s, st) for st in stages) if k not in done]
+    return [k for a, s in run_info.get("units", []) for k in (result_name(a, s, st) for st in stages) if k not in done]
 
 
 def _copy_models(run_dir: Path, dest: Path) -> dict[str, dict[str, str]]:
@@ -140,8 +141,6 @@ def commit(
             path = tmp / f"{table_name}.parquet"
             pq.write_table(tables[table_name], path, compression="zstd")
             entries[table_name] = {"file": path.name, "sha256": sha256_file(path), "rows": tables[table_name].num_rows}
-        from bertbench import __version__
-
         runs = tables["runs"]
         manifest = {
             "name": name,
@@ -149,7 +148,7 @@ def commit(
             "schema_version": SCHEMA_VERSION,
             "family": "bert",
             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "bertbench_version": __version__,
+            "bertbench_version": package_version(),
             "space": run_info.get("space"),
             "grid": run_info.get("grid"),
             "recipe": run_info.get("recipe"),

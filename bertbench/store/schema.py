@@ -110,9 +110,17 @@ PROXIES = _schema(
 TABLES = ("architectures", "runs", "curves", "proxies")
 
 
+ARCHITECTURE_SCHEMAS = {"bert": ARCHITECTURES_BERT, "rnn": ARCHITECTURES_RNN}  # per model family (bertbench.families)
+
+
 def schema_for(table: str, family: str = "bert") -> pa.Schema:
+    """The Arrow schema of ``table`` (one of TABLES); the architectures table's depends on the model family."""
     if table == "architectures":
-        return ARCHITECTURES_BERT if family == "bert" else ARCHITECTURES_RNN
+        if family not in ARCHITECTURE_SCHEMAS:
+            raise ValueError(f"family={family!r} has no architectures schema; allowed: {sorted(ARCHITECTURE_SCHEMAS)}")
+        return ARCHITECTURE_SCHEMAS[family]
+    if table not in TABLES:
+        raise ValueError(f"table={table!r} is not known; allowed: {list(TABLES)}")
     return {"runs": RUNS, "curves": CURVES, "proxies": PROXIES}[table]
 
 

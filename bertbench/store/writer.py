@@ -1,8 +1,9 @@
-"""Atomic shard files in a run folder.
+"""Atomic result files in a run folder.
 
-Layout: ``RUN_DIR/shards/<table>/<key>.parquet``. ``key`` names one result: ``<arch_id>__s<seed>__<stage>``.
-Each shard is written to a temporary file in the same folder and renamed into place (atomic on POSIX), so readers
-and other writer processes never see half a file; the ``runs`` shard is written last and marks the result done.
+Layout: ``RUN_DIR/shards/<table>/<name>.parquet`` (the folder keeps its first name so older run folders resume);
+``name`` (``result_name``) names one result: ``<arch_id>__s<seed>__<stage>``. Each file is written to a temporary
+file in the same folder and renamed into place (atomic on POSIX), so readers and other writer processes never see
+half a file; the ``runs`` file is written last and marks the result done.
 Writing the same key twice replaces the file with identical content: a result can never appear twice.
 """
 
@@ -18,7 +19,7 @@ import pyarrow.parquet as pq
 from bertbench.store.schema import schema_for
 
 
-def result_key(arch_id: str, seed: int, stage: str) -> str:
+def result_name(arch_id: str, seed: int, stage: str) -> str:
     if "__" in stage or "/" in stage:
         raise ValueError(f"stage={stage!r} must not contain '__' or '/'")
     return f"{arch_id}__s{seed}__{stage}"
@@ -51,8 +52,8 @@ def atomic_write_table(path: Path, table: pa.Table) -> None:
         raise
 
 
-class ShardWriter:
-    """Writes and reads the result shards of one run folder (safe with many writer processes)."""
+class ResultWriter:
+    """Writes and reads the result files of one run folder (safe with many writer processes)."""
 
     def __init__(self, run_dir: str | os.PathLike[str], family: str = "bert") -> None:
         self.run_dir = Path(run_dir)
@@ -71,7 +72,7 @@ class ShardWriter:
 
     def write_result(self, key: str, runs: list[dict], curves: list[dict] | None = None,
                      proxies: list[dict] | None = None) -> None:
-        """Write one result's rows; the runs shard goes last and marks the result complete."""
+        """Write one result's rows; the runs file goes last and marks the result complete."""
         if curves:
             atomic_write_table(self.path("curves", key), pa.Table.from_pylist(curves, schema=schema_for("curves")))
         if proxies:
@@ -79,7 +80,7 @@ class ShardWriter:
         atomic_write_table(self.path("runs", key), pa.Table.from_pylist(runs, schema=schema_for("runs")))
 
     def remove_result(self, key: str) -> None:
-        """Forget one result (its runs shard first, so it is never seen half-removed)."""
+        """Forget one result (its runs file first, so it is never seen half-removed)."""
         for table in ("runs", "curves", "proxies"):
             self.path(table, key).unlink(missing_ok=True)
 
@@ -91,7 +92,7 @@ class ShardWriter:
         return sorted(p.stem for p in folder.glob("*.parquet")) if folder.exists() else []
 
     def read(self, table: str) -> pa.Table:
-        """All shards of ``table`` concatenated in key order (curves/proxies only of completed results)."""
+        """All result files of ``table`` concatenated in key order (curves/proxies only of completed results)."""
         schema = schema_for(table, self.family)
         keys = self.keys(table)
         if table in ("curves",):

@@ -22,7 +22,7 @@ def derive_seed(arch_id: str, seed: int, stage: str, *extra: Any) -> int:
 
 
 @dataclass(frozen=True)
-class Shard:
+class RankSlice:
     """This process's slice of a data-parallel batch (rank, world); (0, 1) when a process trains alone."""
 
     rank: int = 0

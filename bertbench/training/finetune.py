@@ -19,7 +19,7 @@ import torch
 from bertbench.data.tasks import TaskSpec
 from bertbench.models import BertBenchConfig, BertBenchForSequenceClassification
 from bertbench.space import Architecture
-from bertbench.training.common import Diverged, Shard, derive_seed, finite, linear_schedule, param_groups
+from bertbench.training.common import Diverged, RankSlice, derive_seed, finite, linear_schedule, param_groups
 from bertbench.training.recipe import FinetuneRecipe
 
 
@@ -77,7 +77,7 @@ def layer_scales(model: BertBenchForSequenceClassification, decay: float, depth:
 
 def finetune(arch: Architecture, task: TaskSpec, data: Any, tokenizer: Any, recipe: FinetuneRecipe, seed: int,
              accelerator: Any, encoder_state: dict[str, torch.Tensor] | None, config: dict[str, Any] | None = None,
-             shard: Shard = Shard(), progress: bool = True) -> FinetuneOutcome:
+             ranks: RankSlice = RankSlice(), progress: bool = True) -> FinetuneOutcome:
     """Fine-tune ``arch`` (initialised from ``encoder_state``, or from scratch when None) on ``task``; evaluate."""
     t0 = time.perf_counter()
     s = derive_seed(arch.arch_id, seed, task.name)
@@ -100,8 +100,8 @@ def finetune(arch: Architecture, task: TaskSpec, data: Any, tokenizer: Any, reci
         rows += _rows(encode(task, train, tokenizer, recipe.max_seq_len, swap=True))
     n = len(rows)
     bs = recipe.batch_size
-    if bs % shard.world:
-        raise ValueError(f"finetune batch_size {bs} is not divisible by {shard.world} processes")
+    if bs % ranks.world:
+        raise ValueError(f"finetune batch_size {bs} is not divisible by {ranks.world} processes")
     epochs = recipe.epochs_for(task.name)
     steps_per_epoch = math.ceil(n / bs)
     total = max(1, int(math.ceil(steps_per_epoch * epochs)))
@@ -124,7 +124,7 @@ def finetune(arch: Architecture, task: TaskSpec, data: Any, tokenizer: Any, reci
                 if step >= total:
                     break
                 batch_idx = perm[b * bs:(b + 1) * bs]
-                local = np.array_split(batch_idx, shard.world)[shard.rank]
+                local = np.array_split(batch_idx, ranks.world)[ranks.rank]
                 batch = collate([rows[i] for i in local], tokenizer.pad_token_id, task.is_regression)
                 batch = {k: v.to(device) for k, v in batch.items()}
                 torch.manual_seed(derive_seed(arch.arch_id, seed, task.name, "step", step))

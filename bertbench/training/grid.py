@@ -1,11 +1,11 @@
 """The grid runner: trains every (architecture, seed) of a grid -- pretraining, then each task -- and writes one
-result file per (arch_id, seed, stage) through the store's atomic shard writer.
+result file per (arch_id, seed, stage) through the store's atomic result writer.
 
 Parallel modes:
 - ``grid``: each process trains whole architectures alone (no gradient sync), the right mode for small models. Work
   units (arch, seed) are split over processes by the rank / world size that torchrun or ``accelerate launch`` set
   (``RANK``/``WORLD_SIZE``), or a Slurm array (``SLURM_ARRAY_TASK_ID``/``SLURM_ARRAY_TASK_COUNT``), or explicit
-  ``shard_index``/``num_shards``; balanced greedily by estimated cost (FLOPs x tokens). Each process then runs a
+  ``worker_index``/``num_workers``; balanced greedily by estimated cost (FLOPs x tokens). Each process then runs a
   single-process Accelerator on its own device (``cuda:LOCAL_RANK`` or the CPU).
 - ``ddp``: every process trains every architecture together (data parallel, gradient sync), via Accelerate.
 
@@ -34,8 +34,8 @@ from bertbench.grids import Grid
 from bertbench.models.export import load_encoder_state, save_encoder
 from bertbench.space import Architecture
 from bertbench.store.schema import architecture_row, curve_rows, run_row
-from bertbench.store.writer import ShardWriter, atomic_write_bytes, result_key
-from bertbench.training.common import Shard, device_summary, make_accelerator, set_threads
+from bertbench.store.writer import ResultWriter, atomic_write_bytes, result_name
+from bertbench.training.common import RankSlice, device_summary, make_accelerator, set_threads
 from bertbench.training.recipe import Recipe
 from bertbench.training.work_split import Unit, units_for_worker, worker_position
 
@@ -65,8 +65,8 @@ class GridRunner:
     """Runs a grid into RUN_DIR (see the module docstring)."""
 
     def __init__(self, grid: Grid, recipe: Recipe, run_dir: str | os.PathLike[str], seeds: tuple[int, ...] | None = None,
-                 tasks: tuple[str, ...] | None = None, parallel: str = "grid", shard_index: int | None = None,
-                 num_shards: int | None = None, threads: int | None = None, progress: bool = True,
+                 tasks: tuple[str, ...] | None = None, parallel: str = "grid", worker_index: int | None = None,
+                 num_workers: int | None = None, threads: int | None = None, progress: bool = True,
                  retry_failed: bool = False) -> None:
         if parallel not in ("grid", "ddp"):
             raise ValueError(f"parallel={parallel!r} is not known; allowed: 'grid', 'ddp'")
@@ -77,8 +77,8 @@ class GridRunner:
         self.tasks = tuple(tasks if tasks is not None else recipe.data.tasks)
         self.parallel, self.progress, self.threads = parallel, progress, threads
         self.retry_failed = retry_failed
-        self.index, self.count = worker_position(shard_index, num_shards)
-        self.writer = ShardWriter(self.run_dir)
+        self.index, self.count = worker_position(worker_index, num_workers)
+        self.writer = ResultWriter(self.run_dir)
         self._tokenizer = self._corpus = None
         self._task_data: dict[str, Any] = {}
 
@@ -94,8 +94,8 @@ class GridRunner:
 
     def data_files(self) -> dict[str, str]:
         """sha256 of every local file the run reads: the corpus, each task's folder, the run's own tokenizer."""
-        from bertbench.data.corpus import parse_source
         from bertbench.data.glue import DIRS
+        from bertbench.data.sources import parse_source
         from bertbench.store.release import sha256_file
 
         out: dict[str, str] = {}
@@ -243,7 +243,7 @@ class GridRunner:
         log.info("worker %d/%d: %d of %d units", self.index, self.count, len(mine), len(self.units()))
         self.check_inputs()
         self.write_run_info(accelerator)
-        return self._train_units(mine, lambda: make_accelerator(self.recipe.mixed_precision), Shard())
+        return self._train_units(mine, lambda: make_accelerator(self.recipe.mixed_precision), RankSlice())
 
     def _run_ddp_mode(self) -> dict[str, int]:
         set_threads(self.threads)
@@ -252,14 +252,14 @@ class GridRunner:
         if accelerator.is_main_process:
             self.write_run_info(accelerator)
         accelerator.wait_for_everyone()
-        shard = Shard(accelerator.process_index, accelerator.num_processes)
+        ranks = RankSlice(accelerator.process_index, accelerator.num_processes)
         try:
-            return self._train_units(self.units(), lambda: make_accelerator(self.recipe.mixed_precision), shard)
+            return self._train_units(self.units(), lambda: make_accelerator(self.recipe.mixed_precision), ranks)
         finally:
             accelerator.wait_for_everyone()
             accelerator.end_training()
 
-    def _train_units(self, units: list[Unit], new_accelerator: Any, shard: Shard) -> dict[str, int]:
+    def _train_units(self, units: list[Unit], new_accelerator: Any, ranks: RankSlice) -> dict[str, int]:
         """Train ``units``; each gets a fresh Accelerator (no model, optimizer or scheduler of a previous unit is
         carried over, whatever happened to it). In grid mode a unit is claimed first (``claims.py``): independent
         workers on one folder train each unit once between them."""
@@ -278,7 +278,7 @@ class GridRunner:
             name = f"{unit.arch.arch_id}__s{unit.seed}"
             with claim(self.run_dir / "claims" / name, enabled=self.parallel == "grid") as mine:
                 if mine:
-                    self._train_unit(unit, accelerator, shard, dev, counts)
+                    self._train_unit(unit, accelerator, ranks, dev, counts)
                 else:
                     counts["claimed_elsewhere"] += 1
             if bar is not None:
@@ -287,7 +287,7 @@ class GridRunner:
             bar.close()
         return counts
 
-    def _train_unit(self, unit: Unit, accelerator: Any, shard: Shard, dev: str, counts: dict[str, int]) -> None:
+    def _train_unit(self, unit: Unit, accelerator: Any, ranks: RankSlice, dev: str, counts: dict[str, int]) -> None:
         """Pretrain (or reuse the saved encoder) and fine-tune every task of one unit; write what is missing."""
         from bertbench.data.tasks import get_task
         from bertbench.training.finetune import finetune
@@ -297,7 +297,7 @@ class GridRunner:
         arch, seed = unit.arch, unit.seed
         if writes:
             self.writer.write_architecture(arch.arch_id, [architecture_row(arch, len(self.tokenizer))])
-        keys = {stage: result_key(arch.arch_id, seed, stage) for stage in ("pretrain", *self.tasks)}
+        keys = {stage: result_name(arch.arch_id, seed, stage) for stage in ("pretrain", *self.tasks)}
         self._clean_unit(arch.arch_id, seed, keys)
         if all(self._done(k) for k in keys.values()):
             counts["skipped"] += len(keys)
@@ -314,7 +314,7 @@ class GridRunner:
         if not self._done(keys["pretrain"]) or state is None:
             try:
                 out = pretrain(arch, self.recipe.pretrain, self.corpus, self.tokenizer, seed, accelerator,
-                               ckpt_dir=self.run_dir / "checkpoints" / f"{arch.arch_id}__s{seed}", shard=shard,
+                               ckpt_dir=self.run_dir / "checkpoints" / f"{arch.arch_id}__s{seed}", ranks=ranks,
                                progress=self.progress)
                 pre_status, pre_error, state = out.status, out.error, out.encoder_state
                 metrics, curves, steps, tokens, secs = out.metrics, out.curves, out.steps, out.tokens, out.seconds
@@ -349,7 +349,7 @@ class GridRunner:
                 try:
                     out = finetune(arch, task, self.task_data(task_name), self.tokenizer, self.recipe.finetune, seed,
                                    accelerator, state, config={"hidden_dropout_prob": self.recipe.pretrain.dropout},
-                                   shard=shard, progress=self.progress)
+                                   ranks=ranks, progress=self.progress)
                     status, error, metrics, curves, steps, secs = out.status, out.error, out.metrics, out.curves, out.steps, out.seconds
                 except ENVIRONMENT_ERRORS as err:
                     raise EnvironmentFault(f"fine-tuning {arch.arch_id} seed {seed} on {task_name} stopped by "

@@ -24,7 +24,7 @@ import torch
 
 from bertbench.models import build_model
 from bertbench.space import Architecture
-from bertbench.training.common import Diverged, Shard, derive_seed, finite, linear_schedule, param_groups
+from bertbench.training.common import Diverged, RankSlice, derive_seed, finite, linear_schedule, param_groups
 from bertbench.training.recipe import PretrainRecipe
 
 log = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ def _latest_checkpoint(ckpt_dir: Path) -> tuple[Path, int] | None:
 
 
 def pretrain(arch: Architecture, recipe: PretrainRecipe, corpus: Any, tokenizer: Any, seed: int, accelerator: Any,
-             ckpt_dir: Path | None = None, shard: Shard = Shard(), progress: bool = True,
+             ckpt_dir: Path | None = None, ranks: RankSlice = RankSlice(), progress: bool = True,
              stop_after: int | None = None, vocab_size: int | None = None) -> PretrainOutcome:
     """Pretrain ``arch``; returns status, final metrics, curves and the discriminator (encoder) state dict.
     ``stop_after``: stop (as if killed) after that many steps -- for tests of resume. ``vocab_size``: embedding rows
@@ -110,9 +110,9 @@ def pretrain(arch: Architecture, recipe: PretrainRecipe, corpus: Any, tokenizer:
     order = corpus.order(s)
     n_blocks = len(order)
     micro = recipe.batch_size // recipe.grad_accum
-    if micro % shard.world:
-        raise ValueError(f"batch_size / grad_accum = {micro} is not divisible by {shard.world} processes")
-    local = micro // shard.world
+    if micro % ranks.world:
+        raise ValueError(f"batch_size / grad_accum = {micro} is not divisible by {ranks.world} processes")
+    local = micro // ranks.world
     device = accelerator.device
     curves: list[dict[str, Any]] = list(history["curves"])  # the points logged before the checkpoint
     first_loss: float | None = history["first_loss"]
@@ -132,7 +132,7 @@ def pretrain(arch: Architecture, recipe: PretrainRecipe, corpus: Any, tokenizer:
             torch.manual_seed(derive_seed(arch.arch_id, seed, "pretrain-step", step))
             totals = {"loss": 0.0, "mlm_loss": 0.0, "disc_loss": 0.0, "disc_accuracy": 0.0}
             for m in range(recipe.grad_accum):
-                first = step * recipe.batch_size + m * micro + shard.rank * local
+                first = step * recipe.batch_size + m * micro + ranks.rank * local
                 idx = order[np.arange(first, first + local) % n_blocks]
                 blocks = torch.from_numpy(corpus.blocks(idx).astype(np.int64))
                 gen = torch.Generator().manual_seed(derive_seed(arch.arch_id, seed, "mask", step, m))
@@ -154,7 +154,7 @@ def pretrain(arch: Architecture, recipe: PretrainRecipe, corpus: Any, tokenizer:
             opt.step()
             sched.step()
             opt.zero_grad(set_to_none=True)
-            if shard.world > 1:
+            if ranks.world > 1:
                 t = torch.tensor([totals[k] for k in totals], device=device)
                 t = accelerator.reduce(t, reduction="mean")
                 totals = dict(zip(totals, t.tolist()))

@@ -1,6 +1,8 @@
-"""How a grid's units are split among independent workers (the "worker split"; a rank's slice of one model's data
-in ddp mode is a "data shard", see ``training/common.py``): a unit is (architecture, seed); each worker learns its
-position from explicit options, torchrun/accelerate or Slurm, and takes a cost-balanced share."""
+"""How a grid's units are split among independent workers: a unit is (architecture, seed); each worker learns its
+position (``worker_index`` of ``num_workers``) from explicit options, torchrun/accelerate or Slurm, and takes a
+cost-balanced share. Words used once each: a *worker* trains whole units; a *rank* is one of the processes that
+train one model together in ddp mode (its ``RankSlice`` of each batch, ``training/common.py``); a *result file* is
+one (unit, stage) result in the run folder (``store/writer.py``)."""
 
 from __future__ import annotations
 
@@ -21,12 +23,12 @@ class Unit:
         return float(count_flops(self.arch, 128))
 
 
-def worker_position(shard_index: int | None = None, num_shards: int | None = None) -> tuple[int, int]:
+def worker_position(worker_index: int | None = None, num_workers: int | None = None) -> tuple[int, int]:
     """(index, count) of this process among the grid workers: explicit, else torchrun/accelerate env, else Slurm."""
-    if shard_index is not None or num_shards is not None:
-        if shard_index is None or num_shards is None or not 0 <= shard_index < num_shards:
-            raise ValueError(f"shard_index={shard_index} and num_shards={num_shards} must satisfy 0 <= index < count")
-        return shard_index, num_shards
+    if worker_index is not None or num_workers is not None:
+        if worker_index is None or num_workers is None or not 0 <= worker_index < num_workers:
+            raise ValueError(f"--worker-index={worker_index} and --num-workers={num_workers} must satisfy 0 <= index < count")
+        return worker_index, num_workers
     env = os.environ
     if "WORLD_SIZE" in env and "RANK" in env:
         return int(env["RANK"]), int(env["WORLD_SIZE"])
