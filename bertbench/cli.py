@@ -15,6 +15,7 @@ import typer
 from bertbench.cli_common import echo, load_bench
 from bertbench.cli_proxies import proxies_app
 from bertbench.cli_search import search_cmd
+from bertbench.cli_space import space_app
 from bertbench.errors import BertbenchError, EnvironmentFault
 
 app = typer.Typer(
@@ -23,7 +24,6 @@ app = typer.Typer(
     no_args_is_help=True,
     help="Build, version, load and publish NAS benchmarks of small BERT architectures; score training-free proxies.",
 )
-space_app = typer.Typer(no_args_is_help=True, help="Inspect a search space (show, size, sample).")
 app.add_typer(space_app, name="space")
 app.add_typer(proxies_app, name="proxies")
 app.command("search")(search_cmd)
@@ -44,50 +44,18 @@ def _main(
     )
 
 
-# --------------------------------------------------------------------------------------------------------- space
-@space_app.command("size")
-def space_size(name: str = typer.Argument("nas-bench-bert-2023", help="Space name (bertbench/manifests/spaces, or $BERTBENCH_MANIFESTS) or YAML path.")) -> None:
-    """Number of architectures in a space.
+# ------------------------------------------------------------------------------------------------------ benchmarks
+@app.command("list")
+def list_cmd() -> None:
+    """The benchmarks `bertbench.load` and every command know by name (converters of published data, and the
+    releases shipped with the package, which load offline).
 
-    Example: bertbench space size nas-bench-bert-2023
+    Example: bertbench list
     """
-    from bertbench.space import SearchSpace
+    from bertbench.loaders.registry import list_benchmarks
 
-    echo(str(SearchSpace.named(name).size()))
-
-
-@space_app.command("show")
-def space_show(name: str = typer.Argument("nas-bench-bert-2023", help="Space name (bertbench/manifests/spaces, or $BERTBENCH_MANIFESTS) or YAML path.")) -> None:
-    """Print a space's choices.
-
-    Example: bertbench space show nas-bench-bert-2023
-    """
-    from bertbench.space import SearchSpace
-
-    s = SearchSpace.named(name)
-    echo(f"{s.name}: {s.description}")
-    echo(f"  hidden_size: {list(s.hidden_sizes)}")
-    echo(f"  num_layers:  {list(s.num_layers)}")
-    echo(f"  op_type:     {dict((t, list(p)) for t, p in s.op_params)}")
-    echo(f"  heads: {list(s.heads)}  ffn_dim: {list(s.ffn_dims)}  num_ffn: {list(s.num_ffns)}")
-    echo(f"  size: {s.size():,}")
-
-
-@space_app.command("sample")
-def space_sample(
-    n: int = typer.Option(5, "--n", min=1, help="How many architectures."),
-    seed: int = typer.Option(0, "--seed", help="Random seed."),
-    name: str = typer.Option("nas-bench-bert-2023", "--space", help="Space name."),
-    as_json: bool = typer.Option(False, "--json", help="One canonical JSON per line."),
-) -> None:
-    """Draw architectures from a space.
-
-    Example: bertbench space sample --n 3 --seed 1 --json
-    """
-    from bertbench.space import SearchSpace
-
-    for a in SearchSpace.named(name).sample(n, seed):
-        echo(a.to_json() if as_json else f"{a.arch_id}  {a.short()}")
+    for b in list_benchmarks():
+        echo(f"{b.name:<28} {b.description}")
 
 
 # ---------------------------------------------------------------------------------------------------------- models

@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from bertbench.registry import Registry
+
 
 @dataclass(frozen=True)
 class ModelFamily:
@@ -58,27 +60,23 @@ class ModelFamily:
         return self.encode_fn(arch, kind, context)
 
 
-FAMILIES: dict[str, ModelFamily] = {}
+FAMILIES: Registry[ModelFamily] = Registry("model family")
 
 
 def register_family(family: ModelFamily) -> ModelFamily:
     """Add ``family`` to the registry (a name registered twice is an error)."""
-    if family.name in FAMILIES:
-        raise ValueError(f"model family {family.name!r} is already registered")
-    FAMILIES[family.name] = family
-    return family
+    return FAMILIES.add(family.name, family)
 
 
 def get_family(name: str) -> ModelFamily:
-    """The registered family ``name``; an unknown name raises, listing the known ones."""
-    try:
-        return FAMILIES[name]
-    except KeyError:
-        raise ValueError(f"model family {name!r} is not known; allowed: {sorted(FAMILIES)}") from None
+    """The registered family ``name``; an unknown name raises ValueError, listing the known ones."""
+    if name not in FAMILIES:
+        raise ValueError(f"model family {name!r} is not known; allowed: {family_names()}")
+    return FAMILIES.get(name)
 
 
 def family_names() -> list[str]:
-    return list(FAMILIES)
+    return [str(k) for k in FAMILIES]
 
 
 # -- BERT (NAS-Bench-BERT / FlexiBERT space) ---------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""One small registry type, used for token mixers (models/ops.py), tasks (data/glue.py) and proxies (proxies/)."""
+"""One small registry type, used for token mixers (models/ops.py), tasks (data/tasks.py), proxies (proxies/), model
+families (families.py) and named benchmarks (loaders/registry.py)."""
 
 from __future__ import annotations
 

@@ -155,7 +155,7 @@ def test_model_families_are_one_registry():
     assert list(FAMILIES) == ["bert", "rnn"]
     with pytest.raises(ValueError, match=r"model family 'cnn' is not known; allowed: \['bert', 'rnn'\]"):
         get_family("cnn")
-    with pytest.raises(ValueError, match="already registered"):
+    with pytest.raises(KeyError, match="registered twice"):
         register_family(dataclasses.replace(get_family("bert")))
     bert = get_family("bert")
     arch = Architecture(128, (LayerSpec("SA", "SDP", 2, 512, 1), LayerSpec("DSC", 5, 2, 512, 1)))

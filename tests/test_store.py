@@ -135,6 +135,24 @@ def test_unknown_benchmark():
         bertbench.load("nope")
 
 
+def test_shipped_releases_load_by_name_newest_version_first(tmp_path):
+    """Releases under a package folder register as named benchmarks: by name (newest version) or name + version."""
+    from bertbench.errors import UnknownBenchmark
+    from bertbench.loaders.registry import BENCHMARKS, _shipped_loader, shipped_releases
+
+    fill(tmp_path / "run")
+    for v in ("0.9.0", "0.10.0"):
+        commit(tmp_path / "run", "unit", v, tmp_path / "shipped", license="cc-by-4.0")
+    found = shipped_releases(tmp_path / "shipped")
+    assert {k: sorted(v) for k, v in found.items()} == {"unit": ["0.10.0", "0.9.0"]}
+    loader = _shipped_loader("unit", found["unit"])
+    assert loader().version == "0.10.0"  # by number, not by string order
+    assert loader(version="0.9.0").version == "0.9.0"
+    with pytest.raises(UnknownBenchmark, match=r"unit version='2.0.0' is not shipped; allowed: \['0.10.0', '0.9.0'\]"):
+        loader(version="2.0.0")
+    assert {"nas-bench-bert-2023", "nas-bench-nlp"} <= {str(k) for k in BENCHMARKS}
+
+
 def test_commit_needs_a_known_license(tmp_path):
     fill(tmp_path / "run")
     with pytest.raises(ValueError, match=r"license is required .*allowed: \['cc-by-4.0'"):

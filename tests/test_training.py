@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import torch
@@ -340,6 +341,46 @@ def test_a_run_folder_keeps_one_identity_and_checks_inputs_first(env, reference,
     manifest = json.loads((dest / "manifest.json").read_text())
     assert manifest["complete"] is False and len(manifest["missing"]) == 3
     assert any("Incomplete run" in c for c in manifest["caveats"])
+
+
+def test_every_row_carries_its_run_hash_and_commit_refuses_a_mix(reference, tmp_path):
+    """Rows name the run identity they were trained under; a result file of another run copied into a folder is
+    refused by commit; rows from before schema 1.2 (no hash) take the run's; a 1.1 release still validates and
+    loads, with null hashes."""
+    import shutil
+
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    import bertbench
+    from bertbench.errors import RunMismatch
+    from bertbench.store.release import commit, sha256_file, validate
+
+    run_hash = json.loads((reference / "run.json").read_text())["identity_sha256"][:16]
+    assert {r["run_hash"] for r in runs_of(reference).values()} == {run_hash}
+    mixed = tmp_path / "mixed"
+    shutil.copytree(reference, mixed, ignore=shutil.ignore_patterns("models", "checkpoints", "claims"))
+    files = sorted((mixed / "shards" / "runs").glob("*.parquet"))
+    t = pq.read_table(files[0])
+    pq.write_table(t.set_column(t.schema.get_field_index("run_hash"), "run_hash",
+                                pa.array(["deadbeefdeadbeef"] * t.num_rows, pa.string())), files[0])
+    with pytest.raises(RunMismatch, match=r"1 result row\(s\) carry run_hash \['deadbeefdeadbeef'\], not this run's"):
+        commit(mixed, "mixed", "0.0.1", tmp_path / "rel", license="cc0-1.0")
+    pq.write_table(t.drop_columns(["run_hash"]), files[0])  # a row written before schema 1.2
+    dest = commit(mixed, "legacy", "0.0.1", tmp_path / "rel", license="cc0-1.0")
+    manifest = validate(dest)
+    assert manifest["run_hash"] == run_hash
+    runs = pq.read_table(dest / "runs.parquet")
+    assert set(runs.column("run_hash").to_pylist()) == {run_hash}
+    # the same release as schema 1.1 wrote it: no run_hash column
+    pq.write_table(runs.drop_columns(["run_hash"]), dest / "runs.parquet")
+    manifest.update(schema_version="1.1")
+    manifest["tables"]["runs"]["sha256"] = sha256_file(dest / "runs.parquet")
+    (dest / "manifest.json").write_text(json.dumps(manifest))
+    validate(dest)
+    old = bertbench.load(str(dest)).to_pandas("runs")
+    assert len(old) == runs.num_rows and old["run_hash"].isna().all()
+    assert pc.all(pc.is_valid(runs.column("score"))).as_py()
 
 
 def test_a_loss_that_blows_up_without_nan_is_diverged(tmp_path, monkeypatch):

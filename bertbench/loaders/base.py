@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 
 from bertbench.env import atomic_file, cache_root
 from bertbench.families import get_family
+from bertbench.loaders.metadata import BenchmarkMetadata
 from bertbench.loaders.nas_api import NasQueries
 
 log = logging.getLogger(__name__)
@@ -60,13 +61,18 @@ class Benchmark(NasQueries):
     version: str
     family: str  # a registered model family (bertbench.families): "bert" | "rnn"
     tables: Mapping[str, pa.Table]  # a dict, or LazyTables (read on first access)
-    metadata: dict[str, Any] = field(default_factory=dict)
+    metadata: BenchmarkMetadata = field(default_factory=BenchmarkMetadata)  # a dict is converted
     id_column: str = "arch_id"
     _summary: pd.DataFrame | None = field(default=None, repr=False)
     _idx: Any = field(default=None, repr=False)
     _rows: Any = field(default=None, repr=False)
     _archs: Any = field(default=None, repr=False)
     _groups: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.metadata, BenchmarkMetadata):
+            self.metadata = BenchmarkMetadata.from_dict(
+                {"name": self.name, "version": self.version, "family": self.family, **dict(self.metadata)})
 
     # -- views ------------------------------------------------------------------------------------------------------
     def to_pandas(self, view: str = "summary") -> pd.DataFrame:

@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 
 from bertbench.card import SEED_PAPER_BIBTEX
 from bertbench.env import package_version
-from bertbench.errors import CorruptRelease, IncompleteRun, ReleaseExists
+from bertbench.errors import CorruptRelease, IncompleteRun, ReleaseExists, RunMismatch
 from bertbench.store.schema import SCHEMA_VERSION, TABLES, schema_for, version_tuple
 from bertbench.store.writer import ResultWriter
 
@@ -102,17 +102,8 @@ def commit(
     licenses, which the card lists). ``models=True`` also copies the run's trained encoders (``models/``, transformers
     folders) into the release. A run is committed only when every unit its run.json plans has its pretraining and
     every task; ``allow_partial=True`` commits it anyway and records ``complete: false`` and the missing results."""
-    from bertbench.card import LICENSES
-
     run_dir, out = Path(run_dir), Path(out)
-    if license is None:
-        raise ValueError(f"license is required (the run's data sources do not imply one); allowed: {list(LICENSES)}")
-    if str(license).lower() not in LICENSES:
-        raise ValueError(f"license={license!r} is not known; allowed: {list(LICENSES)}")
-    if not NAME.match(name):
-        raise ValueError(f"name={name!r} must match {NAME.pattern}")
-    if not SEMVER.match(version):
-        raise ValueError(f"version={version!r} must be semantic, X.Y.Z")
+    _check_release_fields(name, version, license)
     if not (run_dir / "shards").is_dir():
         raise FileNotFoundError(f"run_dir={run_dir} has no shards/ folder: not a bertbench run folder")
     dest = out / f"{name}-{version}"
@@ -122,6 +113,7 @@ def commit(
     if tables["runs"].num_rows == 0:
         raise CorruptRelease(f"run_dir={run_dir} holds no completed results (shards/runs is empty)")
     run_info = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").exists() else {}
+    tables["runs"] = _one_run(run_dir, run_info, tables["runs"])
     missing = missing_results(run_info, tables["runs"])
     if missing and not allow_partial:
         raise IncompleteRun(f"run_dir={run_dir} is incomplete: {len(missing)} planned result(s) missing (e.g. "
@@ -141,30 +133,7 @@ def commit(
             path = tmp / f"{table_name}.parquet"
             pq.write_table(tables[table_name], path, compression="zstd")
             entries[table_name] = {"file": path.name, "sha256": sha256_file(path), "rows": tables[table_name].num_rows}
-        runs = tables["runs"]
-        manifest = {
-            "name": name,
-            "version": version,
-            "schema_version": SCHEMA_VERSION,
-            "family": "bert",
-            "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "bertbench_version": package_version(),
-            "space": run_info.get("space"),
-            "grid": run_info.get("grid"),
-            "recipe": run_info.get("recipe"),
-            "data": run_info.get("data"),
-            "tasks": sorted(set(runs.column("stage").to_pylist()) - {"pretrain"}),
-            "seeds": sorted(set(runs.column("seed").to_pylist())),
-            "hardware": run_info.get("hardware") or {"python": platform.python_version(), "machine": platform.machine()},
-            "tables": entries,
-            "license": str(license).lower(),
-            "citation": SEED_PAPER_BIBTEX,
-            "caveats": run_info.get("caveats", []),
-        }
-        manifest["complete"] = None if "units" not in run_info else not missing  # None: no run.json plan
-        if missing:
-            manifest["missing"] = missing
-            manifest["caveats"] = [*manifest["caveats"], f"Incomplete run: {len(missing)} planned results missing."]
+        manifest = _manifest(name, version, license, run_info, tables["runs"], entries, missing)
         if models:
             manifest["models"] = _copy_models(run_dir, tmp)
         if extra:
@@ -181,6 +150,66 @@ def commit(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return dest
+
+
+def _check_release_fields(name: str, version: str, license: str | None) -> None:
+    from bertbench.card import LICENSES
+
+    if license is None:
+        raise ValueError(f"license is required (the run's data sources do not imply one); allowed: {list(LICENSES)}")
+    if str(license).lower() not in LICENSES:
+        raise ValueError(f"license={license!r} is not known; allowed: {list(LICENSES)}")
+    if not NAME.match(name):
+        raise ValueError(f"name={name!r} must match {NAME.pattern}")
+    if not SEMVER.match(version):
+        raise ValueError(f"version={version!r} must be semantic, X.Y.Z")
+
+
+def _one_run(run_dir: Path, run_info: dict[str, Any], runs: pa.Table) -> pa.Table:
+    """``runs`` with every row's ``run_hash`` checked against run.json's identity: rows of another run (another
+    recipe, grid, task list or data) are refused. Rows written before schema 1.2 have none; they were written under
+    the same run.json identity check, so they get the run's hash."""
+    expected = (run_info.get("identity_sha256") or "")[:16] or None
+    hashes = {h for h in runs.column("run_hash").to_pylist() if h is not None}
+    foreign = hashes - {expected} if expected else (hashes if len(hashes) > 1 else set())
+    if foreign:
+        n = sum(h in foreign for h in runs.column("run_hash").to_pylist())
+        raise RunMismatch(f"run_dir={run_dir}: {n} result row(s) carry run_hash {sorted(foreign)}, not this run's "
+                          f"{expected}: they were trained under other settings; move them to their own run folder")
+    if expected is None:
+        return runs
+    filled = pc.fill_null(runs.column("run_hash"), pa.scalar(expected, pa.string()))
+    return runs.set_column(runs.schema.get_field_index("run_hash"), runs.schema.field("run_hash"), filled)
+
+
+def _manifest(name: str, version: str, license: str, run_info: dict[str, Any], runs: pa.Table,
+              entries: dict[str, Any], missing: list[str]) -> dict[str, Any]:
+    """The manifest of a release committed from a run (see ``commit``)."""
+    manifest = {
+        "name": name,
+        "version": version,
+        "schema_version": SCHEMA_VERSION,
+        "family": "bert",
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "bertbench_version": package_version(),
+        "run_hash": (run_info.get("identity_sha256") or "")[:16] or None,
+        "space": run_info.get("space"),
+        "grid": run_info.get("grid"),
+        "recipe": run_info.get("recipe"),
+        "data": run_info.get("data"),
+        "tasks": sorted(set(runs.column("stage").to_pylist()) - {"pretrain"}),
+        "seeds": sorted(set(runs.column("seed").to_pylist())),
+        "hardware": run_info.get("hardware") or {"python": platform.python_version(), "machine": platform.machine()},
+        "tables": entries,
+        "license": str(license).lower(),
+        "citation": SEED_PAPER_BIBTEX,
+        "caveats": run_info.get("caveats", []),
+        "complete": None if "units" not in run_info else not missing,  # None: no run.json plan
+    }
+    if missing:
+        manifest["missing"] = missing
+        manifest["caveats"] = [*manifest["caveats"], f"Incomplete run: {len(missing)} planned results missing."]
+    return manifest
 
 
 def read_manifest(release: str | os.PathLike[str]) -> dict[str, Any]:
@@ -222,7 +251,7 @@ def validate(release: str | os.PathLike[str], check_checksums: bool = True) -> d
         meta = pq.read_metadata(path)
         if meta.num_rows != entry["rows"]:
             raise CorruptRelease(f"{path}: {meta.num_rows} rows, manifest 'tables.{table_name}.rows' says {entry['rows']}")
-        expected = schema_for(table_name, manifest.get("family", "bert"))
+        expected = schema_for(table_name, manifest.get("family", "bert"), version=manifest["schema_version"])
         got = pq.read_schema(path)
         if [f.name for f in got] != [f.name for f in expected]:
             raise CorruptRelease(f"{path}: columns {got.names} differ from schema {expected.names}")

@@ -17,7 +17,11 @@ from typing import Any
 import pyarrow as pa
 
 #: Bump the minor version for added columns, the major version for changed or removed ones.
-SCHEMA_VERSION = "1.1"  # 1.1: proxies.loss, proxies.status "unstable"
+SCHEMA_VERSION = "1.2"  # 1.1: proxies.loss, proxies.status "unstable"; 1.2: runs.run_hash
+
+#: Columns each minor version added (at the end of its table): a release of an older schema lacks them, and
+#: reading it gives nulls there.
+ADDED_IN = {"1.2": {"runs": ("run_hash",)}}
 
 STATUSES = ("ok", "failed", "diverged")
 
@@ -75,6 +79,8 @@ RUNS = _schema(
         ("wall_seconds", pa.float64(), "wall-clock seconds of the stage"),
         ("device", pa.string(), "device summary, e.g. 'cpu x2' or 'cuda:NVIDIA H100'"),
         ("error", pa.string(), "error text for failed / diverged runs, else null"),
+        ("run_hash", pa.string(), "identity of the run that trained it (run.json identity_sha256[:16]: recipe, grid, "
+                                  "tasks, data): one hash = one recipe; null for benchmarks bertbench did not train"),
     ]
 )
 
@@ -113,8 +119,17 @@ TABLES = ("architectures", "runs", "curves", "proxies")
 ARCHITECTURE_SCHEMAS = {"bert": ARCHITECTURES_BERT, "rnn": ARCHITECTURES_RNN}  # per model family (bertbench.families)
 
 
-def schema_for(table: str, family: str = "bert") -> pa.Schema:
-    """The Arrow schema of ``table`` (one of TABLES); the architectures table's depends on the model family."""
+def schema_for(table: str, family: str = "bert", version: str | None = None) -> pa.Schema:
+    """The Arrow schema of ``table`` (one of TABLES); the architectures table's depends on the model family. With
+    ``version``: the columns a release of that schema version has (later additions left out)."""
+    schema = _schema_of(table, family)
+    if version is not None:
+        later = {c for v, added in ADDED_IN.items() if version_tuple(v) > version_tuple(version) for c in added.get(table, ())}
+        schema = pa.schema([f for f in schema if f.name not in later])
+    return schema
+
+
+def _schema_of(table: str, family: str) -> pa.Schema:
     if table == "architectures":
         if family not in ARCHITECTURE_SCHEMAS:
             raise ValueError(f"family={family!r} has no architectures schema; allowed: {sorted(ARCHITECTURE_SCHEMAS)}")
@@ -147,7 +162,8 @@ PROXY_STATUSES = ("ok", "failed", "unstable")
 
 def run_row(arch_id: str, run_key: str, seed: int, stage: str, status: str, main_metric: str,
             metrics: Mapping[str, float], *, steps: int | None = None, tokens: int | None = None,
-            wall_seconds: float | None = None, device: str | None = None, error: str | None = None) -> dict[str, Any]:
+            wall_seconds: float | None = None, device: str | None = None, error: str | None = None,
+            run_hash: str | None = None) -> dict[str, Any]:
     """One ``runs`` row. ``status`` in STATUSES; unless it is "ok" every metric and the score are NaN (never 0);
     ``score`` is ``metrics[main_metric]`` (NaN when absent, e.g. a stage that ranks nothing: ``main_metric=""``)."""
     if status not in STATUSES:
@@ -157,7 +173,7 @@ def run_row(arch_id: str, run_key: str, seed: int, stage: str, status: str, main
     return {"arch_id": arch_id, "run_key": run_key, "seed": int(seed), "stage": stage, "status": status,
             "main_metric": main_metric, "score": values.get(main_metric, math.nan) if main_metric else math.nan,
             "metrics": metrics_list(values), "steps": steps, "tokens": tokens, "wall_seconds": wall_seconds,
-            "device": device, "error": error}
+            "device": device, "error": error, "run_hash": run_hash}
 
 
 def curve_rows(arch_id: str, run_key: str, seed: int, stage: str,

@@ -80,34 +80,16 @@ def finetune(arch: Architecture, task: TaskSpec, data: Any, tokenizer: Any, reci
              ranks: RankSlice = RankSlice(), progress: bool = True) -> FinetuneOutcome:
     """Fine-tune ``arch`` (initialised from ``encoder_state``, or from scratch when None) on ``task``; evaluate."""
     t0 = time.perf_counter()
-    s = derive_seed(arch.arch_id, seed, task.name)
-    torch.manual_seed(s)
-    cfg = BertBenchConfig.from_architecture(arch, num_labels=task.num_labels, vocab_size=len(tokenizer),
-                                            pad_token_id=tokenizer.pad_token_id, **(config or {}))
-    model = BertBenchForSequenceClassification(cfg)
-    if encoder_state is not None:
-        model.bertbench.load_state_dict(encoder_state)
-    depth = arch.num_layers if recipe.layer_decay_depth == "real" else int(recipe.layer_decay_depth)
-    lr = recipe.learning_rate
-    scales = layer_scales(model, recipe.layer_decay, depth)
-    opt = torch.optim.AdamW(param_groups(list(model.named_parameters()), recipe.weight_decay, lr, scales), lr=lr,
-                            eps=1e-6)
-    train = data["train"]
-    if recipe.max_train_examples is not None and train.num_rows > recipe.max_train_examples:
-        train = train.select(range(recipe.max_train_examples))
-    rows = _rows(encode(task, train, tokenizer, recipe.max_seq_len))
-    if task.name.removeprefix("synthetic-") in recipe.double_unordered and len(task.text_columns) == 2:
-        rows += _rows(encode(task, train, tokenizer, recipe.max_seq_len, swap=True))
-    n = len(rows)
-    bs = recipe.batch_size
+    torch.manual_seed(derive_seed(arch.arch_id, seed, task.name))
+    model, opt = _build(arch, task, tokenizer, recipe, encoder_state, config)
+    rows = _train_rows(task, data["train"], tokenizer, recipe)
+    n, bs = len(rows), recipe.batch_size
     if bs % ranks.world:
         raise ValueError(f"finetune batch_size {bs} is not divisible by {ranks.world} processes")
-    epochs = recipe.epochs_for(task.name)
     steps_per_epoch = math.ceil(n / bs)
-    total = max(1, int(math.ceil(steps_per_epoch * epochs)))
+    total = max(1, int(math.ceil(steps_per_epoch * recipe.epochs_for(task.name))))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, linear_schedule(int(recipe.warmup_ratio * total), total))
     model, opt = accelerator.prepare(model, opt)
-    device = accelerator.device
     curves: list[dict[str, Any]] = []
     bar = None
     if progress and accelerator.is_local_main_process:
@@ -120,27 +102,14 @@ def finetune(arch: Architecture, task: TaskSpec, data: Any, tokenizer: Any, reci
         while step < total:
             epoch = step // steps_per_epoch
             perm = np.random.default_rng(derive_seed(arch.arch_id, seed, task.name, "epoch", epoch)).permutation(n)
-            for b in range(steps_per_epoch):
-                if step >= total:
-                    break
-                batch_idx = perm[b * bs:(b + 1) * bs]
-                local = np.array_split(batch_idx, ranks.world)[ranks.rank]
+            for b in range(min(steps_per_epoch, total - step)):
+                local = np.array_split(perm[b * bs:(b + 1) * bs], ranks.world)[ranks.rank]
                 batch = collate([rows[i] for i in local], tokenizer.pad_token_id, task.is_regression)
-                batch = {k: v.to(device) for k, v in batch.items()}
                 torch.manual_seed(derive_seed(arch.arch_id, seed, task.name, "step", step))
-                with accelerator.autocast():
-                    out = model(**batch)
-                loss = out.loss
-                if not finite(float(loss.detach())):
-                    raise Diverged(f"fine-tuning loss is {float(loss)} at step {step + 1}")
-                accelerator.backward(loss)
-                accelerator.clip_grad_norm_(model.parameters(), recipe.clip)
-                opt.step()
-                sched.step()
-                opt.zero_grad(set_to_none=True)
+                loss = _train_step(model, opt, sched, accelerator, batch, recipe.clip, step)
                 step += 1
                 if step % max(1, total // 10) == 0 or step == total:
-                    curves.append({"step": step, "name": "train_loss", "value": float(loss.detach())})
+                    curves.append({"step": step, "name": "train_loss", "value": loss})
                 if bar is not None:
                     bar.update(1)
     except Diverged as err:
@@ -148,15 +117,57 @@ def finetune(arch: Architecture, task: TaskSpec, data: Any, tokenizer: Any, reci
     finally:
         if bar is not None:
             bar.close()
-    metrics: dict[str, float] = {}
-    names = task.metric_names()
+    metrics = {m: math.nan for m in task.metric_names()}
     if status == "ok":
+        metrics = {}
         for suffix, split in task.eval_splits.items():
             metrics.update(evaluate(model, task, data[split], tokenizer, recipe, accelerator, suffix))
-    if status != "ok":
-        metrics = {m: math.nan for m in names}
     accelerator.free_memory()
     return FinetuneOutcome(status, metrics, curves, step, time.perf_counter() - t0, error)
+
+
+def _build(arch: Architecture, task: TaskSpec, tokenizer: Any, recipe: FinetuneRecipe,
+           encoder_state: dict[str, torch.Tensor] | None, config: dict[str, Any] | None) -> tuple[Any, Any]:
+    """The classifier (its encoder from ``encoder_state`` when given) and its AdamW with layer-wise lr decay."""
+    cfg = BertBenchConfig.from_architecture(arch, num_labels=task.num_labels, vocab_size=len(tokenizer),
+                                            pad_token_id=tokenizer.pad_token_id, **(config or {}))
+    model = BertBenchForSequenceClassification(cfg)
+    if encoder_state is not None:
+        model.bertbench.load_state_dict(encoder_state)
+    depth = arch.num_layers if recipe.layer_decay_depth == "real" else int(recipe.layer_decay_depth)
+    lr = recipe.learning_rate
+    scales = layer_scales(model, recipe.layer_decay, depth)
+    opt = torch.optim.AdamW(param_groups(list(model.named_parameters()), recipe.weight_decay, lr, scales), lr=lr,
+                            eps=1e-6)
+    return model, opt
+
+
+def _train_rows(task: TaskSpec, train: Any, tokenizer: Any, recipe: FinetuneRecipe) -> list[dict[str, Any]]:
+    """The encoded training examples: the first ``max_train_examples``, and each pair swapped too for the tasks in
+    ``double_unordered``."""
+    if recipe.max_train_examples is not None and train.num_rows > recipe.max_train_examples:
+        train = train.select(range(recipe.max_train_examples))
+    rows = _rows(encode(task, train, tokenizer, recipe.max_seq_len))
+    if task.name.removeprefix("synthetic-") in recipe.double_unordered and len(task.text_columns) == 2:
+        rows += _rows(encode(task, train, tokenizer, recipe.max_seq_len, swap=True))
+    return rows
+
+
+def _train_step(model: Any, opt: Any, sched: Any, accelerator: Any, batch: dict[str, torch.Tensor], clip: float,
+                step: int) -> float:
+    """One optimizer step on ``batch``; its loss (a non-finite loss raises Diverged before any update)."""
+    batch = {k: v.to(accelerator.device) for k, v in batch.items()}
+    with accelerator.autocast():
+        out = model(**batch)
+    loss = out.loss
+    if not finite(float(loss.detach())):
+        raise Diverged(f"fine-tuning loss is {float(loss)} at step {step + 1}")
+    accelerator.backward(loss)
+    accelerator.clip_grad_norm_(model.parameters(), clip)
+    opt.step()
+    sched.step()
+    opt.zero_grad(set_to_none=True)
+    return float(loss.detach())
 
 
 @torch.no_grad()

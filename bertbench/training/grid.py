@@ -24,19 +24,23 @@ import platform
 import shutil
 import time
 import traceback
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from bertbench.errors import EnvironmentFault, RunMismatch
+from bertbench.data.tasks import get_task
+from bertbench.errors import EnvironmentFault
 from bertbench.grids import Grid
 from bertbench.models.export import load_encoder_state, save_encoder
-from bertbench.space import Architecture
 from bertbench.store.schema import architecture_row, curve_rows, run_row
-from bertbench.store.writer import ResultWriter, atomic_write_bytes, result_name
+from bertbench.store.writer import ResultWriter, result_name
 from bertbench.training.common import RankSlice, device_summary, make_accelerator, set_threads
+from bertbench.training.finetune import finetune
+from bertbench.training.pretrain import pretrain
 from bertbench.training.recipe import Recipe
+from bertbench.training.run_info import StageResult, identity_sha256, record_run
 from bertbench.training.work_split import Unit, units_for_worker, worker_position
 
 log = logging.getLogger(__name__)
@@ -46,19 +50,6 @@ DIST_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR
 
 #: Failures of the machine, not of an architecture: they stop the run and are never recorded as rows.
 ENVIRONMENT_ERRORS = (OSError, MemoryError, torch.OutOfMemoryError)
-
-
-def _differences(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
-    """'field: old -> new' for every leaf that differs."""
-    out = []
-    for key in sorted(set(old) | set(new)):
-        a, b = old.get(key), new.get(key)
-        name = f"{prefix}{key}"
-        if isinstance(a, dict) and isinstance(b, dict):
-            out += _differences(a, b, name + ".")
-        elif a != b:
-            out.append(f"{name}: {a!r} -> {b!r}")
-    return out
 
 
 class GridRunner:
@@ -161,6 +152,12 @@ class GridRunner:
                      "task_source": self.recipe.data.task_source, "task_revision": self.recipe.data.task_revision},
         }, default=str))
 
+    @cached_property
+    def run_hash(self) -> str:
+        """sha256[:16] of the run identity (run.json ``identity_sha256``), written on every result row: rows with
+        one hash were trained under one recipe, grid, task list and data; ``commit`` refuses a mix."""
+        return identity_sha256(self.identity())[:16]
+
     def _grid_info(self) -> dict[str, Any]:
         return {"name": self.grid.name, "n": len(self.grid.architectures), "sha256": self.grid.digest,
                 "definition": self.grid.definition}
@@ -181,42 +178,22 @@ class GridRunner:
 
     def write_run_info(self, accelerator: Any) -> None:
         """Create run.json, or check the folder's identity against it and add this invocation's units."""
-        path = self.run_dir / "run.json"
-        identity = self.identity()
-        units = [[u.arch.arch_id, u.seed] for u in self.units()]
-        if path.exists():
-            info = json.loads(path.read_text())
-            old = info.get("identity")
-            if old != identity:
-                diff = _differences(old or {}, identity)
-                raise RunMismatch(f"{self.run_dir} was started with other settings ({'; '.join(diff[:6])}); use a "
-                                  "new --out folder for a different recipe, grid, tasks or data")
-            planned = info.get("units", [])
-            new = [u for u in units if u not in planned]
-            if not new:
-                return
-            info["units"] = planned + new
-            info["seeds"] = sorted({s for _, s in info["units"]})
-            if len(self.grid.architectures) > info["grid"]["n"]:  # a larger --limit of the same grid
-                info["grid"] = self._grid_info()
-        else:
-            info = {
-                "identity": identity,
-                "identity_sha256": hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest(),
-                "units": units,
-                "grid": self._grid_info(),
-                "space": self.grid.definition.get("space"),
-                "recipe": self.recipe.to_dict(),
-                "data": {**identity["data"], "tasks": list(self.tasks), "files_sha256": self.data_files(),
-                         "tokenizer_vocab_size": len(self.tokenizer)},
-                "seeds": sorted({s for _, s in units}),
-                "parallel": self.parallel,
-                "hardware": {"device": device_summary(accelerator), "python": platform.python_version(),
-                             "torch": torch.__version__, "machine": platform.machine(), "workers": self.count},
-                "caveats": (["Trained on the embedded synthetic corpus and tasks: scores are not GLUE."]
-                            if self.recipe.data.task_source == "synthetic" else []),
-            }
-        atomic_write_bytes(path, json.dumps(info, indent=2, default=str).encode())
+        record_run(self.run_dir / "run.json", self.identity(), [[u.arch.arch_id, u.seed] for u in self.units()],
+                   self._grid_info(), lambda: self._run_details(accelerator))
+
+    def _run_details(self, accelerator: Any) -> dict[str, Any]:
+        """What run.json records beyond the identity, when the run folder is created."""
+        return {
+            "space": self.grid.definition.get("space"),
+            "recipe": self.recipe.to_dict(),
+            "data": {**self.identity()["data"], "tasks": list(self.tasks), "files_sha256": self.data_files(),
+                     "tokenizer_vocab_size": len(self.tokenizer)},
+            "parallel": self.parallel,
+            "hardware": {"device": device_summary(accelerator), "python": platform.python_version(),
+                         "torch": torch.__version__, "machine": platform.machine(), "workers": self.count},
+            "caveats": (["Trained on the embedded synthetic corpus and tasks: scores are not GLUE."]
+                        if self.recipe.data.task_source == "synthetic" else []),
+        }
 
     def prepare(self) -> None:
         """Check and cache every input (tokenizer, packed corpus, tasks) and write run.json; train nothing. Run it
@@ -289,10 +266,6 @@ class GridRunner:
 
     def _train_unit(self, unit: Unit, accelerator: Any, ranks: RankSlice, dev: str, counts: dict[str, int]) -> None:
         """Pretrain (or reuse the saved encoder) and fine-tune every task of one unit; write what is missing."""
-        from bertbench.data.tasks import get_task
-        from bertbench.training.finetune import finetune
-        from bertbench.training.pretrain import pretrain
-
         writes = accelerator.is_main_process
         arch, seed = unit.arch, unit.seed
         if writes:
@@ -303,7 +276,7 @@ class GridRunner:
             counts["skipped"] += len(keys)
             return
         model_dir = self.run_dir / "models" / f"{arch.arch_id}__s{seed}"
-        state, pre_status, pre_error = load_encoder_state(model_dir), None, None
+        state = load_encoder_state(model_dir)
         if state is None and self._done(keys["pretrain"]) and self._status_of(keys["pretrain"]) == "ok" and writes:
             # The encoder is gone (a folder copied without models/): every result of a unit must come from one
             # encoder, so the unit is trained again whole, not finished with a second pretraining.
@@ -312,57 +285,66 @@ class GridRunner:
             for key in keys.values():
                 self.writer.remove_result(key)
         if not self._done(keys["pretrain"]) or state is None:
-            try:
-                out = pretrain(arch, self.recipe.pretrain, self.corpus, self.tokenizer, seed, accelerator,
-                               ckpt_dir=self.run_dir / "checkpoints" / f"{arch.arch_id}__s{seed}", ranks=ranks,
-                               progress=self.progress)
-                pre_status, pre_error, state = out.status, out.error, out.encoder_state
-                metrics, curves, steps, tokens, secs = out.metrics, out.curves, out.steps, out.tokens, out.seconds
-            except ENVIRONMENT_ERRORS as err:
-                raise EnvironmentFault(f"pretraining {arch.arch_id} seed {seed} stopped by the environment: "
-                                       f"{type(err).__name__}: {err}") from err
-            except Exception as err:  # noqa: BLE001 - a failed architecture must not stop the grid
-                log.error("pretraining %s failed: %s", arch.arch_id, err)
-                pre_status, pre_error, state = "failed", f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=3)}", None
-                metrics, curves, steps, tokens, secs = {"loss": float("nan")}, [], 0, 0, 0.0
+            result, state = self._pretrain(unit, accelerator, ranks)
             if writes:
                 if state is not None:  # a transformers folder: `bertbench export-model` hands it out
                     save_encoder(model_dir, arch, state, pad_token_id=self.tokenizer.pad_token_id)
-                self.writer.write_result(keys["pretrain"], [self._run_row(arch, seed, "pretrain", pre_status, "loss", metrics, steps, tokens, secs, dev, pre_error)],
-                                         self._curve_rows(arch, seed, "pretrain", curves))
+                self._write(keys["pretrain"], unit, "pretrain", "loss", result, dev)
                 shutil.rmtree(self.run_dir / "checkpoints" / f"{arch.arch_id}__s{seed}", ignore_errors=True)
                 counts["written"] += 1
+            pre_status = result.status
         else:  # the pretraining result and its encoder are reused: counted as already present
             pre_status = self._status_of(keys["pretrain"])
             counts["skipped"] += 1
         for task_name in self.tasks:
-            key = keys[task_name]
-            if self._done(key):
+            if self._done(keys[task_name]):
                 counts["skipped"] += 1
                 continue
             task = get_task(task_name)
-            if state is None or pre_status not in (None, "ok"):
-                status, error = "failed", f"pretraining {pre_status or 'missing'}: nothing to fine-tune"
-                metrics = {m: float("nan") for m in task.metric_names()}
-                curves, steps, secs = [], 0, 0.0
+            if state is None or pre_status != "ok":
+                result = StageResult.failed(task.metric_names(), f"pretraining {pre_status}: nothing to fine-tune")
             else:
-                try:
-                    out = finetune(arch, task, self.task_data(task_name), self.tokenizer, self.recipe.finetune, seed,
-                                   accelerator, state, config={"hidden_dropout_prob": self.recipe.pretrain.dropout},
-                                   ranks=ranks, progress=self.progress)
-                    status, error, metrics, curves, steps, secs = out.status, out.error, out.metrics, out.curves, out.steps, out.seconds
-                except ENVIRONMENT_ERRORS as err:
-                    raise EnvironmentFault(f"fine-tuning {arch.arch_id} seed {seed} on {task_name} stopped by "
-                                           f"the environment: {type(err).__name__}: {err}") from err
-                except Exception as err:  # noqa: BLE001 - a failed architecture must not stop the grid
-                    log.error("fine-tuning %s on %s failed: %s", arch.arch_id, task_name, err)
-                    status, error = "failed", f"{type(err).__name__}: {err}"
-                    metrics = {m: float("nan") for m in task.metric_names()}
-                    curves, steps, secs = [], 0, 0.0
+                result = self._guarded(
+                    f"fine-tuning {arch.arch_id} seed {seed} on {task_name}", task.metric_names(),
+                    lambda task=task: StageResult.of(finetune(
+                        arch, task, self.task_data(task.name), self.tokenizer, self.recipe.finetune, seed, accelerator,
+                        state, config={"hidden_dropout_prob": self.recipe.pretrain.dropout}, ranks=ranks,
+                        progress=self.progress)))[0]
             if writes:
-                self.writer.write_result(key, [self._run_row(arch, seed, task_name, status, task.main_metric, metrics, steps, None, secs, dev, error)],
-                                         self._curve_rows(arch, seed, task_name, curves))
+                self._write(keys[task_name], unit, task_name, task.main_metric, result, dev)
                 counts["written"] += 1
+
+    def _pretrain(self, unit: Unit, accelerator: Any, ranks: RankSlice) -> tuple[StageResult, dict | None]:
+        """(result, encoder state or None) of pretraining one unit, from its checkpoints when there are some."""
+        arch, seed = unit.arch, unit.seed
+
+        def train() -> tuple[StageResult, dict | None]:
+            out = pretrain(arch, self.recipe.pretrain, self.corpus, self.tokenizer, seed, accelerator,
+                           ckpt_dir=self.run_dir / "checkpoints" / f"{arch.arch_id}__s{seed}", ranks=ranks,
+                           progress=self.progress)
+            return StageResult.of(out), out.encoder_state
+
+        return self._guarded(f"pretraining {arch.arch_id} seed {seed}", ["loss"], train)
+
+    @staticmethod
+    def _guarded(what: str, metric_names: list[str], train: Any) -> tuple[StageResult, dict | None]:
+        """Run one stage. A failure of the environment stops the grid (EnvironmentFault: nothing is recorded); any
+        other exception is the architecture's: a ``failed`` result with NaN metrics, and the grid goes on."""
+        try:
+            out = train()
+            return out if isinstance(out, tuple) else (out, None)
+        except ENVIRONMENT_ERRORS as err:
+            raise EnvironmentFault(f"{what} stopped by the environment: {type(err).__name__}: {err}") from err
+        except Exception as err:  # noqa: BLE001 - a failed architecture must not stop the grid
+            log.error("%s failed: %s", what, err)
+            return StageResult.failed(metric_names, f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=3)}"), None
+
+    def _write(self, key: str, unit: Unit, stage: str, main_metric: str, result: StageResult, dev: str) -> None:
+        aid = unit.arch.arch_id
+        row = run_row(aid, aid, unit.seed, stage, result.status, main_metric, result.metrics, steps=result.steps,
+                      tokens=result.tokens, wall_seconds=result.seconds, device=dev, error=result.error,
+                      run_hash=self.run_hash)
+        self.writer.write_result(key, [row], curve_rows(aid, aid, unit.seed, stage, result.curves))
 
     def _done(self, key: str) -> bool:
         """A result exists (and, with ``retry_failed``, is not a recorded failure)."""
@@ -385,16 +367,6 @@ class GridRunner:
         import pyarrow.parquet as pq
 
         return pq.read_table(self.writer.path("runs", key), columns=["status"]).column(0)[0].as_py()
-
-    @staticmethod
-    def _run_row(arch: Architecture, seed: int, stage: str, status: str, main: str, metrics: dict[str, float],
-                 steps: int, tokens: int | None, secs: float, device: str, error: str | None) -> dict[str, Any]:
-        return run_row(arch.arch_id, arch.arch_id, seed, stage, status, main, metrics, steps=steps, tokens=tokens,
-                       wall_seconds=secs, device=device, error=error)
-
-    @staticmethod
-    def _curve_rows(arch: Architecture, seed: int, stage: str, curves: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return curve_rows(arch.arch_id, arch.arch_id, seed, stage, curves)
 
 
 def regenerate(grid: Grid, recipe: Recipe, run_dir: str | os.PathLike[str], **kwargs: Any) -> dict[str, int]:

@@ -89,31 +89,17 @@ def pretrain(arch: Architecture, recipe: PretrainRecipe, corpus: Any, tokenizer:
     t0 = time.perf_counter()
     s = derive_seed(arch.arch_id, seed, "pretrain")
     head = "electra" if recipe.objective == "electra" else "mlm"
-    model = build_model(arch, head=head, seed=s, vocab_size=vocab_size or len(tokenizer), pad_token_id=tokenizer.pad_token_id,
-                        generator_size=recipe.generator_size, hidden_dropout_prob=recipe.dropout,
-                        attention_probs_dropout_prob=recipe.dropout, max_position_embeddings=max(512, recipe.seq_len))
-    if head == "electra":
-        model.disc_weight = recipe.disc_weight
+    model = _build(arch, recipe, tokenizer, s, head, vocab_size)
     opt = torch.optim.AdamW(param_groups(list(model.named_parameters()), recipe.weight_decay, recipe.lr),
                             lr=recipe.lr, betas=tuple(recipe.betas), eps=recipe.eps)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, linear_schedule(recipe.warmup_steps, recipe.steps))
     model, opt = accelerator.prepare(model, opt)
     accelerator.register_for_checkpointing(sched)
-    start, history = 0, {"curves": [], "first_loss": None}
-    if ckpt_dir is not None:
-        found = _latest_checkpoint(ckpt_dir)
-        if found is not None:
-            accelerator.load_state(str(found[0]))
-            start = found[1]
-            history = {**history, **json.loads((found[0] / "bertbench_step.json").read_text())}
-            log.info("resumed %s seed %d from step %d", arch.arch_id, seed, start)
-    order = corpus.order(s)
-    n_blocks = len(order)
+    start, history = _resume(accelerator, ckpt_dir, arch, seed)
     micro = recipe.batch_size // recipe.grad_accum
     if micro % ranks.world:
         raise ValueError(f"batch_size / grad_accum = {micro} is not divisible by {ranks.world} processes")
-    local = micro // ranks.world
-    device = accelerator.device
+    batches = _Batches(corpus, corpus.order(s), tokenizer, recipe, arch.arch_id, seed, micro, ranks, accelerator.device)
     curves: list[dict[str, Any]] = list(history["curves"])  # the points logged before the checkpoint
     first_loss: float | None = history["first_loss"]
     last: dict[str, float] = {}
@@ -129,49 +115,14 @@ def pretrain(arch: Architecture, recipe: PretrainRecipe, corpus: Any, tokenizer:
         for step in range(start, recipe.steps):
             if stop_after is not None and step >= stop_after:
                 break
-            torch.manual_seed(derive_seed(arch.arch_id, seed, "pretrain-step", step))
-            totals = {"loss": 0.0, "mlm_loss": 0.0, "disc_loss": 0.0, "disc_accuracy": 0.0}
-            for m in range(recipe.grad_accum):
-                first = step * recipe.batch_size + m * micro + ranks.rank * local
-                idx = order[np.arange(first, first + local) % n_blocks]
-                blocks = torch.from_numpy(corpus.blocks(idx).astype(np.int64))
-                gen = torch.Generator().manual_seed(derive_seed(arch.arch_id, seed, "mask", step, m))
-                inputs, labels = mask_tokens(blocks, gen, tokenizer, recipe)
-                inputs, labels = inputs.to(device), labels.to(device)
-                ctx = accelerator.no_sync(model) if m < recipe.grad_accum - 1 else nullcontext()
-                with ctx, accelerator.autocast():
-                    out = model(inputs, labels=labels, attention_mask=torch.ones_like(inputs))
-                    loss = out.loss / recipe.grad_accum
-                    accelerator.backward(loss)
-                totals["loss"] += float(out.loss.detach()) / recipe.grad_accum
-                if head == "electra":
-                    totals["mlm_loss"] += float(out.mlm_loss.detach()) / recipe.grad_accum
-                    totals["disc_loss"] += float(out.disc_loss.detach()) / recipe.grad_accum
-                    totals["disc_accuracy"] += 100.0 * float(out.disc_accuracy) / recipe.grad_accum
-            if not finite(totals["loss"]):
-                raise Diverged(f"pretraining loss is {totals['loss']} at step {step + 1}")
-            accelerator.clip_grad_norm_(model.parameters(), recipe.clip)
-            opt.step()
-            sched.step()
-            opt.zero_grad(set_to_none=True)
-            if ranks.world > 1:
-                t = torch.tensor([totals[k] for k in totals], device=device)
-                t = accelerator.reduce(t, reduction="mean")
-                totals = dict(zip(totals, t.tolist()))
-            last = totals
+            last = _train_step(model, opt, sched, accelerator, batches, recipe, step, head, ranks.world)
             done = step + 1
             if first_loss is None:
-                first_loss = totals["loss"]
+                first_loss = last["loss"]
             if done % recipe.log_every == 0 or done == recipe.steps:
-                lr = sched.get_last_lr()[0]
-                for k, v in {**totals, "lr": lr}.items():
-                    if head == "mlm" and k in ("mlm_loss", "disc_loss", "disc_accuracy"):
-                        continue
-                    curves.append({"step": done, "name": f"pretrain_{k}" if k != "lr" else "pretrain_lr", "value": float(v)})
+                curves += _curve_points(last, sched.get_last_lr()[0], done, head)
                 if bar is not None:
-                    elapsed = time.perf_counter() - t0
-                    bar.set_postfix(loss=f"{totals['loss']:.3f}",
-                                    tok_s=f"{(done - start) * recipe.batch_size * recipe.seq_len / elapsed:.0f}")
+                    bar.set_postfix(loss=f"{last['loss']:.3f}", tok_s=f"{(done - start) * recipe.batch_size * recipe.seq_len / (time.perf_counter() - t0):.0f}")
             if bar is not None:
                 bar.update(1)
             if ckpt_dir is not None and (done % recipe.checkpoint_every == 0) and done < recipe.steps:
@@ -186,9 +137,97 @@ def pretrain(arch: Architecture, recipe: PretrainRecipe, corpus: Any, tokenizer:
         if bar is not None:
             bar.close()
     seconds = time.perf_counter() - t0
-    tps = (done - start) * recipe.batch_size * recipe.seq_len / max(seconds, 1e-9)
     log.info("pretrained %s seed %d: %d steps, loss %.4f, %.0f tokens/s", arch.arch_id, seed, done,
-             last.get("loss", math.nan), tps)
+             last.get("loss", math.nan), (done - start) * recipe.batch_size * recipe.seq_len / max(seconds, 1e-9))
+    metrics, state = _final(model, accelerator, last, head, status)
+    return PretrainOutcome(status, metrics, curves, done, done * recipe.batch_size * recipe.seq_len,
+                           time.perf_counter() - t0, error, state)
+
+
+def _build(arch: Architecture, recipe: PretrainRecipe, tokenizer: Any, init_seed: int, head: str,
+           vocab_size: int | None) -> Any:
+    """The untrained pretraining model (ELECTRA generator + discriminator, or an MLM model) of ``arch``."""
+    model = build_model(arch, head=head, seed=init_seed, vocab_size=vocab_size or len(tokenizer),
+                        pad_token_id=tokenizer.pad_token_id, generator_size=recipe.generator_size,
+                        hidden_dropout_prob=recipe.dropout, attention_probs_dropout_prob=recipe.dropout,
+                        max_position_embeddings=max(512, recipe.seq_len))
+    if head == "electra":
+        model.disc_weight = recipe.disc_weight
+    return model
+
+
+def _resume(accelerator: Any, ckpt_dir: Path | None, arch: Architecture, seed: int) -> tuple[int, dict[str, Any]]:
+    """(first step, history) from the latest checkpoint in ``ckpt_dir`` (its state loaded), else (0, empty)."""
+    history: dict[str, Any] = {"curves": [], "first_loss": None}
+    found = _latest_checkpoint(ckpt_dir) if ckpt_dir is not None else None
+    if found is None:
+        return 0, history
+    accelerator.load_state(str(found[0]))
+    log.info("resumed %s seed %d from step %d", arch.arch_id, seed, found[1])
+    return found[1], {**history, **json.loads((found[0] / "bertbench_step.json").read_text())}
+
+
+@dataclass(frozen=True)
+class _Batches:
+    """The masked micro-batches of a step: a pure function of (arch, seed, step, micro-batch, rank)."""
+
+    corpus: Any
+    order: np.ndarray
+    tokenizer: Any
+    recipe: PretrainRecipe
+    arch_id: str
+    seed: int
+    micro: int
+    ranks: RankSlice
+    device: Any
+
+    def get(self, step: int, m: int) -> tuple[torch.Tensor, torch.Tensor]:
+        local = self.micro // self.ranks.world
+        first = step * self.recipe.batch_size + m * self.micro + self.ranks.rank * local
+        idx = self.order[np.arange(first, first + local) % len(self.order)]
+        blocks = torch.from_numpy(self.corpus.blocks(idx).astype(np.int64))
+        gen = torch.Generator().manual_seed(derive_seed(self.arch_id, self.seed, "mask", step, m))
+        inputs, labels = mask_tokens(blocks, gen, self.tokenizer, self.recipe)
+        return inputs.to(self.device), labels.to(self.device)
+
+
+def _train_step(model: Any, opt: Any, sched: Any, accelerator: Any, batches: _Batches, recipe: PretrainRecipe,
+                step: int, head: str, world: int) -> dict[str, float]:
+    """One optimizer step over ``grad_accum`` micro-batches; the step's mean losses (over ranks too)."""
+    torch.manual_seed(derive_seed(batches.arch_id, batches.seed, "pretrain-step", step))
+    totals = {"loss": 0.0, "mlm_loss": 0.0, "disc_loss": 0.0, "disc_accuracy": 0.0}
+    for m in range(recipe.grad_accum):
+        inputs, labels = batches.get(step, m)
+        ctx = accelerator.no_sync(model) if m < recipe.grad_accum - 1 else nullcontext()
+        with ctx, accelerator.autocast():
+            out = model(inputs, labels=labels, attention_mask=torch.ones_like(inputs))
+            accelerator.backward(out.loss / recipe.grad_accum)
+        totals["loss"] += float(out.loss.detach()) / recipe.grad_accum
+        if head == "electra":
+            totals["mlm_loss"] += float(out.mlm_loss.detach()) / recipe.grad_accum
+            totals["disc_loss"] += float(out.disc_loss.detach()) / recipe.grad_accum
+            totals["disc_accuracy"] += 100.0 * float(out.disc_accuracy) / recipe.grad_accum
+    if not finite(totals["loss"]):
+        raise Diverged(f"pretraining loss is {totals['loss']} at step {step + 1}")
+    accelerator.clip_grad_norm_(model.parameters(), recipe.clip)
+    opt.step()
+    sched.step()
+    opt.zero_grad(set_to_none=True)
+    if world > 1:
+        t = accelerator.reduce(torch.tensor([totals[k] for k in totals], device=batches.device), reduction="mean")
+        totals = dict(zip(totals, t.tolist()))
+    return totals
+
+
+def _curve_points(totals: dict[str, float], lr: float, step: int, head: str) -> list[dict[str, Any]]:
+    """The logged curve points of one step (``pretrain_<metric>``; an MLM model has no discriminator metrics)."""
+    return [{"step": step, "name": f"pretrain_{k}", "value": float(v)} for k, v in {**totals, "lr": lr}.items()
+            if not (head == "mlm" and k in ("mlm_loss", "disc_loss", "disc_accuracy"))]
+
+
+def _final(model: Any, accelerator: Any, last: dict[str, float], head: str, status: str
+           ) -> tuple[dict[str, float], dict[str, torch.Tensor] | None]:
+    """Final metrics (NaN unless ok) and the encoder's state dict (None unless ok); frees the accelerator's state."""
     metrics = {"loss": last.get("loss", math.nan)}  # timing lives in the run row (tokens, wall_seconds)
     if head == "electra":
         metrics.update(mlm_loss=last.get("mlm_loss", math.nan), disc_loss=last.get("disc_loss", math.nan),
@@ -200,8 +239,7 @@ def pretrain(arch: Architecture, recipe: PretrainRecipe, corpus: Any, tokenizer:
     state = {k: v.detach().cpu().clone() for k, v in encoder.state_dict().items()} if status == "ok" else None
     accelerator.free_memory()
     getattr(accelerator, "_custom_objects", []).clear()  # the scheduler registered for checkpointing
-    return PretrainOutcome(status, metrics, curves, done, done * recipe.batch_size * recipe.seq_len,
-                           time.perf_counter() - t0, error, state)
+    return metrics, state
 
 
 def _save_checkpoint(accelerator: Any, ckpt_dir: Path, step: int, history: dict[str, Any]) -> None:

@@ -1,0 +1,80 @@
+"""A run folder's identity and its ``run.json``: what every result row of the folder means, checked on every
+invocation (a rerun with other settings is refused, naming the fields), and what one stage of a unit produced."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bertbench.errors import RunMismatch
+from bertbench.store.writer import atomic_write_bytes
+
+
+def identity_sha256(identity: dict[str, Any]) -> str:
+    """The sha256 of a run identity (sorted-key JSON)."""
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+
+
+def record_run(path: Path, identity: dict[str, Any], units: list[list[Any]], grid_info: dict[str, Any],
+               details: Callable[[], dict[str, Any]]) -> None:
+    """Create ``run.json`` (identity, its hash, units, grid, seeds and ``details()``), or check an existing one's
+    identity and add the units it does not plan yet. A different identity raises RunMismatch naming the fields."""
+    if path.exists():
+        info = json.loads(path.read_text())
+        old = info.get("identity")
+        if old != identity:
+            diff = _differences(old or {}, identity)
+            raise RunMismatch(f"{path.parent} was started with other settings ({'; '.join(diff[:6])}); use a "
+                              "new --out folder for a different recipe, grid, tasks or data")
+        planned = info.get("units", [])
+        new = [u for u in units if u not in planned]
+        if not new:
+            return
+        info["units"] = planned + new
+        info["seeds"] = sorted({s for _, s in info["units"]})
+        if grid_info["n"] > info["grid"]["n"]:  # a larger --limit of the same grid
+            info["grid"] = grid_info
+    else:
+        info = {"identity": identity, "identity_sha256": identity_sha256(identity), "units": units, "grid": grid_info,
+                **details(), "seeds": sorted({s for _, s in units})}
+    atomic_write_bytes(path, json.dumps(info, indent=2, default=str).encode())
+
+
+def _differences(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
+    """'field: old -> new' for every leaf that differs."""
+    out = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        name = f"{prefix}{key}"
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += _differences(a, b, name + ".")
+        elif a != b:
+            out.append(f"{name}: {a!r} -> {b!r}")
+    return out
+
+
+@dataclass(frozen=True)
+class StageResult:
+    """What one stage of a unit produced, as its ``runs`` and ``curves`` rows record it."""
+
+    status: str
+    metrics: dict[str, float]
+    curves: list[dict[str, Any]] = field(default_factory=list)
+    steps: int = 0
+    tokens: int | None = None
+    seconds: float = 0.0
+    error: str | None = None
+
+    @classmethod
+    def of(cls, out: Any) -> StageResult:
+        """From a PretrainOutcome or FinetuneOutcome."""
+        return cls(out.status, out.metrics, out.curves, out.steps, getattr(out, "tokens", None), out.seconds, out.error)
+
+    @classmethod
+    def failed(cls, metric_names: list[str], error: str) -> StageResult:
+        return cls("failed", {m: math.nan for m in metric_names}, error=error)
