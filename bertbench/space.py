@@ -28,14 +28,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bertbench.errors import InvalidArchitecture, InvalidSearchSpace
+from bertbench.op_costs import op_params
 from bertbench.yaml_io import load_file
 
-#: op type -> allowed op parameters. The one place that says which token mixers exist (models/ops.py builds them).
-OP_PARAMS: dict[str, tuple[str | int, ...]] = {
-    "SA": ("SDP", "WMA"),
-    "LT": ("DFT", "DCT"),
-    "DSC": (5, 9),
-}
+#: op type -> allowed op parameters, from the op registry (bertbench/op_costs.py; models/ops.py builds them).
+OP_PARAMS: dict[str, tuple[str | int, ...]] = op_params()
 
 
 def _fmt(values: Sequence[Any]) -> str:

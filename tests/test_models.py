@@ -231,10 +231,18 @@ TOUR = Architecture(64, (LayerSpec("SA", "SDP", 4, 128, 1), LayerSpec("LT", "DFT
 
 
 def test_space_and_op_registry_name_the_same_ops():
-    from bertbench.models.ops import MIXERS
+    """The torch modules (models/ops.py), their formulas (op_costs.py) and the space's op list are one set; every
+    module's parameter count and output width equal its registered formula."""
+    from bertbench.models.ops import MIXERS, build_mixer
+    from bertbench.op_costs import OP_COSTS
     from bertbench.space import OP_PARAMS
 
-    assert set(MIXERS) == {(t, p) for t, params in OP_PARAMS.items() for p in params}
+    assert set(MIXERS) == {(t, p) for t, params in OP_PARAMS.items() for p in params} == set(OP_COSTS)
+    for key in OP_COSTS:
+        for h, heads in ((64, 2), (128, 4)):
+            mixer = build_mixer(*key, h, heads, 0.0)
+            assert sum(x.numel() for x in mixer.parameters()) == OP_COSTS.get(key).params(h, heads), key
+            assert mixer.out_features == OP_COSTS.get(key).out_factor * h, key
 
 
 @pytest.mark.parametrize("arch", [Architecture(64, (LayerSpec(t, p, 2, 128, 1),) * 2) for t, p in OPS] + [TOUR],

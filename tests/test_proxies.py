@@ -292,3 +292,30 @@ def test_w_pca_counts_the_principal_components_of_every_ffn_hidden():
     with torch.no_grad():
         dense[0].weight.copy_(torch.outer(torch.randn(128), torch.randn(64)))
     assert ffn_pca_dims(model, batch)[0] == 1
+
+
+def test_each_proxy_seed_moves_only_what_it_names(shared_data):
+    """One int seed sets every seed; each of ProxySeeds' seeds changes only its own draw: ``sample`` the
+    architectures, ``init`` the models (and the table's seed column), ``batch`` the input; params never moves."""
+    from bertbench.proxies import ProxySeeds
+    from bertbench.proxies.evaluate import score_benchmark
+
+    bench = bertbench.load("nas-bench-bert-2023", path=shared_data / "seed-paper")
+    kw = dict(n=2, variant="as_named", batch_size=2, seq_len=16, progress=False)
+
+    def run(seed):
+        t = score_benchmark(bench, ["naswot", "params"], seed=seed, **kw).to_pandas()
+        return t.drop(columns="seconds").reset_index(drop=True)
+
+    assert ProxySeeds.of(3) == ProxySeeds(3, 3, 3, 3, 3)
+    base = run(0)
+    pd.testing.assert_frame_equal(base, run(ProxySeeds()))
+    other_sample = run(ProxySeeds(sample=1))
+    assert set(other_sample["arch_id"]) != set(base["arch_id"])
+    for changed in (ProxySeeds(init=1), ProxySeeds(batch=1)):
+        t = run(changed)
+        assert list(t["arch_id"]) == list(base["arch_id"])
+        nw, nw0 = (x.loc[x["proxy"] == "naswot", "value"].to_numpy() for x in (t, base))
+        assert not np.allclose(nw, nw0)
+        assert (t.loc[t["proxy"] == "params", "value"].to_numpy() == base.loc[base["proxy"] == "params", "value"].to_numpy()).all()
+    assert set(run(ProxySeeds(init=1))["seed"]) == {1} and set(run(ProxySeeds(batch=1))["seed"]) == {0}

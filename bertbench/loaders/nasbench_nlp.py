@@ -35,7 +35,7 @@ from bertbench.store.schema import run_row, schema_for
 
 DATASETS = ("ptb", "wikitext-2")
 REDUCTIONS = ("none", "mean")
-CONVERTER_VERSION = "2"
+CONVERTER_VERSION = "3"  # 3: runs.run_hash (schema 1.2)
 HPARAMS = ("emsize", "nhid", "nlayers", "dropout", "dropouth", "dropouti", "dropoute", "wdrop", "batch_size", "bptt",
            "lr", "wdecay", "epochs", "eval_batch_size")
 

@@ -31,7 +31,7 @@ from bertbench.space import Architecture
 from bertbench.store.schema import TABLES, architecture_row, proxy_row, run_row, schema_for
 
 log = logging.getLogger(__name__)
-CONVERTER_VERSION = "2023-1"  # bump when _convert changes its tables: cached conversions are then redone
+CONVERTER_VERSION = "2023-2"  # 2023-2: runs.run_hash (schema 1.2). Bump when _convert changes its tables: cached conversions are then redone
 
 URL = "https://raw.githubusercontent.com/aaronserianni/training-free-nas/main/data/BERT_benchmark.json"
 SHA256 = "fa2ff7198dcd71e0b8021ed2ace1c221672c33cc56931b6dff31fda3d044784f"

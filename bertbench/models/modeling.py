@@ -20,6 +20,7 @@ from transformers import PreTrainedModel
 from transformers.modeling_outputs import BaseModelOutput, MaskedLMOutput, SequenceClassifierOutput
 from transformers.utils import ModelOutput
 
+from bertbench.cost import built_op, ffn_widths
 from bertbench.models.configuration import BertBenchConfig
 from bertbench.models.ops import build_mixer
 from bertbench.space import LayerSpec
@@ -78,22 +79,13 @@ class FeedForwardStack(nn.Module):
         return self.LayerNorm(x + self.dropout(self.output(h)))
 
 
-def ffn_widths(layer: LayerSpec, hidden_size: int, variant: str) -> list[int]:
-    """Widths of the dense layers of a layer's FFN stack (before the projection back to H); see BertBenchConfig."""
-    if variant == "as_trained_2023":
-        return [4 * hidden_size] + [layer.ffn_dim] * (layer.num_ffn - 1)
-    return [layer.ffn_dim] * layer.num_ffn
-
-
 class BertBenchLayer(nn.Module):
     """One encoder layer: token mixer, output projection, residual, LayerNorm; then the FFN stack."""
 
     def __init__(self, config: BertBenchConfig, layer: LayerSpec) -> None:
         super().__init__()
         h = config.hidden_size
-        op_type, op_param = (layer.op_type, layer.op_param)
-        if config.variant == "as_trained_2023":
-            op_type, op_param = "SA", "SDP"
+        op_type, op_param = built_op(layer, config.variant)
         self.op_name = f"{op_type}-{op_param}"
         self.mixer = build_mixer(op_type, op_param, h, layer.heads, config.attention_probs_dropout_prob)
         self.mixer_output = nn.Linear(self.mixer.out_features, h)

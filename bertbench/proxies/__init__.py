@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from bertbench.proxies.inputs import ProxyBatch, bert_batch, rnn_batch
+from bertbench.proxies.inputs import ProxyBatch, ProxySeeds, bert_batch, rnn_batch
 from bertbench.proxies.registry import PROXIES, family_of, get_proxy, list_proxies, proxy
 
 #: Largest relative difference between a proxy's float32 value and its float64 re-score that still counts as a result:
@@ -61,7 +61,7 @@ def score(model: Any, batch: ProxyBatch, names: list[str], seed: int = 0, stabil
     return out
 
 
-__all__ = ["PROXIES", "STABILITY_TOL", "ProxyBatch", "bert_batch", "family_of", "get_proxy", "list_proxies", "proxy", "rnn_batch",
+__all__ = ["PROXIES", "STABILITY_TOL", "ProxyBatch", "ProxySeeds", "bert_batch", "family_of", "get_proxy", "list_proxies", "proxy", "rnn_batch",
            "score"]
 
 # every proxy module registers its proxies on import (after the registry and score above exist)

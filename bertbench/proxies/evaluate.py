@@ -19,6 +19,7 @@ import pyarrow as pa
 from scipy import stats
 
 from bertbench.families import get_family
+from bertbench.proxies.inputs import ProxySeeds, default_batch
 from bertbench.store.schema import proxy_row, schema_for
 
 
@@ -79,10 +80,10 @@ def _worker_init(threads: int) -> None:
 def _score_one(args: tuple) -> list[dict[str, Any]]:
     from bertbench.proxies import score
 
-    arch, build, names, batch, seed, variant = args
+    arch, build, names, batch, seeds, variant = args
     model = build(arch)
-    res = score(model, batch, names, seed=seed)
-    return [proxy_row(arch.arch_id, k, variant, seed, batch_size=batch.batch_size, seq_len=batch.seq_len,
+    res = score(model, batch, names, seed=seeds.proxy)
+    return [proxy_row(arch.arch_id, k, variant, seeds.init, batch_size=batch.batch_size, seq_len=batch.seq_len,
                       source=batch.source, loss=batch.loss_name, **v) for k, v in res.items()]
 
 
@@ -99,80 +100,89 @@ class _Builder:
         return model.eval()
 
 
-def score_benchmark(bench: Any, names: list[str], n: int | None = None, seed: int = 0, variant: str | None = None,
-                    batch: Any = None, ptb: str | None = None, batch_size: int | None = None, seq_len: int = 128,
-                    processes: int = 1, progress: bool = True, vocab_size: int | None = None,
-                    results_dir: str | os.PathLike[str] | None = None) -> pa.Table:
-    """Score ``names`` on ``n`` architectures of ``bench`` (all when None; a seeded sample otherwise); returns the
-    ``proxies`` table. Each model is initialised from ``seed``; so is the BERT input batch.
+def score_benchmark(bench: Any, names: list[str], n: int | None = None, seed: int | ProxySeeds = 0,
+                    variant: str | None = None, batch: Any = None, ptb: str | None = None,
+                    batch_size: int | None = None, seq_len: int = 128, processes: int = 1, progress: bool = True,
+                    vocab_size: int | None = None, results_dir: str | os.PathLike[str] | None = None) -> pa.Table:
+    """Score ``names`` on ``n`` architectures of ``bench`` (all when None; a sample drawn with ``seeds.sample``
+    otherwise); returns the ``proxies`` table. ``seed``: an int for every seed, or ``ProxySeeds`` (models from
+    ``init``, the BERT batch from ``batch``, each proxy's RNG from ``proxy``).
 
     ``results_dir`` makes long runs resumable: each architecture's rows are written there as they finish
     (``<arch_id>.parquet``, atomically) and architectures already there are not scored again. Use one folder per
-    configuration (proxies, variant, seed, batch): the folder is trusted, not checked against the arguments."""
+    configuration (proxies, variant, seeds, batch): the folder is trusted, not checked against the arguments."""
+    seeds = ProxySeeds.of(seed)
     family = bench.family
-    sub = bench.sample(n, seed) if n is not None and n < len(bench) else bench
+    sub = bench.sample(n, seeds.sample) if n is not None and n < len(bench) else bench
     archs = list({a.arch_id: a for a in sub.architectures}.values())
     if batch is None:
-        from bertbench.proxies.inputs import default_batch
-
-        batch = default_batch(family, seed=seed, batch_size=batch_size, seq_len=seq_len, ptb=ptb)
+        batch = default_batch(family, seed=seeds.batch, batch_size=batch_size, seq_len=seq_len, ptb=ptb)
     if vocab_size is None:  # the 2023 models had the uncased BERT vocabulary; ours that of their tokenizer
         vocab_size = bench.metadata.get("vocab_size") or batch.vocab_size or 30522
     variant = variant or bench.default_variant
     hyper = {k: v for k, v in bench.metadata.get("hparams", {}).items()  # the logs' model shape, when shared
              if k in ("emsize", "nhid", "nlayers") and isinstance(v, int)}
-    build = _Builder(family, variant, seed, vocab_size, hyper)
-    rows: list[dict[str, Any]] = []
+    build = _Builder(family, variant, seeds.init, vocab_size, hyper)
     results = Path(results_dir) if results_dir is not None else None
-    if results is not None:
-        import pyarrow.parquet as pq
-
-        done = {p.stem for p in results.glob("*.parquet")} if results.is_dir() else set()
-        for a in archs:
-            if a.arch_id in done:
-                rows.extend(pq.read_table(results / f"{a.arch_id}.parquet").to_pylist())
-        archs = [a for a in archs if a.arch_id not in done]
-    jobs = [(a, build, names, batch, seed, variant) for a in archs]
-
-    def keep(res: list[dict[str, Any]]) -> None:
+    rows, archs = _resumed(results, archs)
+    jobs = [(a, build, names, batch, seeds, variant) for a in archs]
+    for res in _run_jobs(jobs, processes, progress, f"proxies {bench.name} ({variant})"):
         rows.extend(res)
         if results is not None and res:
             from bertbench.store.writer import atomic_write_table
 
             atomic_write_table(results / f"{res[0]['arch_id']}.parquet",
                                pa.Table.from_pylist(res, schema=schema_for("proxies")))
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(jobs), desc=f"proxies {bench.name} ({variant})", unit="arch")
-    if processes > 1:
-        import multiprocessing as mp
-
-        with mp.get_context("spawn").Pool(processes, initializer=_worker_init, initargs=(1,)) as pool:
-            for res in pool.imap_unordered(_score_one, jobs):
-                keep(res)
-                if bar is not None:
-                    bar.update(1)
-    else:
-        for job in jobs:
-            keep(_score_one(job))
-            if bar is not None:
-                bar.update(1)
-    if bar is not None:
-        bar.close()
     rows.sort(key=lambda r: (r["arch_id"], r["proxy"]))  # the same table whatever the order of work
     return pa.Table.from_pylist(rows, schema=schema_for("proxies"))
 
 
-def evaluate(bench: Any, names: list[str] | None = None, n: int | None = None, seed: int = 0,
+def _resumed(results: Path | None, archs: list[Any]) -> tuple[list[dict[str, Any]], list[Any]]:
+    """(rows already in ``results``, the architectures still to score)."""
+    if results is None or not results.is_dir():
+        return [], archs
+    import pyarrow.parquet as pq
+
+    done = {p.stem for p in results.glob("*.parquet")}
+    rows = [r for a in archs if a.arch_id in done for r in pq.read_table(results / f"{a.arch_id}.parquet").to_pylist()]
+    return rows, [a for a in archs if a.arch_id not in done]
+
+
+def _run_jobs(jobs: list[tuple], processes: int, progress: bool, desc: str) -> Any:
+    """Yield ``_score_one`` of each job (in a spawn pool of 1-thread workers when ``processes`` > 1)."""
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(jobs), desc=desc, unit="arch")
+    try:
+        if processes > 1:
+            import multiprocessing as mp
+
+            with mp.get_context("spawn").Pool(processes, initializer=_worker_init, initargs=(1,)) as pool:
+                for res in pool.imap_unordered(_score_one, jobs):
+                    yield res
+                    if bar is not None:
+                        bar.update(1)
+        else:
+            for job in jobs:
+                yield _score_one(job)
+                if bar is not None:
+                    bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def evaluate(bench: Any, names: list[str] | None = None, n: int | None = None, seed: int | ProxySeeds = 0,
              variant: str | None = None, target: str | None = None, out: str | os.PathLike[str] | None = None,
              n_boot: int = 1000, scores: pa.Table | None = None, **score_kwargs: Any
              ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Score proxies on ``bench`` and correlate them with ``target`` (default: GLUE / the synthetic aggregate for
     BERT, the final test loss for RNN). Returns (scores wide: one row per architecture, correlation table). With
     ``out``, writes proxies.parquet, scores.csv, correlations.csv, scatter.png and ranks.png there. ``scores``: an
-    already computed ``proxies`` table (e.g. a release's) to correlate instead of scoring again."""
+    already computed ``proxies`` table (e.g. a release's) to correlate instead of scoring again. ``seed``: see
+    ``score_benchmark``; the bootstrap CIs use ``ProxySeeds.of(seed).bootstrap``."""
     from bertbench.proxies.registry import get_proxy, list_proxies
 
     names = list(names or list_proxies(bench.family))
@@ -195,7 +205,8 @@ def evaluate(bench: Any, names: list[str] | None = None, n: int | None = None, s
     wide = wide.join(per_arch.astype(float), how="left")
     directions = {p: get_proxy(p).direction for p in names}
     order = ["params"] + [p for p in names if p != "params"]
-    corr = correlation_table(wide.reset_index(), tgt, order, tdir, directions, n_boot=n_boot, seed=seed)
+    corr = correlation_table(wide.reset_index(), tgt, order, tdir, directions, n_boot=n_boot,
+                             seed=ProxySeeds.of(seed).bootstrap)
     corr.insert(1, "target", tgt)
     corr.insert(2, "direction", [directions[p] for p in corr["proxy"]])
     if out is not None:

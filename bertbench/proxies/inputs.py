@@ -14,6 +14,25 @@ LOSSES = ("mlm", "paper-2023")
 
 
 @dataclass(frozen=True)
+class ProxySeeds:
+    """The seeds of a proxy evaluation, one per thing it draws. ``init``: the untrained models' initialisation (the
+    proxies table's ``seed`` column); ``batch``: which corpus blocks form the BERT input batch, and its MLM mask;
+    ``sample``: which architectures ``n=`` draws from a benchmark; ``proxy``: the RNG state each proxy starts from
+    (random projections, noise inputs); ``bootstrap``: the resampling of the correlation CIs.
+    ``ProxySeeds.of(s)`` sets every one to ``s`` (what a single ``seed=s`` means)."""
+
+    init: int = 0
+    batch: int = 0
+    sample: int = 0
+    proxy: int = 0
+    bootstrap: int = 0
+
+    @classmethod
+    def of(cls, seed: int | ProxySeeds) -> ProxySeeds:
+        return seed if isinstance(seed, ProxySeeds) else cls(int(seed), int(seed), int(seed), int(seed), int(seed))
+
+
+@dataclass(frozen=True)
 class ProxyBatch:
     """``tokens``: BERT [B, L] input ids (with ``attention_mask``); RNN [T, B] word ids (time first).
 
