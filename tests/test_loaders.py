@@ -3,6 +3,7 @@
 import math
 import zipfile
 
+import pandas as pd
 import pytest
 
 import bertbench
@@ -91,6 +92,23 @@ def test_nasbench_nlp_reduction_and_cache(tmp_path):
     assert len(list((tmp_path / "cache" / "nas-bench-nlp").iterdir())) == 2
     with pytest.raises(ValueError, match="reduction='max' is not known"):
         bertbench.load("nas-bench-nlp", path=z, reduction="max")
+
+
+
+def test_a_cache_that_cannot_be_written_only_costs_time(tmp_path, monkeypatch, caplog, shared_data):
+    """Both converters of published data load when the cache folder cannot be created (here: a file is in the way),
+    with one warning each, and give the same tables as with a cache."""
+    z = write_nasbench_nlp_zip(tmp_path / "logs.zip", n_recipes=4, runs_per_recipe=2, dataset="ptb")
+    cached = bertbench.load("nas-bench-nlp", path=z).to_pandas()
+    paper = bertbench.load("nas-bench-bert-2023", path=shared_data / "seed-paper").to_pandas()
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    monkeypatch.setenv("BERTBENCH_CACHE", str(blocker))
+    with caplog.at_level("WARNING"):
+        pd.testing.assert_frame_equal(bertbench.load("nas-bench-nlp", path=z).to_pandas(), cached)
+        pd.testing.assert_frame_equal(
+            bertbench.load("nas-bench-bert-2023", path=shared_data / "seed-paper").to_pandas(), paper)
+    assert sum("conversion cache not written" in r.message for r in caplog.records) == 2
 
 
 def _assert_nothing_cached(tmp_path):

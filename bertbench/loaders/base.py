@@ -9,6 +9,7 @@ Tables are pyarrow Tables with the schemas of `bertbench.store.schema`. Views:
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 from collections.abc import Iterable, Iterator, Mapping
@@ -22,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from bertbench.env import atomic_dir as atomic_file_dir
 from bertbench.env import atomic_file, cache_root
 from bertbench.families import get_family
 from bertbench.loaders.metadata import BenchmarkMetadata
@@ -51,6 +53,25 @@ class LazyTables(Mapping):
 
     def __len__(self) -> int:
         return len(self._files)
+
+
+def cached_conversion(folder: Path, convert: Any) -> tuple[Mapping[str, pa.Table], dict[str, Any]]:
+    """The tables and info of a conversion of published data, kept as Parquet in ``folder`` (named by the sources'
+    content and the converter version): read lazily when there, else ``convert()`` -> (tables, info), written
+    atomically. A cache that cannot be written only costs time: the fresh tables are returned (one warning)."""
+    if (folder / "info.json").exists():
+        info = json.loads((folder / "info.json").read_text())
+        return LazyTables({n: folder / f"{n}.parquet" for n in info["tables"]}), info
+    tables, info = convert()
+    info = {**info, "tables": list(tables)}
+    try:
+        with atomic_file_dir(folder) as tmp:  # another process may win the race: theirs is identical
+            for name, table in tables.items():
+                pq.write_table(table, tmp / f"{name}.parquet", compression="zstd")
+            (tmp / "info.json").write_text(json.dumps(info, default=str))
+    except OSError as err:
+        log.warning("conversion cache not written (%s): %s", folder, err)
+    return tables, info
 
 
 @dataclass(repr=False)

@@ -18,24 +18,23 @@ import json
 import math
 import os
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from bertbench.env import atomic_dir, atomic_file, cache_root
+from bertbench.env import atomic_file, cache_root
 from bertbench.errors import CorruptRelease, DataSourceError, InvalidRnnRecipe
-from bertbench.loaders.base import Benchmark, LazyTables, metric_docs
+from bertbench.loaders.base import Benchmark, cached_conversion, metric_docs
 from bertbench.rnn_space import RnnArchitecture
 from bertbench.store.schema import run_row, schema_for
 
 DATASETS = ("ptb", "wikitext-2")
 REDUCTIONS = ("none", "mean")
-CONVERTER_VERSION = "3"  # 3: runs.run_hash (schema 1.2)
+CONVERTER_VERSION = "4"  # 4: runs.run_hash (schema 1.2), info.json lists the tables
 HPARAMS = ("emsize", "nhid", "nlayers", "dropout", "dropouth", "dropouti", "dropoute", "wdrop", "batch_size", "bptt",
            "lr", "wdecay", "epochs", "eval_batch_size")
 
@@ -94,26 +93,14 @@ def convert(path: Path) -> tuple[dict[str, pa.Table], dict[str, Any]]:
     """Parse every log; raise CorruptRelease / InvalidRnnRecipe naming the file and field at fault."""
     archs: dict[str, dict[str, Any]] = {}
     runs: list[dict[str, Any]] = []
-    curve_cols: dict[str, list[Any]] = {k: [] for k in ("arch_id", "run_key", "seed", "stage", "step", "name", "value")}
+    curves: dict[str, list[Any]] = {k: [] for k in ("arch_id", "run_key", "seed", "stage", "step", "name", "value")}
     datasets: set[str] = set()
     hparams: dict[str, set[Any]] = {}
     seen_seed: dict[str, int] = {}
     count = 0
     for name, data in _iter_logs(path):
         count += 1
-        try:
-            log = json.loads(data)
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise CorruptRelease(f"{path}: log {name} is not valid JSON ({err})") from err
-        if not isinstance(log, dict):
-            raise CorruptRelease(f"{path}: log {name} is not a JSON object")
-        for field_name in ("recepie", "recepie_id"):
-            if field_name not in log:
-                raise CorruptRelease(f"{path}: log {name} has no field {field_name!r}")
-        try:
-            arch = RnnArchitecture.from_recipe(log["recepie"])
-        except InvalidRnnRecipe as err:
-            raise InvalidRnnRecipe(f"{path}: log {name}, field 'recepie': {err}") from err
+        log, arch = _parse_log(path, name, data)
         dataset = str(log.get("data", "")).rstrip("/").rsplit("/", 1)[-1] or "unknown"
         datasets.add(dataset)
         for k in HPARAMS:
@@ -125,40 +112,63 @@ def convert(path: Path) -> tuple[dict[str, pa.Table], dict[str, Any]]:
         run_key = name[:-5] if name.endswith(".json") else name
         seed = seen_seed.get(arch.arch_id, 0)
         seen_seed[arch.arch_id] = seed + 1
-        status = _status(log.get("status"))
-        losses = {k: [float(x) if x is not None else math.nan for x in log.get(f"{k}es", [])]
-                  for k in ("train_loss", "val_loss", "test_loss")}
-        finals = {k: _last(v) for k, v in losses.items()}
-        if status == "ok" and not all(math.isfinite(v) for v in finals.values()):
-            status = "diverged"
-        if status != "ok":
-            finals = {k: math.nan for k in finals}
-        metrics = {**finals, "test_perplexity": math.exp(finals["test_loss"]) if math.isfinite(finals["test_loss"]) else math.nan}
-        walls = log.get("wall_times") or []
-        runs.append(run_row(arch.arch_id, run_key, seed, dataset, status, "test_loss", metrics,
-                            steps=len(losses["test_loss"]), wall_seconds=float(np.sum(walls)) if walls else None,
-                            device="cuda" if log.get("cuda") else None,
-                            error=None if status == "ok" else str(log.get("status"))))
+        row, losses = _run_of(log, arch.arch_id, run_key, seed, dataset)
+        runs.append(row)
         for cname, values in losses.items():
             n = len(values)
-            curve_cols["arch_id"] += [arch.arch_id] * n
-            curve_cols["run_key"] += [run_key] * n
-            curve_cols["seed"] += [seed] * n
-            curve_cols["stage"] += [dataset] * n
-            curve_cols["step"] += list(range(1, n + 1))
-            curve_cols["name"] += [cname] * n
-            curve_cols["value"] += values
+            for col, value in (("arch_id", arch.arch_id), ("run_key", run_key), ("seed", seed), ("stage", dataset),
+                               ("name", cname)):
+                curves[col] += [value] * n
+            curves["step"] += list(range(1, n + 1))
+            curves["value"] += values
     if count == 0:
         raise CorruptRelease(f"{path}: no .json logs found")
     tables = {
         "architectures": pa.Table.from_pylist(list(archs.values()), schema=schema_for("architectures", "rnn")),
         "runs": pa.Table.from_pylist(runs, schema=schema_for("runs")),
-        "curves": pa.Table.from_pydict(curve_cols, schema=schema_for("curves")),
+        "curves": pa.Table.from_pydict(curves, schema=schema_for("curves")),
         "proxies": schema_for("proxies").empty_table(),
     }
-    info = {"datasets": sorted(datasets), "logs": count,
+    info = {"datasets": sorted(datasets), "logs": count, "source": str(path),
             "hparams": {k: sorted(v, key=str) if len(v) > 1 else next(iter(v)) for k, v in hparams.items()}}
     return tables, info
+
+
+def _parse_log(path: Path, name: str, data: bytes) -> tuple[dict[str, Any], RnnArchitecture]:
+    """One log as a dict and its cell; an unreadable log raises, naming the file and the field."""
+    try:
+        log = json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise CorruptRelease(f"{path}: log {name} is not valid JSON ({err})") from err
+    if not isinstance(log, dict):
+        raise CorruptRelease(f"{path}: log {name} is not a JSON object")
+    for field_name in ("recepie", "recepie_id"):
+        if field_name not in log:
+            raise CorruptRelease(f"{path}: log {name} has no field {field_name!r}")
+    try:
+        return log, RnnArchitecture.from_recipe(log["recepie"])
+    except InvalidRnnRecipe as err:
+        raise InvalidRnnRecipe(f"{path}: log {name}, field 'recepie': {err}") from err
+
+
+def _run_of(log: dict[str, Any], arch_id: str, run_key: str, seed: int, dataset: str
+            ) -> tuple[dict[str, Any], dict[str, list[float]]]:
+    """(the ``runs`` row of one log, its per-epoch loss curves). A log whose status is OK but whose final losses
+    are not finite is ``diverged``; a run that is not ok has NaN finals."""
+    status = _status(log.get("status"))
+    losses = {k: [float(x) if x is not None else math.nan for x in log.get(f"{k}es", [])]
+              for k in ("train_loss", "val_loss", "test_loss")}
+    finals = {k: _last(v) for k, v in losses.items()}
+    if status == "ok" and not all(math.isfinite(v) for v in finals.values()):
+        status = "diverged"
+    if status != "ok":
+        finals = {k: math.nan for k in finals}
+    metrics = {**finals, "test_perplexity": math.exp(finals["test_loss"]) if math.isfinite(finals["test_loss"]) else math.nan}
+    walls = log.get("wall_times") or []
+    row = run_row(arch_id, run_key, seed, dataset, status, "test_loss", metrics, steps=len(losses["test_loss"]),
+                  wall_seconds=float(np.sum(walls)) if walls else None, device="cuda" if log.get("cuda") else None,
+                  error=None if status == "ok" else str(log.get("status")))
+    return row, losses
 
 
 def _known_hash(path: Path) -> str:
@@ -179,17 +189,9 @@ def _known_hash(path: Path) -> str:
     return h
 
 
-def _cached(path: Path) -> tuple[dict[str, pa.Table], dict[str, Any], str]:
+def _cached(path: Path) -> tuple[Mapping[str, pa.Table], dict[str, Any], str]:
     key = _known_hash(path)
-    folder = _cache_root() / key
-    if not (folder / "info.json").exists():
-        tables, info = convert(path)
-        with atomic_dir(folder) as tmp:  # another process may win the race: theirs is identical
-            for name, table in tables.items():
-                pq.write_table(table, tmp / f"{name}.parquet", compression="zstd")
-            (tmp / "info.json").write_text(json.dumps({**info, "source": str(path)}, default=str))
-    info = json.loads((folder / "info.json").read_text())
-    tables = LazyTables({n: folder / f"{n}.parquet" for n in ("architectures", "runs", "curves", "proxies")})
+    tables, info = cached_conversion(_cache_root() / key, lambda: convert(path))
     return tables, info, key
 
 

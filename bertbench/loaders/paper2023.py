@@ -22,16 +22,15 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from bertbench.env import atomic_dir, cache_root, is_offline
+from bertbench.env import cache_root, is_offline
 from bertbench.errors import CorruptRelease, DataSourceError
-from bertbench.loaders.base import Benchmark, LazyTables, metric_docs
+from bertbench.loaders.base import Benchmark, cached_conversion, metric_docs
 from bertbench.space import Architecture
-from bertbench.store.schema import TABLES, architecture_row, proxy_row, run_row, schema_for
+from bertbench.store.schema import architecture_row, proxy_row, run_row, schema_for
 
 log = logging.getLogger(__name__)
-CONVERTER_VERSION = "2023-2"  # 2023-2: runs.run_hash (schema 1.2). Bump when _convert changes its tables: cached conversions are then redone
+CONVERTER_VERSION = "2023-3"  # 2023-3: runs.run_hash (schema 1.2), info.json. Bump when _convert changes its tables: cached conversions are then redone
 
 URL = "https://raw.githubusercontent.com/aaronserianni/training-free-nas/main/data/BERT_benchmark.json"
 SHA256 = "fa2ff7198dcd71e0b8021ed2ace1c221672c33cc56931b6dff31fda3d044784f"
@@ -97,17 +96,8 @@ def load_paper2023(path: str | os.PathLike[str] | None = None, metrics_csv: str 
         if not file.exists():
             raise DataSourceError(f"path={str(path)!r}: no BERT_benchmark.json there")
     key = _source_key(file, metrics_csv)
-    folder = cache_root("nas-bench-bert-2023") / f"converted-{key}"
-    if (folder / "runs.parquet").exists():
-        tables = LazyTables({n: folder / f"{n}.parquet" for n in TABLES})
-    else:
-        tables = _convert(file, metrics_csv)
-        try:
-            with atomic_dir(folder) as tmp:
-                for n, t in tables.items():
-                    pq.write_table(t, tmp / f"{n}.parquet")
-        except OSError as err:  # a cache that cannot be written only costs time
-            log.warning("conversion cache not written (%s): %s", folder, err)
+    tables, _ = cached_conversion(cache_root("nas-bench-bert-2023") / f"converted-{key}",
+                                  lambda: (_convert(file, metrics_csv), {"source": str(file)}))
     metadata = {
         "name": "nas-bench-bert-2023",
         "version": "2023.0.0",

@@ -3,7 +3,7 @@ group-bys, and the runs' metrics as a matrix."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -35,8 +35,6 @@ def metric_matrix(runs: pa.Table) -> tuple[list[str], np.ndarray]:
 
 def build_summary(bench: Benchmark) -> pd.DataFrame:
     """The summary view (see the module docstring), vectorised: a few pandas group-bys over the runs table."""
-    from bertbench.data.tasks import get_aggregate
-
     runs = bench.tables["runs"]
     idc = bench.id_column
     unit_col = "arch_id" if idc == "arch_id" else "run_key"
@@ -49,45 +47,20 @@ def build_summary(bench: Benchmark) -> pd.DataFrame:
         r = r.rename(columns={unit_col: idc})
     units = r[["arch_id"]].drop_duplicates() if idc == "arch_id" else r[[idc, "arch_id"]].drop_duplicates(idc)
     summary = units.merge(archs, on="arch_id", how="left")
-    # status per unit: ok if every run is ok, else diverged if one diverged, else failed
-    flags = pd.DataFrame({idc: r[idc], "bad": r["status"] != "ok", "div": r["status"] == "diverged"})
-    flags = flags.groupby(idc, sort=False)[["bad", "div"]].any()
-    status = pd.Series(np.where(~flags["bad"], "ok", np.where(flags["div"], "diverged", "failed")), index=flags.index,
-                       name="status")
     stages = [st for st in dict.fromkeys(r.loc[r["main_metric"] != "", "stage"]) if st]
-    ok = r[r["status"] == "ok"]
+    status = _unit_status(r, idc)
     n_seeds = r.groupby(idc, sort=False)["seed"].nunique().rename("n_seeds")
     frames = [status, n_seeds]
     fam = get_family(bench.family)
     if not fam.metric_columns and stages:
-        by = ok.groupby([idc, "stage"], sort=False)["score"]
-        mean, std = by.mean().unstack("stage"), by.std().unstack("stage")
-        multi = r.groupby(["stage", idc], sort=False)["seed"].nunique().groupby(level="stage").max()
-        for st in stages:
-            frames.append((mean[st] if st in mean else pd.Series(np.nan, index=status.index)).rename(st))
-            if multi.get(st, 1) > 1:
-                frames.append((std[st] if st in std else pd.Series(np.nan, index=status.index)).rename(f"{st}_std"))
+        frames += _stage_scores(r, idc, stages, status.index)
     wide = pd.concat(frames, axis=1)
-    # every metric, mean over ok runs per (unit, stage): the parts of the aggregates
-    names, matrix = metric_matrix(runs)
-    keep = (r["status"] == "ok").to_numpy()
-    long = pd.DataFrame(matrix[keep], columns=names)
-    long[idc], long["stage"] = r.loc[keep, idc].to_numpy(), r.loc[keep, "stage"].to_numpy()
-    per_stage = long.groupby([idc, "stage"], sort=False)[names].mean() if names else None
-
-    def metric_of(stage: str, metric: str) -> pd.Series:
-        if per_stage is None or metric not in per_stage.columns or stage not in per_stage.index.get_level_values(1):
-            return pd.Series(np.nan, index=wide.index)
-        return per_stage[metric].xs(stage, level="stage").reindex(wide.index)
-
+    names, metric_of = _metric_means(runs, r, idc, wide.index)
     if fam.metric_columns and stages:  # one stage (the LM dataset): each metric its own column
         for m in [m for m in names if m in fam.metric_columns]:
             wide[m] = metric_of(stages[0], m).to_numpy()
     for agg in bench.metadata.get("aggregates", []):
-        a = get_aggregate(agg)
-        parts = [pd.concat([metric_of(task, m) for m in metrics], axis=1).mean(axis=1, skipna=False)
-                 if metrics else pd.Series(np.nan, index=wide.index) for task, metrics in a.parts]
-        wide[agg] = pd.concat(parts, axis=1).mean(axis=1, skipna=False).to_numpy()
+        wide[agg] = _aggregate(agg, metric_of, wide.index).to_numpy()
     for col, values in (bench.metadata.get("unit_columns") or {}).items():
         summary[col] = summary[idc].astype(str).map(values)
     n_runs = bench.metadata.get("n_runs")
@@ -99,3 +72,51 @@ def build_summary(bench: Benchmark) -> pd.DataFrame:
     summary[idc] = summary[idc].astype(str)
     out = summary.merge(wide, on=idc, how="left")
     return pa.Table.from_pandas(out, preserve_index=False).to_pandas(types_mapper=pd.ArrowDtype)
+
+
+def _unit_status(r: pd.DataFrame, idc: str) -> pd.Series:
+    """Per unit: ok if every run is ok, else diverged if one diverged, else failed."""
+    flags = pd.DataFrame({idc: r[idc], "bad": r["status"] != "ok", "div": r["status"] == "diverged"})
+    flags = flags.groupby(idc, sort=False)[["bad", "div"]].any()
+    return pd.Series(np.where(~flags["bad"], "ok", np.where(flags["div"], "diverged", "failed")), index=flags.index,
+                     name="status")
+
+
+def _stage_scores(r: pd.DataFrame, idc: str, stages: list[str], index: pd.Index) -> list[pd.Series]:
+    """Per stage: the main score's mean over ok seeds, and its seed std (``<stage>_std``) where a stage has more
+    than one seed somewhere."""
+    by = r[r["status"] == "ok"].groupby([idc, "stage"], sort=False)["score"]
+    mean, std = by.mean().unstack("stage"), by.std().unstack("stage")
+    multi = r.groupby(["stage", idc], sort=False)["seed"].nunique().groupby(level="stage").max()
+    out = []
+    for st in stages:
+        out.append((mean[st] if st in mean else pd.Series(np.nan, index=index)).rename(st))
+        if multi.get(st, 1) > 1:
+            out.append((std[st] if st in std else pd.Series(np.nan, index=index)).rename(f"{st}_std"))
+    return out
+
+
+def _metric_means(runs: pa.Table, r: pd.DataFrame, idc: str, index: pd.Index) -> tuple[list[str], Any]:
+    """(metric names, ``metric_of(stage, metric)``: a metric's mean over ok runs per unit, NaN where absent, on
+    ``index``)."""
+    names, matrix = metric_matrix(runs)
+    keep = (r["status"] == "ok").to_numpy()
+    long = pd.DataFrame(matrix[keep], columns=names)
+    long[idc], long["stage"] = r.loc[keep, idc].to_numpy(), r.loc[keep, "stage"].to_numpy()
+    per_stage = long.groupby([idc, "stage"], sort=False)[names].mean() if names else None
+
+    def metric_of(stage: str, metric: str) -> pd.Series:
+        if per_stage is None or metric not in per_stage.columns or stage not in per_stage.index.get_level_values(1):
+            return pd.Series(np.nan, index=index)
+        return per_stage[metric].xs(stage, level="stage").reindex(index)
+
+    return names, metric_of
+
+
+def _aggregate(name: str, metric_of: Any, index: pd.Index) -> pd.Series:
+    """A named aggregate (``data/tasks.py``): the mean of its tasks' metric means; NaN if any part is missing."""
+    from bertbench.data.tasks import get_aggregate
+
+    parts = [pd.concat([metric_of(task, m) for m in metrics], axis=1).mean(axis=1, skipna=False)
+             if metrics else pd.Series(np.nan, index=index) for task, metrics in get_aggregate(name).parts]
+    return pd.concat(parts, axis=1).mean(axis=1, skipna=False)
