@@ -18,9 +18,10 @@ from tqdm import tqdm
 
 import bertbench
 from bertbench.models.rnn import build_rnn_lm
+from bertbench.plots import plot_scatter
 from bertbench.proxies import rnn_batch
 from bertbench.proxies.covariance import rnn_hidden_covariance
-from bertbench.proxies.evaluate import correlation_table, plot_scatter
+from bertbench.proxies.evaluate import correlation_table
 
 
 def main() -> None:

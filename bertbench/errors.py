@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 
 class BertbenchError(Exception):
     """Base class of every error bertbench raises on purpose."""
@@ -53,6 +55,31 @@ class RunMismatch(BertbenchError, ValueError):
 class EnvironmentFault(BertbenchError):
     """A failure of the machine (disk, permissions, memory, a missing file), not of an architecture: the run stops
     and records nothing for the unit."""
+
+
+_ERRNO_IN_TEXT = re.compile(r"\(os error (\d+)\)|\[errno (\d+)\]", re.IGNORECASE)
+#: What writers that do not raise OSError (torch's zip writer, safetensors' Rust I/O) say when the disk fails them.
+_WRITE_FAILURES = ("file write failed", "no space left on device", "file too large", "disk quota exceeded",
+                   "read-only file system")
+
+
+def environment_failure(err: BaseException, memory_errors: tuple[type[BaseException], ...] = ()) -> bool:
+    """True when ``err`` (or an exception it was raised from) is a failure of the machine: an OSError or
+    MemoryError (or one of ``memory_errors``, e.g. torch.OutOfMemoryError), or a library error whose text carries an
+    operating-system error ("(os error 27)", "[Errno 28]": an OSError that a library re-raised as its own type) or
+    a known disk-write failure. Such an error must stop a run
+    (EnvironmentFault), never become a result row about an architecture."""
+    seen: set[int] = set()
+    e: BaseException | None = err
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, (OSError, MemoryError, *memory_errors)):
+            return True
+        text = str(e)
+        if _ERRNO_IN_TEXT.search(text) or any(w in text.lower() for w in _WRITE_FAILURES):
+            return True
+        e = e.__cause__ or e.__context__
+    return False
 
 
 class IncompleteRun(BertbenchError, ValueError):

@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bertbench.env import atomic_dir
 from bertbench.errors import HubError
 from bertbench.loaders.hub_source import client_timeout as _client_timeout
 from bertbench.loaders.hub_source import load_hub, parse_hf  # noqa: F401  (re-exported: hub.load_hub)
@@ -54,9 +55,7 @@ def export(release: str | os.PathLike[str], out: str | os.PathLike[str]) -> Path
     manifest = dict(bench.metadata["manifest"])
     if out.exists() and any(out.iterdir()):
         raise FileExistsError(f"export folder {out} exists and is not empty")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_dir(out, exist_ok=False) as tmp:  # built beside it, renamed over an empty `out`: complete or absent
         (tmp / "data").mkdir()
         (tmp / "tables").mkdir()
         tables = dict(manifest["tables"])
@@ -78,12 +77,6 @@ def export(release: str | os.PathLike[str], out: str | os.PathLike[str]) -> Path
         manifest["views"] = views
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
         build_card(manifest, bench, columns, rows, data_files).save(tmp / "README.md")
-        if out.exists():
-            out.rmdir()
-        os.rename(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 

@@ -1,11 +1,15 @@
-"""Plots of a benchmark's results (PNG): per-architecture task scores and aggregate, and pretraining curves."""
+"""Plots (PNG): a benchmark's per-architecture task scores and aggregate, pretraining curves, and proxies against
+the target (rank scatter, Kendall tau with CIs)."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
+from scipy import stats
 
 
 def pyplot():
@@ -79,4 +83,43 @@ def curves_plot(bench: Any, path: str | Path, name: str = "pretrain_loss") -> Pa
     ax.set_title(f"{bench.name}: {name}", fontsize=10)
     if c["arch_id"].nunique() <= 12:
         ax.legend(fontsize=6)
+    return save_figure(fig, path)
+
+
+# ---------------------------------------------------------------------------------------------- proxy plots
+def plot_scatter(df: pd.DataFrame, target: str, proxies: list[str], path: Path, title: str = "") -> Path:
+    """One panel per proxy: proxy rank (x) against target (y)."""
+    plt = pyplot()
+    k = len(proxies)
+    cols = min(4, k)
+    rows = math.ceil(k / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.8 * rows), squeeze=False)
+    for ax, name in zip(axes.flat, proxies):
+        sub = df[[name, target]].apply(pd.to_numeric, errors="coerce").dropna()
+        ax.scatter(sub[name].rank(), sub[target], s=8, alpha=0.6)
+        tau = stats.kendalltau(sub[name], sub[target]).statistic if len(sub) > 2 else math.nan
+        ax.set_title(f"{name}\ntau={tau:+.3f} (n={len(sub)})", fontsize=8)
+        ax.set_xlabel("proxy rank", fontsize=7)
+        ax.set_ylabel(target, fontsize=7)
+        ax.tick_params(labelsize=6)
+    for ax in list(axes.flat)[k:]:
+        ax.axis("off")
+    fig.suptitle(title, fontsize=10)
+    return save_figure(fig, path)
+
+
+def plot_ranks(corr: pd.DataFrame, path: Path, title: str = "") -> Path:
+    """Kendall tau of every proxy with its bootstrap 95 % interval (params highlighted)."""
+    plt = pyplot()
+    c = corr.sort_values("kendall_tau", key=lambda s: s.abs(), ascending=True)
+    fig, ax = plt.subplots(figsize=(6, 0.35 * len(c) + 1.2))
+    y = np.arange(len(c))
+    err = np.vstack([c["kendall_tau"] - c["tau_ci_low"], c["tau_ci_high"] - c["kendall_tau"]])
+    colors = ["tab:red" if p == "params" else "tab:blue" for p in c["proxy"]]
+    ax.barh(y, c["kendall_tau"], xerr=np.clip(np.nan_to_num(err), 0.0, None), color=colors, alpha=0.8)  # a bound
+    # can sit 1 ulp on the wrong side of the estimate
+    ax.set_yticks(y, c["proxy"], fontsize=8)
+    ax.axvline(0, color="k", lw=0.8)
+    ax.set_xlabel("Kendall tau (signed)")
+    ax.set_title(title, fontsize=9)
     return save_figure(fig, path)

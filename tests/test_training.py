@@ -541,3 +541,111 @@ def test_query_one_seed_and_a_curve_at_a_step(reference):
         next(r["score"] for r in q["runs"] if r["stage"] == "synthetic-rte"))
     with pytest.raises(ValueError, match="step= needs stage="):
         bench.query(unit, step=10)
+
+
+def _fsize_limit(limit: int):
+    """preexec_fn: files may not grow past ``limit`` bytes (the kernel then fails the write with EFBIG; SIGXFSZ is
+    ignored so the process sees the error instead of being killed)."""
+    import resource
+
+    def apply() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return apply
+
+
+def test_a_full_disk_or_a_file_size_limit_stops_the_run_and_records_nothing(env, reference, tmp_path, monkeypatch):
+    """EFBIG (ulimit -f) in a real process, and ENOSPC from the checkpoint writer: exit 1 with one line, no row of
+    any status for the interrupted unit; the rerun without the fault completes and equals the reference."""
+    import errno
+
+    root, e = env
+    out = tmp_path / "efbig"
+    proc = regenerate(root, e, out, check=False, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                      preexec_fn=_fsize_limit(48_000))  # run.json and result files fit; checkpoints do not
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 1, err[-2000:]
+    assert len(err.strip().splitlines()) == 1 and "stopped by the environment" in err and "File too large" in err, err
+    assert not [r for r in runs_of(out).values() if r["status"] != "ok"]
+    regenerate(root, e, out)
+    _compare(reference, out)
+
+    # ENOSPC inside a stage, in-process: the grid stops with EnvironmentFault, nothing is recorded for the unit
+    from bertbench.errors import EnvironmentFault
+    from bertbench.grids import load_grid
+    from bertbench.training import pretrain as pretrain_module
+    from bertbench.training.grid import GridRunner
+    from bertbench.training.recipe import load_recipe
+
+    def no_space(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", "checkpoints")
+
+    monkeypatch.setenv("BERTBENCH_CACHE", e["BERTBENCH_CACHE"])
+    save_checkpoint = pretrain_module._save_checkpoint
+    monkeypatch.setattr(pretrain_module, "_save_checkpoint", no_space)
+    grid = load_grid(str(root / "grid.yaml")).head(1)
+    runner = GridRunner(grid, load_recipe(str(root / "micro.yaml")), tmp_path / "enospc", threads=1, progress=False)
+    with pytest.raises(EnvironmentFault, match="No space left on device"):
+        runner.run()
+    assert runs_of(tmp_path / "enospc") == {}
+    monkeypatch.setattr(pretrain_module, "_save_checkpoint", save_checkpoint)  # space again: the rerun completes
+    GridRunner(grid, load_recipe(str(root / "micro.yaml")), tmp_path / "enospc", threads=1, progress=False).run()
+    got, ref = runs_of(tmp_path / "enospc"), runs_of(reference)
+    assert len(got) == 3 and all(r["status"] == "ok" and r["score"] == pytest.approx(ref[k]["score"], abs=1e-6)
+                                 for k, r in got.items())
+
+
+def test_environment_failures_are_told_from_model_failures():
+    """Writers that do not raise OSError still name the disk: those stop the run; a model's own error does not."""
+    from bertbench.errors import environment_failure
+
+    class SafetensorError(Exception):
+        pass
+
+    disk = [OSError(28, "No space left on device"), MemoryError(),
+            SafetensorError("Error while serializing: I/O error: File too large (os error 27)"),
+            RuntimeError("[enforce fail at inline_container.cc:595] . PytorchStreamWriter failed writing file "
+                         "data/3: file write failed")]
+    try:
+        try:
+            raise OSError(122, "Disk quota exceeded")
+        except OSError as inner:
+            raise ValueError("could not save the encoder") from inner
+    except ValueError as chained:
+        disk.append(chained)
+    model = [RuntimeError("Error(s) in loading state_dict: size mismatch for layer.0.weight"),
+             ValueError("loss is nan"), IndexError("index 40 is out of bounds for dimension 1 with size 32")]
+    assert all(environment_failure(e) for e in disk)
+    assert not any(environment_failure(e) for e in model)
+
+
+def test_a_failing_unit_leaves_nothing_to_the_next(env, reference, tmp_path, monkeypatch):
+    """A model error in the middle of one unit's pretraining (after its model and optimizer were prepared) is that
+    unit's failed rows; the next unit gets fresh training state and equals the run without the failure."""
+    from bertbench.grids import load_grid
+    from bertbench.training import pretrain as pretrain_module
+    from bertbench.training.grid import GridRunner
+    from bertbench.training.recipe import load_recipe
+
+    root, e = env
+    monkeypatch.setenv("BERTBENCH_CACHE", e["BERTBENCH_CACHE"])
+    grid = load_grid(str(root / "grid.yaml")).head(2)
+    first = grid.architectures[0].arch_id
+    real_step = pretrain_module._train_step
+
+    def flaky(model, opt, sched, accelerator, batches, *args, **kwargs):
+        if batches.arch_id == first and args[1] == 3:  # args: recipe, step, head, world
+            raise RuntimeError("mat1 and mat2 shapes cannot be multiplied (8x32 and 64x32)")
+        return real_step(model, opt, sched, accelerator, batches, *args, **kwargs)
+
+    monkeypatch.setattr(pretrain_module, "_train_step", flaky)
+    out = tmp_path / "isolated"
+    GridRunner(grid, load_recipe(str(root / "micro.yaml")), out, threads=1, progress=False).run()
+    got, ref = runs_of(out), runs_of(reference)
+    assert {k for k, r in got.items() if r["status"] == "failed"} == {k for k in got if k[0] == first}
+    assert "shapes cannot be multiplied" in got[(first, 0, "pretrain")]["error"]
+    healthy = {k: r for k, r in got.items() if k[0] != first}
+    assert len(healthy) == 3 and all(r["status"] == "ok" for r in healthy.values())
+    for k, r in healthy.items():
+        assert r["score"] == pytest.approx(ref[k]["score"], abs=1e-6), k

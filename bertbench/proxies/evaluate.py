@@ -217,57 +217,8 @@ def evaluate(bench: Any, names: list[str] | None = None, n: int | None = None, s
         pq.write_table(table, out / "proxies.parquet")
         wide.reset_index().to_csv(out / "scores.csv", index=False)
         corr.to_csv(out / "correlations.csv", index=False)
+        from bertbench.plots import plot_ranks, plot_scatter
+
         plot_scatter(wide.reset_index(), tgt, order, out / "scatter.png", title=f"{bench.name}: proxies vs {tgt}")
         plot_ranks(corr, out / "ranks.png", title=f"{bench.name}: Kendall tau vs {tgt} (95% CI)")
     return wide.reset_index(), corr
-
-
-# -------------------------------------------------------------------------------------------------------- plots
-def plot_scatter(df: pd.DataFrame, target: str, proxies: list[str], path: Path, title: str = "") -> Path:
-    """One panel per proxy: proxy rank (x) against target (y)."""
-    from bertbench.plots import pyplot
-
-    plt = pyplot()
-
-    k = len(proxies)
-    cols = min(4, k)
-    rows = math.ceil(k / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.8 * rows), squeeze=False)
-    for ax, name in zip(axes.flat, proxies):
-        sub = df[[name, target]].apply(pd.to_numeric, errors="coerce").dropna()
-        ax.scatter(sub[name].rank(), sub[target], s=8, alpha=0.6)
-        tau = stats.kendalltau(sub[name], sub[target]).statistic if len(sub) > 2 else math.nan
-        ax.set_title(f"{name}\ntau={tau:+.3f} (n={len(sub)})", fontsize=8)
-        ax.set_xlabel("proxy rank", fontsize=7)
-        ax.set_ylabel(target, fontsize=7)
-        ax.tick_params(labelsize=6)
-    for ax in list(axes.flat)[k:]:
-        ax.axis("off")
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
-
-
-def plot_ranks(corr: pd.DataFrame, path: Path, title: str = "") -> Path:
-    """Kendall tau of every proxy with its bootstrap 95 % interval (params highlighted)."""
-    from bertbench.plots import pyplot
-
-    plt = pyplot()
-
-    c = corr.sort_values("kendall_tau", key=lambda s: s.abs(), ascending=True)
-    fig, ax = plt.subplots(figsize=(6, 0.35 * len(c) + 1.2))
-    y = np.arange(len(c))
-    err = np.vstack([c["kendall_tau"] - c["tau_ci_low"], c["tau_ci_high"] - c["kendall_tau"]])
-    colors = ["tab:red" if p == "params" else "tab:blue" for p in c["proxy"]]
-    ax.barh(y, c["kendall_tau"], xerr=np.clip(np.nan_to_num(err), 0.0, None), color=colors, alpha=0.8)  # a bound
-    # can sit 1 ulp on the wrong side of the estimate
-    ax.set_yticks(y, c["proxy"], fontsize=8)
-    ax.axvline(0, color="k", lw=0.8)
-    ax.set_xlabel("Kendall tau (signed)")
-    ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path

@@ -14,7 +14,6 @@ import os
 import platform
 import re
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from bertbench.card import SEED_PAPER_BIBTEX
-from bertbench.env import package_version
+from bertbench.env import atomic_dir, package_version
 from bertbench.errors import CorruptRelease, IncompleteRun, ReleaseExists, RunMismatch
 from bertbench.store.schema import SCHEMA_VERSION, TABLES, schema_for, version_tuple
 from bertbench.store.writer import ResultWriter
@@ -125,30 +124,23 @@ def commit(
     for left in out.glob(f".{name}-{version}.*"):  # temp folders of killed commits of this release
         if is_stale(left / ".owner"):
             shutil.rmtree(left, ignore_errors=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{name}-{version}.", dir=out))
-    write_owner(tmp / ".owner")
     try:
-        entries = {}
-        for table_name in TABLES:
-            path = tmp / f"{table_name}.parquet"
-            pq.write_table(tables[table_name], path, compression="zstd")
-            entries[table_name] = {"file": path.name, "sha256": sha256_file(path), "rows": tables[table_name].num_rows}
-        manifest = _manifest(name, version, license, run_info, tables["runs"], entries, missing)
-        if models:
-            manifest["models"] = _copy_models(run_dir, tmp)
-        if extra:
-            manifest.update(extra)
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
-        (tmp / ".owner").unlink()
-        os.rename(tmp, dest)  # atomic; fails if dest appeared meanwhile
-    except OSError as err:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if dest.exists():
-            raise ReleaseExists(f"release {name} version {version} already exists at {dest}") from err
-        raise
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        with atomic_dir(dest, exist_ok=False) as tmp:  # renamed into place at the end: complete or absent
+            write_owner(tmp / ".owner")  # a killed commit's folder is recognised as stale by the next one
+            entries = {}
+            for table_name in TABLES:
+                path = tmp / f"{table_name}.parquet"
+                pq.write_table(tables[table_name], path, compression="zstd")
+                entries[table_name] = {"file": path.name, "sha256": sha256_file(path), "rows": tables[table_name].num_rows}
+            manifest = _manifest(name, version, license, run_info, tables["runs"], entries, missing)
+            if models:
+                manifest["models"] = _copy_models(run_dir, tmp)
+            if extra:
+                manifest.update(extra)
+            (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
+            (tmp / ".owner").unlink()
+    except FileExistsError as err:
+        raise ReleaseExists(f"release {name} version {version} already exists at {dest}") from err
     return dest
 
 

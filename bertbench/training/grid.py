@@ -31,7 +31,7 @@ from typing import Any
 import torch
 
 from bertbench.data.tasks import get_task
-from bertbench.errors import EnvironmentFault
+from bertbench.errors import EnvironmentFault, environment_failure
 from bertbench.grids import Grid
 from bertbench.models.export import load_encoder_state, save_encoder
 from bertbench.store.schema import architecture_row, curve_rows, run_row
@@ -48,8 +48,6 @@ DIST_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR
             "ROLE_RANK", "ROLE_WORLD_SIZE", "TORCHELASTIC_RUN_ID", "ACCELERATE_USE_CPU")
 
 
-#: Failures of the machine, not of an architecture: they stop the run and are never recorded as rows.
-ENVIRONMENT_ERRORS = (OSError, MemoryError, torch.OutOfMemoryError)
 
 
 class GridRunner:
@@ -333,9 +331,10 @@ class GridRunner:
         try:
             out = train()
             return out if isinstance(out, tuple) else (out, None)
-        except ENVIRONMENT_ERRORS as err:
-            raise EnvironmentFault(f"{what} stopped by the environment: {type(err).__name__}: {err}") from err
         except Exception as err:  # noqa: BLE001 - a failed architecture must not stop the grid
+            if environment_failure(err, (torch.OutOfMemoryError,)):
+                raise EnvironmentFault(f"{what} stopped by the environment: {type(err).__name__}: "
+                                       f"{' '.join(str(err).split())}") from err
             log.error("%s failed: %s", what, err)
             return StageResult.failed(metric_names, f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=3)}"), None
 
