@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -649,3 +650,34 @@ def test_a_failing_unit_leaves_nothing_to_the_next(env, reference, tmp_path, mon
     assert len(healthy) == 3 and all(r["status"] == "ok" for r in healthy.values())
     for k, r in healthy.items():
         assert r["score"] == pytest.approx(ref[k]["score"], abs=1e-6), k
+
+
+def test_sigkill_during_pretraining_after_a_checkpoint_resumes_the_same_curves(env, tmp_path):
+    """A real SIGKILL once a pretraining checkpoint exists: the rerun resumes from it and ends with the curves and
+    scores of an uninterrupted run; no temp file and no checkpoint is left."""
+    root, e = env
+    extra = ("--limit", "1", "--set", "pretrain.steps=240", "--set", "pretrain.checkpoint_every=8")
+    whole = tmp_path / "whole"
+    regenerate(root, e, whole, *extra)
+    out = tmp_path / "killed"
+    proc = regenerate(root, e, out, *extra, check=False, start_new_session=True)
+    deadline = time.time() + 300
+    while time.time() < deadline and not list((out / "checkpoints").glob("*/step-*")):
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert list((out / "checkpoints").glob("*/step-*"))
+    assert not list((out / "shards" / "runs").glob("*__pretrain.parquet"))  # killed inside pretraining
+    regenerate(root, e, out, *extra)
+
+    def curves(run):
+        t = ResultWriter(run).read("curves").to_pandas()
+        return t.sort_values(["stage", "name", "step"]).reset_index(drop=True)
+
+    a, b = curves(whole), curves(out)
+    assert len(a) == len(b) and (a[["stage", "name", "step"]] == b[["stage", "name", "step"]]).all().all()
+    assert np.allclose(a["value"], b["value"], rtol=0, atol=1e-6)
+    ref, got = runs_of(whole), runs_of(out)
+    assert all(got[k]["score"] == pytest.approx(r["score"], abs=1e-6) for k, r in ref.items())
+    assert not list(out.rglob("*.tmp")) and not list(out.rglob(".tmp-step-*"))
+    assert not (out / "checkpoints").exists() or not any((out / "checkpoints").rglob("step-*"))
