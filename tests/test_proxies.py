@@ -319,3 +319,19 @@ def test_each_proxy_seed_moves_only_what_it_names(shared_data):
         assert not np.allclose(nw, nw0)
         assert (t.loc[t["proxy"] == "params", "value"].to_numpy() == base.loc[base["proxy"] == "params", "value"].to_numpy()).all()
     assert set(run(ProxySeeds(init=1))["seed"]) == {1} and set(run(ProxySeeds(batch=1))["seed"]) == {0}
+
+
+def test_head_proxies_say_why_a_network_without_heads_has_no_value():
+    from bertbench.models import build_model
+    from bertbench.proxies import bert_batch, score
+    from bertbench.proxies.heads import NO_HEADS
+    from bertbench.space import Architecture, LayerSpec
+
+    batch = bert_batch(batch_size=2, seq_len=16)
+    names = ["head_importance", "head_confidence", "softmax_confidence"]
+    lt = build_model(Architecture(64, (LayerSpec("LT", "DCT", 2, 64, 1),) * 2), seed=0, vocab_size=759).eval()
+    for name, r in score(lt, batch, names).items():
+        assert r["status"] == "failed" and math.isnan(r["value"]) and NO_HEADS in r["error"], name
+    dsc = build_model(Architecture(64, (LayerSpec("LT", "DCT", 2, 64, 1), LayerSpec("DSC", 5, 2, 64, 1))), seed=0,
+                      vocab_size=759).eval()
+    assert all(r["status"] == "ok" for r in score(dsc, batch, names).values())
