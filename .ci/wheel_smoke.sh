@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The package as users get it: build the wheel, install it with CPU torch into a fresh venv, and from a folder
-# outside the checkout run the main commands (space, proxies, a one-unit regenerate, commit, validate, load).
+# outside the checkout run the main commands (space, list, proxies, a one-unit regenerate, commit, validate, load).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 python=${PYTHON:-python3}
@@ -17,6 +17,7 @@ echo "installed in $((SECONDS - start)) s"
 mkdir "$work/user" && cd "$work/user"
 bb="$work/venv/bin/bertbench"
 "$bb" space size
+"$bb" list > benchmarks.txt && grep -q "^nas-bench-bert-2023 " benchmarks.txt && grep -q "^nas-bench-nlp " benchmarks.txt
 "$bb" proxies list > proxies.txt && head -n 3 proxies.txt
 "$bb" regenerate --grid tiny --recipe tiny --out runs/smoke --limit 1 --tasks synthetic-rte --no-progress \
   --set pretrain.steps=4 --set pretrain.warmup_steps=1 --set pretrain.checkpoint_every=2 --set finetune.epochs=1 --set finetune.max_train_examples=64
