@@ -23,8 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from bertbench.env import atomic_dir as atomic_file_dir
-from bertbench.env import atomic_file, cache_root
+from bertbench.env import atomic_dir, atomic_file, cache_root
 from bertbench.families import get_family
 from bertbench.loaders.metadata import BenchmarkMetadata
 from bertbench.loaders.nas_api import NasQueries
@@ -65,7 +64,7 @@ def cached_conversion(folder: Path, convert: Any) -> tuple[Mapping[str, pa.Table
     tables, info = convert()
     info = {**info, "tables": list(tables)}
     try:
-        with atomic_file_dir(folder) as tmp:  # another process may win the race: theirs is identical
+        with atomic_dir(folder) as tmp:  # another process may win the race: theirs is identical
             for name, table in tables.items():
                 pq.write_table(table, tmp / f"{name}.parquet", compression="zstd")
             (tmp / "info.json").write_text(json.dumps(info, default=str))
