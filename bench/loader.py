@@ -85,7 +85,7 @@ def query_time(bench, keys: list) -> float:
 
 
 def synthetic_release(tmp: Path) -> Path:
-    """A release shaped like the mini benchmark (32 architectures of grid `mini`, 70 units, 6 stages, curves), with
+    """A release shaped like the mini benchmark (30 architectures of grid `mini`, 66 units, 6 stages, curves), with
     random scores: what is timed is the loading, not the numbers."""
     from bertbench.grids import load_grid
     from bertbench.store.release import commit
@@ -137,7 +137,7 @@ def main() -> None:
     TARGETS.append((f"{args.n} logs: query", 1000 * q, 1))
     print(f"{f'{args.n} logs: query by run_key':<34} {1000 * q:.3f} ms")
     rel = synthetic_release(tmp)
-    measure("release (mini-shaped, 70 units)", str(rel), {}, lambda: naive_release(rel), 100)
+    measure("release (mini-shaped, 66 units)", str(rel), {}, lambda: naive_release(rel), 100)
     b = bertbench.load(str(rel))
     q = query_time(b, b.to_pandas()["arch_id"].astype(str).tolist())
     TARGETS.append(("release: query", 1000 * q, 1))

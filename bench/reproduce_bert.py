@@ -3,8 +3,10 @@ FFN 4H first) and as named (every op real), at each architecture's true hidden s
 GLUE (glue_2023), with the params baseline and each proxy's partial Spearman correlation controlling for params (does
 it add anything beyond size?). Resumable: every architecture's scores are written as they finish under
 OUT/<variant>/scores/, and a rerun scores only what is missing. All 500 with --n 500 (hours on 2 CPU cores).
+``--paper-shape`` scores every architecture rebuilt at H = 256, FFN 1024, as the 2023 paper computed its metrics
+(folders OUT/<variant>-H256-F1024/); the params baseline is then the true architecture's (the 2023 CSV's).
 
-    python bench/reproduce_bert.py [--n 500] [--processes 2] [--batch-size 16] [--out reproduce-bert]
+    python bench/reproduce_bert.py [--n 500] [--processes 2] [--batch-size 16] [--out reproduce-bert] [--paper-shape]
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import torch
 from scipy import stats
 
@@ -39,14 +43,21 @@ def main() -> None:
     ap.add_argument("--seq-len", type=int, default=128)
     ap.add_argument("--processes", type=int, default=1)
     ap.add_argument("--out", type=Path, default=Path("reproduce-bert"))
+    ap.add_argument("--paper-shape", action="store_true", help="score at H = 256, FFN 1024 (the 2023 metric models)")
     args = ap.parse_args()
     torch.set_num_threads(max(1, 2 // args.processes))
     bench = bertbench.load("nas-bench-bert-2023", path=args.shared / "seed-paper")
     names = list_proxies("bert")
+    shape = (256, 1024) if args.paper_shape else None
     for variant in ("as_trained_2023", "as_named"):
-        folder = args.out / variant
+        folder = args.out / (f"{variant}-H256-F1024" if shape else variant)
         table = score_benchmark(bench, names, n=args.n, variant=variant, batch_size=args.batch_size,
-                                seq_len=args.seq_len, processes=args.processes, results_dir=folder / "scores")
+                                seq_len=args.seq_len, processes=args.processes, results_dir=folder / "scores",
+                                shape=shape)
+        if shape:  # the baseline stays the true architecture's size, not the rebuilt model's
+            true = score_benchmark(bench, ["params"], n=args.n, variant=variant, batch_size=2, seq_len=8,
+                                   progress=False)
+            table = pa.concat_tables([table.filter(pc.not_equal(table["proxy"], "params")), true])
         wide, corr = evaluate(bench, names, out=folder, scores=table)
         partial = []
         for proxy in corr["proxy"]:
@@ -55,7 +66,7 @@ def main() -> None:
                            if proxy != "params" and len(sub) > 3 else np.nan)
         corr["partial_rho_given_params"] = partial
         corr.to_csv(folder / "correlations.csv", index=False)
-        print(f"\n{variant}: {len(wide)} architectures, proxies vs glue_2023 (loss: mlm; unstable scores are NaN)")
+        print(f"\n{folder.name}: {len(wide)} architectures, proxies vs glue_2023 (loss: mlm; unstable scores are NaN)")
         print(corr[["proxy", "n", "kendall_tau", "tau_ci_low", "tau_ci_high", "spearman_rho",
                     "partial_rho_given_params", "precision_top10"]].to_string(index=False, float_format="{:.3f}".format))
 

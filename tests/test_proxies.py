@@ -335,3 +335,51 @@ def test_head_proxies_say_why_a_network_without_heads_has_no_value():
     dsc = build_model(Architecture(64, (LayerSpec("LT", "DCT", 2, 64, 1), LayerSpec("DSC", 5, 2, 64, 1))), seed=0,
                       vocab_size=759).eval()
     assert all(r["status"] == "ok" for r in score(dsc, batch, names).values())
+
+
+def test_rnn_synflow_is_computed_in_log_space_and_never_reports_zero(shared_data):
+    """On real NAS-Bench-NLP cells the |theta|, ones-input SynFlow runs from exactly 0 (saturated tanh paths) to 1e238;
+    the RNN score is ln(SynFlow), computed without overflow, equal to the direct value where that one is finite, and
+    NaN with the reason where every gradient is exactly 0."""
+    import copy
+
+    from bertbench.proxies.common import weight_matrices
+    from bertbench.proxies.saliency import SATURATED
+
+    bench = bertbench.load("nas-bench-nlp", path=shared_data / "nas-bench-nlp" / "train_logs_wikitext-2" / "logs.zip")
+    keys = bench.to_pandas().drop_duplicates("recipe_id")["run_key"].head(8)
+    batch = rnn_batch(str(shared_data / "ptb" / "ptb.zip"))
+    values, reasons = [], []
+    for key in keys:
+        model = build_rnn_lm(bench.query(key)["architecture"], seed=0, ntoken=batch.vocab_size)
+        r = score(model, batch, ["synflow"])["synflow"]
+        values.append(r["value"])
+        if r["status"] != "ok":
+            reasons.append(r["error"])
+            continue
+        m = copy.deepcopy(model).double()
+        with torch.no_grad():
+            for p in m.parameters():
+                p.abs_()
+        m(None, inputs_embeds=torch.ones(batch.seq_len, 1, m.hyper.emsize, dtype=torch.float64)).sum().backward()
+        direct = sum(float((p.grad * p.detach()).abs().sum()) for _, p in weight_matrices(m) if p.grad is not None)
+        if 0 < direct < 1e300:
+            assert r["value"] == pytest.approx(math.log(direct), rel=1e-9, abs=1e-9), key
+    finite = [v for v in values if math.isfinite(v)]
+    assert len(finite) >= 6 and max(finite) > 150  # e^150: the direct value alone would be ~1e65 and grow with steps
+    assert all(SATURATED in e for e in reasons) and len(reasons) == len(values) - len(finite)
+
+
+def test_bert_synflow_checks_itself_against_a_second_scaling(shared_data):
+    """Without LayerNorm the |theta| BERT networks reach outputs of 1e15 and SynFlow of 1e295: a value that changes
+    when the same backward pass is scaled differently is rounding, published as NaN "unstable"; a well-conditioned
+    one equals ln of the direct SynFlow."""
+    bench = bertbench.load("nas-bench-bert-2023", path=shared_data / "seed-paper")
+    archs = {a.arch_id: a for a in bench.architectures}
+    batch = bert_batch(batch_size=2, seq_len=128)
+    ok = score(build_model(archs["7791854878f16243"], "as_trained_2023", seed=0, vocab_size=30522), batch,
+               ["synflow"])["synflow"]
+    assert ok["status"] == "ok" and ok["value"] == pytest.approx(20.7203336802, abs=1e-8)
+    bad = score(build_model(archs["502e1d473f6d0d1a"], "as_trained_2023", seed=0, vocab_size=30522), batch,
+                ["synflow"])["synflow"]
+    assert bad["status"] == "unstable" and math.isnan(bad["value"]) and "rounding decides" in bad["error"]

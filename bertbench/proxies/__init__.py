@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from bertbench.proxies.inputs import ProxyBatch, ProxySeeds, bert_batch, rnn_batch
-from bertbench.proxies.registry import PROXIES, family_of, get_proxy, list_proxies, proxy
+from bertbench.proxies.registry import PROXIES, UnstableScore, family_of, get_proxy, list_proxies, proxy
 
 #: Largest relative difference between a proxy's float32 value and its float64 re-score that still counts as a result:
 #: meaningful proxies move by <= 4e-6 (the RNN layer-3 hidden covariance; most by ~1e-8), rounding noise by 0.2 to 1.
@@ -55,6 +55,8 @@ def score(model: Any, batch: ProxyBatch, names: list[str], seed: int = 0, stabil
                     error = f"float32 {value:.6g} vs float64 {ref:.6g}: relative difference {rel:.2g} > {tol:g}"
             if status != "ok":
                 value = math.nan
+        except UnstableScore as err:
+            value, status, error = math.nan, "unstable", str(err)
         except Exception as err:  # noqa: BLE001 - one failing proxy must not stop the others
             value, status, error = math.nan, "failed", f"{type(err).__name__}: {err}"
         out[name] = {"value": value, "seconds": time.perf_counter() - t, "status": status, "error": error}
@@ -62,7 +64,7 @@ def score(model: Any, batch: ProxyBatch, names: list[str], seed: int = 0, stabil
 
 
 __all__ = ["PROXIES", "STABILITY_TOL", "ProxyBatch", "ProxySeeds", "bert_batch", "family_of", "get_proxy", "list_proxies", "proxy", "rnn_batch",
-           "score"]
+           "score", "UnstableScore"]
 
 # every proxy module registers its proxies on import (after the registry and score above exist)
 from bertbench.proxies import activation, cost, covariance, heads, saliency  # noqa: E402, F401

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -87,14 +88,26 @@ def _score_one(args: tuple) -> list[dict[str, Any]]:
                       source=batch.source, loss=batch.loss_name, **v) for k, v in res.items()]
 
 
+def fixed_shape(arch: Any, hidden_size: int, ffn_dim: int) -> Any:
+    """``arch`` with every layer's ops, heads and FFN depth, at one hidden size and FFN width: the 2023 paper computed
+    its BERT metrics on H = 256, FFN 1024 models whatever the architecture (``fixed_shape(a, 256, 1024)``)."""
+    from bertbench.space import Architecture
+
+    return Architecture(hidden_size, tuple(replace(layer, ffn_dim=ffn_dim) for layer in arch.layers))
+
+
 class _Builder:
     """Picklable model factory for worker processes."""
 
-    def __init__(self, family: str, variant: str, seed: int, vocab_size: int, hyper: dict | None = None) -> None:
+    def __init__(self, family: str, variant: str, seed: int, vocab_size: int, hyper: dict | None = None,
+                 shape: tuple[int, int] | None = None) -> None:
         self.family, self.variant, self.seed, self.vocab_size = family, variant, seed, vocab_size
         self.hyper = hyper or {}
+        self.shape = shape
 
     def __call__(self, arch: Any) -> Any:
+        if self.shape is not None:
+            arch = fixed_shape(arch, *self.shape)
         model = get_family(self.family).build(arch, self.variant, seed=self.seed, vocab_size=self.vocab_size,
                                               **self.hyper)
         return model.eval()
@@ -103,10 +116,12 @@ class _Builder:
 def score_benchmark(bench: Any, names: list[str], n: int | None = None, seed: int | ProxySeeds = 0,
                     variant: str | None = None, batch: Any = None, ptb: str | None = None,
                     batch_size: int | None = None, seq_len: int = 128, processes: int = 1, progress: bool = True,
-                    vocab_size: int | None = None, results_dir: str | os.PathLike[str] | None = None) -> pa.Table:
+                    vocab_size: int | None = None, results_dir: str | os.PathLike[str] | None = None,
+                    shape: tuple[int, int] | None = None) -> pa.Table:
     """Score ``names`` on ``n`` architectures of ``bench`` (all when None; a sample drawn with ``seeds.sample``
     otherwise); returns the ``proxies`` table. ``seed``: an int for every seed, or ``ProxySeeds`` (models from
-    ``init``, the BERT batch from ``batch``, each proxy's RNG from ``proxy``).
+    ``init``, the BERT batch from ``batch``, each proxy's RNG from ``proxy``). ``shape=(H, F)`` (BERT) scores every
+    architecture rebuilt at hidden size H and FFN width F (:func:`fixed_shape`); rows keep the true ``arch_id``.
 
     ``results_dir`` makes long runs resumable: each architecture's rows are written there as they finish
     (``<arch_id>.parquet``, atomically) and architectures already there are not scored again. Use one folder per
@@ -122,7 +137,7 @@ def score_benchmark(bench: Any, names: list[str], n: int | None = None, seed: in
     variant = variant or bench.default_variant
     hyper = {k: v for k, v in bench.metadata.get("hparams", {}).items()  # the logs' model shape, when shared
              if k in ("emsize", "nhid", "nlayers") and isinstance(v, int)}
-    build = _Builder(family, variant, seeds.init, vocab_size, hyper)
+    build = _Builder(family, variant, seeds.init, vocab_size, hyper, shape)
     results = Path(results_dir) if results_dir is not None else None
     rows, archs = _resumed(results, archs)
     jobs = [(a, build, names, batch, seeds, variant) for a in archs]

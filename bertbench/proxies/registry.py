@@ -15,6 +15,11 @@ from typing import Any
 from bertbench.registry import Registry
 
 
+class UnstableScore(ValueError):
+    """Raised by a proxy whose own check finds its value below numerical resolution (``score`` then publishes NaN
+    with status "unstable" and this message)."""
+
+
 @dataclass(frozen=True)
 class ProxySpec:
     name: str

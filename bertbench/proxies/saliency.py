@@ -19,7 +19,7 @@ from bertbench.proxies.common import (
     zero_grads,
 )
 from bertbench.proxies.inputs import ProxyBatch
-from bertbench.proxies.registry import proxy
+from bertbench.proxies.registry import UnstableScore, proxy
 
 
 def _grads(model, batch: ProxyBatch) -> None:
@@ -69,25 +69,50 @@ def synaptic_diversity(model, batch: ProxyBatch, *, seed: int = 0) -> float:
 
 @proxy("synflow", "higher")
 def synflow(model, batch: ProxyBatch, *, seed: int = 0) -> float:
-    """SynFlow (Tanaka et al. 2020), language-model aware: a float64 copy with |theta| and every normalisation layer
-    removed (as zero-cost-nas removes BatchNorm, ``bn=False``: a LayerNorm at gamma 1 / beta 0 makes the output sum
-    exactly 0), input embeddings of ones (no token ids, as LPZero), R = sum of outputs; score = sum
-    |theta * dR/dtheta| over weight matrices."""
+    """ln SynFlow (Tanaka et al. 2020), language-model aware: a float64 copy with |theta| and every normalisation
+    layer removed (as zero-cost-nas removes BatchNorm, ``bn=False``: a LayerNorm at gamma 1 / beta 0 makes the output
+    sum exactly 0), input embeddings of ones (no token ids, as LPZero), R = sum of outputs; SynFlow = sum
+    |theta * dR/dtheta| over weight matrices, reported as its natural log (same ranking).
+
+    Without normalisation the |theta| networks' outputs grow multiplicatively with depth (R from 1e4 to 1e238 on
+    NAS-Bench-NLP cells, SynFlow to 1e295 on the 2023 BERT architectures), so it is computed in log space:
+    ln S = ln|R| + ln sum |theta * d(R/|R|)/dtheta|, the backward pass scaled by 1/|R|. A network whose gradients are
+    all exactly 0 (saturated tanh/sigmoid paths, RNN) or still overflow float64 has no value: NaN with that reason,
+    never 0. The float64 gate of ``score`` cannot check a proxy that is float64 inside, so it checks itself: the same
+    backward pass scaled by 1/sqrt|R| must give the same ln S within ``SCALING_TOL``, else status "unstable"."""
     m = copy.deepcopy(model).double()
     _drop_layernorms(m)
     with torch.no_grad():
         for p in m.parameters():
             p.abs_()
     if is_rnn(m):
-        e = torch.ones(batch.seq_len, 1, m.hyper.emsize, dtype=torch.float64)
+        r = m(None, inputs_embeds=torch.ones(batch.seq_len, 1, m.hyper.emsize, dtype=torch.float64)).sum()
     else:
         e = torch.ones(1, batch.seq_len, m.config.embedding_size, dtype=torch.float64)
-    sub = type(batch)(batch.tokens[:1] if not is_rnn(m) else batch.tokens[:, :1], None, batch.source, batch.seed,
-                      batch.family, batch.vocab_size)
-    output_tensor(forward(m, sub, inputs_embeds=e)).sum().backward()
-    total = sum(float((p.grad * p.detach()).abs().sum()) for _, p in weight_matrices(m) if p.grad is not None)
+        sub = type(batch)(batch.tokens[:1], None, batch.source, batch.seed, batch.family, batch.vocab_size)
+        r = output_tensor(forward(m, sub, inputs_embeds=e)).sum()
+    scale = abs(float(r.detach()))
+    if not math.isfinite(scale) or scale == 0.0:
+        raise ValueError(f"undefined for this network: R = sum of outputs is {scale} in float64")
+    mats = [p for _, p in weight_matrices(m)]
+    values = []
+    for s in (scale, math.sqrt(scale)):  # two scalings of one backward pass: equal unless rounding decides
+        grads = torch.autograd.grad(r / s, mats, retain_graph=True, allow_unused=True)
+        total = sum(float((g * p.detach()).abs().sum()) for g, p in zip(grads, mats) if g is not None)
+        if total == 0.0:
+            raise ValueError(SATURATED)
+        if not math.isfinite(total):
+            raise ValueError(f"undefined for this network: its gradients overflow float64 even scaled by 1/{s:.3g}")
+        values.append(math.log(total) + math.log(s))
     del m
-    return total
+    if abs(values[0] - values[1]) > SCALING_TOL:
+        raise UnstableScore(f"ln SynFlow {values[0]:.8g} with the backward pass scaled by 1/|R| vs {values[1]:.8g} "
+                            f"by 1/sqrt|R| (|R| = {scale:.3g}): rounding decides the value")
+    return values[0]
+
+
+SCALING_TOL = 1e-5  # on ln S: a relative difference of 1e-5 in S, the stability gate's tolerance
+SATURATED = "undefined for this network: its |theta| network saturates, every synflow gradient is exactly 0 in float64"
 
 
 def _drop_layernorms(module: nn.Module) -> None:
