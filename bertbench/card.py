@@ -48,6 +48,30 @@ def size_category(rows: int) -> str:
     return "n>1M"
 
 
+#: Each real task's source and its terms (the release holds scores only, never text).
+TASK_SOURCES = {
+    "sst2": "SST-2: Stanford Sentiment Treebank (Socher et al. 2013), under its authors' terms",
+    "mrpc": "MRPC: Microsoft Research Paraphrase Corpus (Dolan & Brockett 2005), under Microsoft's license",
+    "stsb": "STS-B: STS benchmark (Cer et al. 2017); its scores are CC BY-SA 4.0, the sentences keep their sources' terms",
+    "rte": "RTE: the PASCAL/NIST RTE challenges 1, 2, 3 and 5, under their organisers' terms",
+    "wnli": "WNLI: the Winograd Schema Challenge collection (Levesque et al. 2012), CC BY 4.0",
+    "cola": "CoLA (Warstadt et al. 2019), under its authors' terms",
+    "qqp": "QQP: Quora Question Pairs, under Quora's terms",
+    "mnli": "MNLI (Williams et al. 2018), mostly OANC text, see its paper for the terms",
+    "qnli": "QNLI: derived from SQuAD (Rajpurkar et al. 2016), CC BY-SA 4.0",
+}
+#: What a local file of the GLUE TSV layout is, when it is not GLUE's own file (the name says it).
+FILE_NOTES = {
+    "train.reordered.tsv": "the same rows as GLUE's train set in another order (a row cap takes other rows than "
+                           "GLUE's first ones)",
+    "train.reconstructed.tsv": "GLUE's train set reconstructed from a re-split (same rows, sorted by index)",
+    "msr_paraphrase_test.txt": "the raw MSR release: its test set (1,725 pairs) is the evaluation split, not GLUE's "
+                               "408-pair dev set",
+}
+PTB_SOURCE = ("Penn Treebank (Marcus et al. 1993), the language-model text of Mikolov et al.; the Wall Street Journal "
+              "text is the LDC's (LDC99T42)")
+
+
 def _sources(manifest: dict[str, Any]) -> tuple[list[str], list[str], list[str]]:
     """(source_datasets, lines describing each source and its license, bibtex entries) of a release."""
     tasks = manifest.get("tasks") or []
@@ -62,9 +86,14 @@ def _sources(manifest: dict[str, Any]) -> tuple[list[str], list[str], list[str]]
         source_datasets.append("nyu-mll/glue")
         lines.append(f"- GLUE tasks {', '.join(glue)}: each keeps its own license (see the GLUE benchmark's FAQ and "
                      "the nyu-mll/glue card); this release holds only scores derived from them, no text.")
+        lines += [f"  - {TASK_SOURCES[t]}." for t in glue if t in TASK_SOURCES]
+        files = (data.get("files_sha256") or {}) if isinstance(data, dict) else {}
+        lines += [f"  - `{f}` (sha256 {h[:12]}…): {FILE_NOTES[f.rsplit('/', 1)[-1]]}." for f, h in sorted(files.items())
+                  if f.rsplit("/", 1)[-1] in FILE_NOTES]
         bib.append(GLUE_BIBTEX)
     if corpus and not corpus.startswith("synthetic"):
-        lines.append(f"- Pretraining corpus `{corpus}`: its own license applies; no text is included here.")
+        what = f" ({PTB_SOURCE})" if "ptb" in corpus.lower() else ""
+        lines.append(f"- Pretraining corpus `{corpus}`{what}: its own license applies; no text is included here.")
     return source_datasets, lines, bib
 
 
@@ -84,6 +113,17 @@ def _structure(bench: Any, columns: dict[str, list[str]]) -> list[str]:
             lines.append(f"| `{col}` | {what} |")
         lines.append("")
     return lines
+
+
+def _compute_lines(manifest: dict[str, Any]) -> list[str]:
+    compute = manifest.get("compute")
+    if not compute:
+        return []
+    devices = "; ".join(f"{d}: {v['results']} results, {v['seconds'] / 3600:.2f} h" for d, v in
+                        compute["by_device"].items())
+    return ["## Compute", "", f"{compute['units']} units (architecture x seed), {compute['seconds_total'] / 3600:.2f} h "
+            f"of training and evaluation in all (median unit {compute['unit_seconds_median']} s). By device: {devices}.",
+            ""]
 
 
 def build_card(manifest: dict[str, Any], bench: Any, columns: dict[str, list[str]], rows: dict[str, int],
@@ -134,6 +174,7 @@ def build_card(manifest: dict[str, Any], bench: Any, columns: dict[str, list[str
         json.dumps({"recipe": manifest.get("recipe"), "data": manifest.get("data")}, indent=1, default=str)[:6000],
         "```", "",
         "## Sources and licenses", "", f"This release: {manifest['license']}.", *source_lines, "",
+        *_compute_lines(manifest),
         "## Caveats", "", *[f"- {c}" for c in manifest.get("caveats") or ["none recorded"]], "",
         "## Citation", "", "```bibtex", "\n\n".join(bib), "```", "",
     ]

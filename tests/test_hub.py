@@ -48,6 +48,11 @@ def test_export_loads_with_datasets_offline(release, tmp_path):
     assert [c["config_name"] for c in meta["configs"]] == ["summary", "architectures", "runs", "curves", "proxies"]
     assert "`wall_seconds` | wall-clock seconds" in card  # column docs come from store/schema.py
     manifest = json.loads((out / "manifest.json").read_text())
+    compute = manifest["compute"]  # what the results cost, from the runs table
+    runs = bertbench.load(str(out)).to_pandas("runs")
+    assert compute["units"] == runs.groupby(["arch_id", "seed"]).ngroups
+    assert compute["seconds_total"] == pytest.approx(runs["wall_seconds"].fillna(0).sum(), abs=0.1)
+    assert f"{compute['units']} units (architecture x seed)" in card
     assert manifest["tables"]["runs"]["file"] == "tables/runs.parquet"
     bench = bertbench.load(str(out))  # the export is itself a loadable release
     assert bench.to_pandas().shape[0] == 2
@@ -145,3 +150,22 @@ def test_publish_refuses_a_tag_that_holds_another_release(release, online, tmp_p
         with pytest.raises(HubError, match="tag 'v1' already exists on org/bench and holds another release"):
             publish(other, "org/bench", "v1", endpoint=hub.url, timeout=20)
         assert len(hub.repos["org/bench"]["commits"]) == 2
+
+
+def test_the_card_names_each_source_its_terms_and_local_file_quirks():
+    """Real tasks get one line each with their source and terms; local files that are not GLUE's own (reordered,
+    reconstructed, the raw MSR test set as dev) are named with their sha256 and what they are."""
+    from bertbench.card import _sources
+
+    manifest = {"tasks": ["sst2", "mrpc", "wnli"], "data": {
+        "corpus": "data/ptb.zip::ptb/ptb.train.txt",
+        "files_sha256": {"tasks/SST-2/train.reordered.tsv": "8621df47b79e" + "0" * 52,
+                         "tasks/SST-2/dev.tsv": "54a9c12c77e4" + "0" * 52,
+                         "tasks/MRPC/msr_paraphrase_test.txt": "0360d0d3427a" + "0" * 52}}}
+    datasets_, lines, bib = _sources(manifest)
+    text = "\n".join(lines)
+    assert "nyu-mll/glue" in datasets_ and len(bib) == 3
+    assert "Stanford Sentiment Treebank" in text and "Microsoft Research Paraphrase" in text and "CC BY 4.0" in text
+    assert "train.reordered.tsv` (sha256 8621df47b79e" in text and "another order" in text
+    assert "1,725 pairs" in text and "dev.tsv`" not in text  # GLUE's own files need no note
+    assert "LDC99T42" in text

@@ -174,6 +174,20 @@ def _one_run(run_dir: Path, run_info: dict[str, Any], runs: pa.Table) -> pa.Tabl
     return runs.set_column(runs.schema.get_field_index("run_hash"), runs.schema.field("run_hash"), filled)
 
 
+def compute_summary(runs: pa.Table) -> dict[str, Any]:
+    """What the results cost, from the runs table: per device the results and the seconds they took (pretraining and
+    fine-tuning as measured by each stage), the total, and the median cost of a unit (an architecture x seed)."""
+    import pandas as pd
+
+    df = runs.select(["arch_id", "seed", "device", "wall_seconds"]).to_pandas()
+    df["wall_seconds"] = pd.to_numeric(df["wall_seconds"], errors="coerce").fillna(0.0)
+    by_device = {str(k): {"results": int(len(g)), "seconds": round(float(g["wall_seconds"].sum()), 1)}
+                 for k, g in df.groupby(df["device"].fillna("unknown"))}
+    units = df.groupby(["arch_id", "seed"])["wall_seconds"].sum()
+    return {"by_device": by_device, "seconds_total": round(float(df["wall_seconds"].sum()), 1),
+            "units": int(len(units)), "unit_seconds_median": round(float(units.median()), 1) if len(units) else None}
+
+
 def _manifest(name: str, version: str, license: str, run_info: dict[str, Any], runs: pa.Table,
               entries: dict[str, Any], missing: list[str]) -> dict[str, Any]:
     """The manifest of a release committed from a run (see ``commit``)."""
@@ -192,6 +206,7 @@ def _manifest(name: str, version: str, license: str, run_info: dict[str, Any], r
         "tasks": sorted(set(runs.column("stage").to_pylist()) - {"pretrain"}),
         "seeds": sorted(set(runs.column("seed").to_pylist())),
         "hardware": run_info.get("hardware") or {"python": platform.python_version(), "machine": platform.machine()},
+        "compute": compute_summary(runs),
         "tables": entries,
         "license": str(license).lower(),
         "citation": SEED_PAPER_BIBTEX,
