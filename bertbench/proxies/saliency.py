@@ -102,7 +102,8 @@ def synflow(model, batch: ProxyBatch, *, seed: int = 0) -> float:
         if total == 0.0:
             raise ValueError(SATURATED)
         if not math.isfinite(total):
-            raise ValueError(f"undefined for this network: its gradients overflow float64 even scaled by 1/{s:.3g}")
+            raise ValueError(f"undefined for this network: its gradients are not finite in float64 (overflow in the "
+                             f"backward pass) even scaled by 1/{s:.3g}")
         values.append(math.log(total) + math.log(s))
     del m
     if abs(values[0] - values[1]) > SCALING_TOL:
