@@ -20,6 +20,7 @@ def proxies_list(
 ) -> None:
     """List the registered proxies with their direction, families and stability: the relative float32 vs float64 gap
     on a reference BERT model (every op type) and RNN; above the gate's tolerance a score is published as NaN.
+    "self": the proxy is float64 inside and checks its own value (synflow: a second scaling of its backward pass).
 
     Example: bertbench proxies list --family rnn
     """
@@ -41,7 +42,8 @@ def proxies_list(
          f"description (gate: relative gap <= {STABILITY_TOL:g})")
     for name in names:
         spec = get_proxy(name)
-        cells = "".join(f"{_gap(gaps[f].get(name)):<13}" for f in gaps)
+        cells = "".join(f"{'self' if spec.self_checked and f in spec.families else _gap(gaps[f].get(name)):<13}"
+                        for f in gaps)
         echo(f"{name:<22} {spec.direction:<7} {','.join(spec.families):<9} {cells}{spec.doc.splitlines()[0]}")
 
 

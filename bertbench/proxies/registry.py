@@ -27,17 +27,21 @@ class ProxySpec:
     direction: str
     families: tuple[str, ...]
     doc: str
+    #: True when the proxy computes in float64 itself and checks its own value (raising ``UnstableScore``): the
+    #: float32 vs float64 gate of ``score`` would compare a value with itself, so it is skipped.
+    self_checked: bool = False
 
 
 PROXIES: Registry[ProxySpec] = Registry("proxy")
 
 
-def proxy(name: str, direction: str = "higher", families: tuple[str, ...] = ("bert", "rnn")) -> Callable:
+def proxy(name: str, direction: str = "higher", families: tuple[str, ...] = ("bert", "rnn"),
+          self_checked: bool = False) -> Callable:
     if direction not in ("higher", "lower"):
         raise ValueError(f"direction={direction!r}; allowed: 'higher', 'lower'")
 
     def deco(fn: Callable[..., float]) -> Callable[..., float]:
-        PROXIES.add(name, ProxySpec(name, fn, direction, tuple(families), (fn.__doc__ or "").strip()))
+        PROXIES.add(name, ProxySpec(name, fn, direction, tuple(families), (fn.__doc__ or "").strip(), self_checked))
         return fn
 
     return deco

@@ -67,7 +67,7 @@ def synaptic_diversity(model, batch: ProxyBatch, *, seed: int = 0) -> float:
     return total
 
 
-@proxy("synflow", "higher")
+@proxy("synflow", "higher", self_checked=True)
 def synflow(model, batch: ProxyBatch, *, seed: int = 0) -> float:
     """ln SynFlow (Tanaka et al. 2020), language-model aware: a float64 copy with |theta| and every normalisation
     layer removed (as zero-cost-nas removes BatchNorm, ``bn=False``: a LayerNorm at gamma 1 / beta 0 makes the output
