@@ -88,8 +88,8 @@ def _sources(manifest: dict[str, Any]) -> tuple[list[str], list[str], list[str]]
                      "the nyu-mll/glue card); this release holds only scores derived from them, no text.")
         lines += [f"  - {TASK_SOURCES[t]}." for t in glue if t in TASK_SOURCES]
         files = (data.get("files_sha256") or {}) if isinstance(data, dict) else {}
-        lines += [f"  - `{f}` (sha256 {h[:12]}…): {FILE_NOTES[f.rsplit('/', 1)[-1]]}." for f, h in sorted(files.items())
-                  if f.rsplit("/", 1)[-1] in FILE_NOTES]
+        notes = {f: FILE_NOTES.get(f.rsplit("/", 1)[-1]) for f in files}
+        lines += [f"  - `{f}` (sha256 {files[f][:12]}…): {note}." for f, note in sorted(notes.items()) if note]
         bib.append(GLUE_BIBTEX)
     if corpus and not corpus.startswith("synthetic"):
         what = f" ({PTB_SOURCE})" if "ptb" in corpus.lower() else ""

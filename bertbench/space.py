@@ -24,7 +24,7 @@ import json
 import os
 import random
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bertbench.errors import InvalidArchitecture, InvalidSearchSpace
@@ -145,6 +145,11 @@ class Architecture:
     @property
     def num_layers(self) -> int:
         return len(self.layers)
+
+    def reshaped(self, hidden_size: int, ffn_dim: int) -> Architecture:
+        """The same ops, heads and FFN depths at one hidden size and FFN width: the 2023 paper computed its BERT
+        metrics on H = 256, FFN 1024 models whatever the architecture (``arch.reshaped(256, 1024)``)."""
+        return Architecture(hidden_size, tuple(replace(layer, ffn_dim=ffn_dim) for layer in self.layers))
 
     def to_2023_dict(self) -> dict[str, Any]:
         """The 2023 layout (`model_hparam_overrides`): hidden_size + nas_config.encoder_layers."""

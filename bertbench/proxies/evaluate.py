@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -88,14 +87,6 @@ def _score_one(args: tuple) -> list[dict[str, Any]]:
                       source=batch.source, loss=batch.loss_name, **v) for k, v in res.items()]
 
 
-def fixed_shape(arch: Any, hidden_size: int, ffn_dim: int) -> Any:
-    """``arch`` with every layer's ops, heads and FFN depth, at one hidden size and FFN width: the 2023 paper computed
-    its BERT metrics on H = 256, FFN 1024 models whatever the architecture (``fixed_shape(a, 256, 1024)``)."""
-    from bertbench.space import Architecture
-
-    return Architecture(hidden_size, tuple(replace(layer, ffn_dim=ffn_dim) for layer in arch.layers))
-
-
 class _Builder:
     """Picklable model factory for worker processes."""
 
@@ -107,7 +98,7 @@ class _Builder:
 
     def __call__(self, arch: Any) -> Any:
         if self.shape is not None:
-            arch = fixed_shape(arch, *self.shape)
+            arch = arch.reshaped(*self.shape)
         model = get_family(self.family).build(arch, self.variant, seed=self.seed, vocab_size=self.vocab_size,
                                               **self.hyper)
         return model.eval()
@@ -121,7 +112,7 @@ def score_benchmark(bench: Any, names: list[str], n: int | None = None, seed: in
     """Score ``names`` on ``n`` architectures of ``bench`` (all when None; a sample drawn with ``seeds.sample``
     otherwise); returns the ``proxies`` table. ``seed``: an int for every seed, or ``ProxySeeds`` (models from
     ``init``, the BERT batch from ``batch``, each proxy's RNG from ``proxy``). ``shape=(H, F)`` (BERT) scores every
-    architecture rebuilt at hidden size H and FFN width F (:func:`fixed_shape`); rows keep the true ``arch_id``.
+    architecture rebuilt at hidden size H and FFN width F (``Architecture.reshaped``); rows keep the true ``arch_id``.
 
     ``results_dir`` makes long runs resumable: each architecture's rows are written there as they finish
     (``<arch_id>.parquet``, atomically) and architectures already there are not scored again. Use one folder per
