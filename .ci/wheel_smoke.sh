@@ -18,6 +18,7 @@ mkdir "$work/user" && cd "$work/user"
 bb="$work/venv/bin/bertbench"
 "$bb" space size
 "$bb" list > benchmarks.txt && grep -q "^nas-bench-bert-2023 " benchmarks.txt && grep -q "^nas-bench-nlp " benchmarks.txt
+grep -q "^bertbench-mini-ptb-glue " benchmarks.txt  # the release shipped in the wheel, listed by name
 "$bb" proxies list > proxies.txt && head -n 3 proxies.txt
 "$bb" regenerate --grid tiny --recipe tiny --out runs/smoke --limit 1 --tasks synthetic-rte --no-progress \
   --set pretrain.steps=4 --set pretrain.warmup_steps=1 --set pretrain.checkpoint_every=2 --set finetune.epochs=1 --set finetune.max_train_examples=64
@@ -30,5 +31,8 @@ summary = bench.to_pandas()
 assert len(summary) == 1 and summary["status"].eq("ok").all(), summary
 print("loaded:", bench.name, bench.version, summary.shape)
 assert len(bertbench.paper_2023_grid()) == 500
+mini = bertbench.load("bertbench-mini-ptb-glue")  # shipped in the wheel, loaded by name offline
+assert mini.to_pandas().shape[0] == 30 and len(mini.to_pandas("runs")) == 396
+print("shipped:", mini.name, mini.version)
 PY
 echo "wheel smoke: ok in $((SECONDS - start)) s"

@@ -138,6 +138,11 @@ def main() -> None:
     print(f"{f'{args.n} logs: query by run_key':<34} {1000 * q:.3f} ms")
     rel = synthetic_release(tmp)
     measure("release (mini-shaped, 66 units)", str(rel), {}, lambda: naive_release(rel), 100)
+    from bertbench.loaders.registry import shipped_releases
+
+    for name, versions in shipped_releases().items():  # the releases in the package, loaded by name, offline
+        folder = versions[max(versions, key=lambda v: tuple(int(x) for x in v.split(".")))]
+        measure(f"shipped {name}", name, {}, lambda folder=folder: naive_release(folder), 100)
     b = bertbench.load(str(rel))
     q = query_time(b, b.to_pandas()["arch_id"].astype(str).tolist())
     TARGETS.append(("release: query", 1000 * q, 1))

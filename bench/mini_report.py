@@ -49,6 +49,15 @@ def boot_ci(values: np.ndarray, fn, rng: np.random.Generator) -> tuple[float, fl
     return tuple(np.nanpercentile(draws, [2.5, 97.5]))
 
 
+def _versus(base: float | None, ci_low: float, median: float) -> str:
+    """How the median architecture compares with the majority baseline: 'beats' only when the CI's lower end is above."""
+    if base is None:
+        return ""
+    if ci_low > base:
+        return f" (beats majority {base:.2f})"
+    return f" ({'above' if median > base else 'not above'} majority {base:.2f}, not beyond its CI)"
+
+
 def majority_baselines(glue: str | None, tasks: list[str]) -> dict[str, float]:
     """Dev-set score of predicting the training set's majority class (STS-B: a constant, Pearson 0)."""
     if not glue or not Path(glue).is_dir():
@@ -115,10 +124,9 @@ def main() -> None:
     print("\nMean over architectures (seed means), 95 % bootstrap CI, by op:")
     if base:
         print("majority baseline: " + ", ".join(f"{t} {base[t]:.1f}" for t in tasks if t in base))
-    med = {t: float(np.nanmedian(means[t])) for t in tasks}
-    print("median architecture: " + ", ".join(f"{t} {med[t]:.1f}" + (" (beats majority)" if t in base and med[t] > base[t] else
-                                                                    " (not above majority)" if t in base else "")
-                                             for t in tasks))
+    print("median architecture (95 % bootstrap CI of the median over architectures): " + ", ".join(
+        f"{t} {np.nanmedian(means[t]):.2f} [{lo:.2f}, {hi:.2f}]" + _versus(base.get(t), lo, float(np.nanmedian(means[t])))
+        for t in tasks for lo, hi in [boot_ci(means[t].dropna().to_numpy(float), np.median, rng)]))
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(wide.to_string())
     groups = [grp["glue_mini"].dropna().to_numpy(float) for _, grp in means.groupby("op")] if "glue_mini" in means else []

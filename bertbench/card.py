@@ -10,6 +10,7 @@ every source used.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 #: The configs of every exported release, in this order (the first is the default).
@@ -76,7 +77,7 @@ def _sources(manifest: dict[str, Any]) -> tuple[list[str], list[str], list[str]]
     """(source_datasets, lines describing each source and its license, bibtex entries) of a release."""
     tasks = manifest.get("tasks") or []
     data = manifest.get("data") or {}
-    corpus = str((data.get("corpus") if isinstance(data, dict) else "") or "")
+    corpus = _local_name(str((data.get("corpus") if isinstance(data, dict) else "") or ""))
     source_datasets, lines, bib = ["original"], [], [BERTBENCH_BIBTEX, SEED_PAPER_BIBTEX]
     lines.append("- Search space: NAS-Bench-BERT of Serianni & Kalita (ACL 2023); their data is CC BY 4.0.")
     if any(t.startswith("synthetic") for t in tasks) or corpus.startswith("synthetic"):
@@ -115,15 +116,31 @@ def _structure(bench: Any, columns: dict[str, list[str]]) -> list[str]:
     return lines
 
 
+def _local_name(source: str) -> str:
+    """A corpus source as the card shows it: a local file by its name (and archive member), not the builder's path;
+    the manifest keeps the full source and the files' sha256."""
+    path, sep, member = str(source).partition("::")
+    if "/" in path and not path.startswith(("hf://", "http://", "https://")) and Path(path).suffix:
+        path = Path(path).name
+    return f"{path}{sep}{member}"
+
+
 def _compute_lines(manifest: dict[str, Any]) -> list[str]:
     compute = manifest.get("compute")
     if not compute:
         return []
     devices = "; ".join(f"{d}: {v['results']} results, {v['seconds'] / 3600:.2f} h" for d, v in
                         compute["by_device"].items())
-    return ["## Compute", "", f"{compute['units']} units (architecture x seed), {compute['seconds_total'] / 3600:.2f} h "
-            f"of training and evaluation in all (median unit {compute['unit_seconds_median']} s). By device: {devices}.",
-            ""]
+    lines = ["## Compute", "", f"{compute['units']} units (architecture x seed), {compute['seconds_total'] / 3600:.2f} h "
+             f"of training and evaluation in all (median unit {compute['unit_seconds_median']} s). By device: {devices}."]
+    if compute.get("wall_seconds"):
+        lines[-1] += (f" Wall time: {compute['wall_seconds'] / 3600:.2f} h with {compute['processes']} "
+                      "worker process(es) in all.")
+    hardware = manifest.get("hardware") or {}
+    for env in hardware.get("environments") or [] if isinstance(hardware, dict) else []:
+        lines.append(f"- trained on {env.get('device')}, python {env.get('python')}, torch {env.get('torch')}, "
+                     f"{env.get('machine')}")
+    return [*lines, ""]
 
 
 def build_card(manifest: dict[str, Any], bench: Any, columns: dict[str, list[str]], rows: dict[str, int],
@@ -137,7 +154,7 @@ def build_card(manifest: dict[str, Any], bench: Any, columns: dict[str, list[str
     source_datasets, source_lines, bib = _sources(manifest)
     n_arch = rows["architectures"]
     seeds = manifest.get("seeds") or []
-    corpus = (manifest.get("data") or {}).get("corpus", "?") if isinstance(manifest.get("data"), dict) else "?"
+    corpus = _local_name((manifest.get("data") or {}).get("corpus", "?") if isinstance(manifest.get("data"), dict) else "?")
     pretty = (f"NAS-Bench-BERT space, {n_arch} trained architectures x {len(seeds)} seed(s), "
               f"{'synthetic' if any(t.startswith('synthetic') for t in tasks) else 'GLUE'} tasks "
               f"({manifest['name']} {manifest['version']})")

@@ -236,6 +236,8 @@ def commit_cmd(
     models: bool = typer.Option(False, "--models", help="Also copy the trained encoders (transformers folders)."),
     allow_partial: bool = typer.Option(False, "--allow-partial",
                                        help="Commit an unfinished run, recorded as complete: false with the missing."),
+    caveat: list[str] = typer.Option([], "--caveat", help="A sentence the card must carry, e.g. what the scores "
+                                     "cannot tell (repeatable); added to the manifest's caveats."),
 ) -> None:
     """Commit a finished run folder as a versioned Parquet release (atomic; never overwrites).
 
@@ -243,7 +245,8 @@ def commit_cmd(
     """
     from bertbench.store.release import commit
 
-    dest = commit(run_dir, name, version, out, license=license, models=models, allow_partial=allow_partial)
+    dest = commit(run_dir, name, version, out, license=license, models=models, allow_partial=allow_partial,
+                  caveats=caveat)
     echo(f"release written: {dest}")
 
 

@@ -346,7 +346,8 @@ def test_a_run_folder_keeps_one_identity_and_checks_inputs_first(env, reference,
 
 def test_every_row_carries_its_run_hash_and_commit_refuses_a_mix(reference, tmp_path):
     """Rows name the run identity they were trained under; a result file of another run copied into a folder is
-    refused by commit; rows from before schema 1.2 (no hash) take the run's; a 1.1 release still validates and
+    refused by commit, and so is a hashless row of a unit run.json does not plan; rows from before schema 1.2 (no hash)
+    of planned units take the run's; a 1.1 release still validates and
     loads, with null hashes."""
     import shutil
 
@@ -367,12 +368,40 @@ def test_every_row_carries_its_run_hash_and_commit_refuses_a_mix(reference, tmp_
                                 pa.array(["deadbeefdeadbeef"] * t.num_rows, pa.string())), files[0])
     with pytest.raises(RunMismatch, match=r"1 result row\(s\) carry run_hash \['deadbeefdeadbeef'\], not this run's"):
         commit(mixed, "mixed", "0.0.1", tmp_path / "rel", license="cc0-1.0")
+    # a hashless row of a unit this run does not plan (a stale file of an older run left in the folder)
+    stray = t.drop_columns(["run_hash"]).set_column(t.schema.get_field_index("arch_id"), "arch_id",
+                                                     pa.array(["0123456789abcdef"] * t.num_rows, pa.string()))
+    pq.write_table(stray, files[0].with_name("0123456789abcdef__s0__pretrain.parquet"))
+    with pytest.raises(RunMismatch, match=r"results of 1 unit\(s\) that run.json does not plan \(e.g. "
+                                          r"0123456789abcdef__s0\)"):
+        commit(mixed, "mixed", "0.0.1", tmp_path / "rel", license="cc0-1.0")
+    files[0].with_name("0123456789abcdef__s0__pretrain.parquet").unlink()
     pq.write_table(t.drop_columns(["run_hash"]), files[0])  # a row written before schema 1.2
     dest = commit(mixed, "legacy", "0.0.1", tmp_path / "rel", license="cc0-1.0")
     manifest = validate(dest)
     assert manifest["run_hash"] == run_hash
     runs = pq.read_table(dest / "runs.parquet")
     assert set(runs.column("run_hash").to_pylist()) == {run_hash}
+    # the manifest names every environment that trained into the folder, not only the one that created it
+    hardware = manifest["hardware"]
+    assert {e["device"] for e in hardware["environments"]} == set(runs.column("device").to_pylist())
+    assert hardware["run_folder_created_on"]["device"] in set(runs.column("device").to_pylist())
+    compute = manifest["compute"]  # the processes' spans of work give the wall time
+    assert 0 < compute["wall_seconds"] <= compute["seconds_total"] + 60 and compute["processes"] >= 1
+    from bertbench.hub import export
+
+    card = (export(dest, tmp_path / "export") / "README.md").read_text()
+    assert f"trained on {hardware['environments'][0]['device']}" in card and "Wall time:" in card
+    from bertbench.training.run_info import record_environment
+
+    elsewhere = {"device": "cuda:Some GPU x1", "python": "3.12.3", "torch": "2.11.0", "machine": "x86_64", "workers": 4}
+    record_environment(mixed, elsewhere)
+    record_environment(mixed, elsewhere)  # once per distinct environment
+    resumed = json.loads((commit(mixed, "resumed", "0.0.1", tmp_path / "rel", license="cc0-1.0",
+                                 caveats=["  Seed noise is as large as the spread.  ", " "]) / "manifest.json").read_text())
+    moved = resumed["hardware"]
+    assert len(moved["environments"]) == len(hardware["environments"]) + 1 and elsewhere in moved["environments"]
+    assert resumed["caveats"] == [*manifest["caveats"], "Seed noise is as large as the spread."]  # the author's own
     # the same release as schema 1.1 wrote it: no run_hash column
     pq.write_table(runs.drop_columns(["run_hash"]), dest / "runs.parquet")
     manifest.update(schema_version="1.1")

@@ -11,7 +11,6 @@ import datetime as dt
 import hashlib
 import json
 import os
-import platform
 import re
 import shutil
 from pathlib import Path
@@ -93,6 +92,7 @@ def commit(
     extra: dict[str, Any] | None = None,
     models: bool = False,
     allow_partial: bool = False,
+    caveats: list[str] | None = None,
 ) -> Path:
     """Build ``out/NAME-VERSION`` from the shards of ``run_dir``; refuse to overwrite an existing version.
 
@@ -100,7 +100,8 @@ def commit(
     the derived scores (the synthetic suite is the user's to license; GLUE tasks and corpora keep their own
     licenses, which the card lists). ``models=True`` also copies the run's trained encoders (``models/``, transformers
     folders) into the release. A run is committed only when every unit its run.json plans has its pretraining and
-    every task; ``allow_partial=True`` commits it anyway and records ``complete: false`` and the missing results."""
+    every task; ``allow_partial=True`` commits it anyway and records ``complete: false`` and the missing results.
+    ``caveats``: sentences added to the run's own caveats (the card lists them), e.g. what the scores cannot tell."""
     run_dir, out = Path(run_dir), Path(out)
     _check_release_fields(name, version, license)
     if not (run_dir / "shards").is_dir():
@@ -120,6 +121,7 @@ def commit(
                             "--allow-partial to commit it marked incomplete")
     out.mkdir(parents=True, exist_ok=True)
     from bertbench.training.claims import is_stale, write_owner
+    from bertbench.training.run_info import read_environments, read_invocations
 
     for left in out.glob(f".{name}-{version}.*"):  # temp folders of killed commits of this release
         if is_stale(left / ".owner"):
@@ -132,9 +134,11 @@ def commit(
                 path = tmp / f"{table_name}.parquet"
                 pq.write_table(tables[table_name], path, compression="zstd")
                 entries[table_name] = {"file": path.name, "sha256": sha256_file(path), "rows": tables[table_name].num_rows}
-            manifest = _manifest(name, version, license, run_info, tables["runs"], entries, missing)
+            manifest = _manifest(name, version, license, run_info, tables["runs"], entries, missing,
+                                 read_environments(run_dir) or None, read_invocations(run_dir))
             if models:
                 manifest["models"] = _copy_models(run_dir, tmp)
+            manifest["caveats"] = [*manifest["caveats"], *(c.strip() for c in caveats or [] if c.strip())]
             if extra:
                 manifest.update(extra)
             (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
@@ -159,9 +163,17 @@ def _check_release_fields(name: str, version: str, license: str | None) -> None:
 
 def _one_run(run_dir: Path, run_info: dict[str, Any], runs: pa.Table) -> pa.Table:
     """``runs`` with every row's ``run_hash`` checked against run.json's identity: rows of another run (another
-    recipe, grid, task list or data) are refused. Rows written before schema 1.2 have none; they were written under
-    the same run.json identity check, so they get the run's hash."""
+    recipe, grid, task list or data) are refused, and so are rows of units that run.json does not plan. Rows written
+    before schema 1.2 have no hash; those of planned units were written under the same run.json identity check, so
+    they get the run's hash."""
     expected = (run_info.get("identity_sha256") or "")[:16] or None
+    if run_info.get("units"):  # a row without a hash is adopted only for a unit this run plans
+        planned = {(a, int(s)) for a, s in run_info["units"]}
+        stray = sorted({f"{a}__s{s}" for a, s in zip(runs.column("arch_id").to_pylist(), runs.column("seed").to_pylist())
+                        if (a, s) not in planned})
+        if stray:
+            raise RunMismatch(f"run_dir={run_dir}: results of {len(stray)} unit(s) that run.json does not plan (e.g. "
+                              f"{', '.join(stray[:3])}): they come from another run; move them to their own run folder")
     hashes = {h for h in runs.column("run_hash").to_pylist() if h is not None}
     foreign = hashes - {expected} if expected else (hashes if len(hashes) > 1 else set())
     if foreign:
@@ -174,10 +186,14 @@ def _one_run(run_dir: Path, run_info: dict[str, Any], runs: pa.Table) -> pa.Tabl
     return runs.set_column(runs.schema.get_field_index("run_hash"), runs.schema.field("run_hash"), filled)
 
 
-def compute_summary(runs: pa.Table) -> dict[str, Any]:
+def compute_summary(runs: pa.Table, spans: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """What the results cost, from the runs table: per device the results and the seconds they took (pretraining and
-    fine-tuning as measured by each stage), the total, and the median cost of a unit (an architecture x seed)."""
+    fine-tuning as measured by each stage), the total, and the median cost of a unit (an architecture x seed); with
+    the processes' ``spans``, also the wall time (the union of the spans: time during which any process worked) and
+    the number of processes."""
     import pandas as pd
+
+    from bertbench.training.run_info import busy_seconds
 
     df = runs.select(["arch_id", "seed", "device", "wall_seconds"]).to_pandas()
     df["wall_seconds"] = pd.to_numeric(df["wall_seconds"], errors="coerce").fillna(0.0)
@@ -185,12 +201,16 @@ def compute_summary(runs: pa.Table) -> dict[str, Any]:
                  for k, g in df.groupby(df["device"].fillna("unknown"))}
     units = df.groupby(["arch_id", "seed"])["wall_seconds"].sum()
     return {"by_device": by_device, "seconds_total": round(float(df["wall_seconds"].sum()), 1),
-            "units": int(len(units)), "unit_seconds_median": round(float(units.median()), 1) if len(units) else None}
+            "units": int(len(units)), "unit_seconds_median": round(float(units.median()), 1) if len(units) else None,
+            "wall_seconds": round(busy_seconds(spans), 1) if spans else None, "processes": len(spans or [])}
 
 
 def _manifest(name: str, version: str, license: str, run_info: dict[str, Any], runs: pa.Table,
-              entries: dict[str, Any], missing: list[str]) -> dict[str, Any]:
-    """The manifest of a release committed from a run (see ``commit``)."""
+              entries: dict[str, Any], missing: list[str], environments: list[dict[str, Any]] | None,
+              spans: list[dict[str, Any]]) -> dict[str, Any]:
+    """The manifest of a release committed from a run (see ``commit``); ``environments``: every environment that
+    worked on the run folder (None for folders from before they were recorded); ``spans``: the processes' spans of
+    work (``run_info.record_invocation``)."""
     manifest = {
         "name": name,
         "version": version,
@@ -205,8 +225,9 @@ def _manifest(name: str, version: str, license: str, run_info: dict[str, Any], r
         "data": run_info.get("data"),
         "tasks": sorted(set(runs.column("stage").to_pylist()) - {"pretrain"}),
         "seeds": sorted(set(runs.column("seed").to_pylist())),
-        "hardware": run_info.get("hardware") or {"python": platform.python_version(), "machine": platform.machine()},
-        "compute": compute_summary(runs),
+        # the folder's creator is not always what trained it (a run resumed on another machine): both are named
+        "hardware": {"run_folder_created_on": run_info.get("hardware"), "environments": environments},
+        "compute": compute_summary(runs, spans),
         "tables": entries,
         "license": str(license).lower(),
         "citation": SEED_PAPER_BIBTEX,

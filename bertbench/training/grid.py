@@ -40,7 +40,13 @@ from bertbench.training.common import RankSlice, device_summary, make_accelerato
 from bertbench.training.finetune import finetune
 from bertbench.training.pretrain import pretrain
 from bertbench.training.recipe import Recipe
-from bertbench.training.run_info import StageResult, identity_sha256, record_run
+from bertbench.training.run_info import (
+    StageResult,
+    identity_sha256,
+    record_environment,
+    record_invocation,
+    record_run,
+)
 from bertbench.training.work_split import Unit, units_for_worker, worker_position
 
 log = logging.getLogger(__name__)
@@ -178,6 +184,12 @@ class GridRunner:
         """Create run.json, or check the folder's identity against it and add this invocation's units."""
         record_run(self.run_dir / "run.json", self.identity(), [[u.arch.arch_id, u.seed] for u in self.units()],
                    self._grid_info(), lambda: self._run_details(accelerator))
+        record_environment(self.run_dir, self._hardware(accelerator))
+
+    def _hardware(self, accelerator: Any) -> dict[str, Any]:
+        """The environment of this process: device, python, torch, machine, worker count."""
+        return {"device": device_summary(accelerator), "python": platform.python_version(),
+                "torch": torch.__version__, "machine": platform.machine(), "workers": self.count}
 
     def _run_details(self, accelerator: Any) -> dict[str, Any]:
         """What run.json records beyond the identity, when the run folder is created."""
@@ -187,8 +199,7 @@ class GridRunner:
             "data": {**self.identity()["data"], "tasks": list(self.tasks), "files_sha256": self.data_files(),
                      "tokenizer_vocab_size": len(self.tokenizer)},
             "parallel": self.parallel,
-            "hardware": {"device": device_summary(accelerator), "python": platform.python_version(),
-                         "torch": torch.__version__, "machine": platform.machine(), "workers": self.count},
+            "hardware": self._hardware(accelerator),
             "caveats": (["Trained on the embedded synthetic corpus and tasks: scores are not GLUE."]
                         if self.recipe.data.task_source == "synthetic" else []),
         }
@@ -248,6 +259,7 @@ class GridRunner:
 
             bar = tqdm(total=len(units), desc=f"grid worker {self.index}/{self.count}", unit="arch")
         dev = device_summary(accelerator)
+        started, env = time.time(), self._hardware(accelerator)
         for unit in units:
             accelerator = new_accelerator()
             name = f"{unit.arch.arch_id}__s{unit.seed}"
@@ -256,6 +268,8 @@ class GridRunner:
                     self._train_unit(unit, accelerator, ranks, dev, counts)
                 else:
                     counts["claimed_elsewhere"] += 1
+            if accelerator.is_main_process and mine:
+                record_invocation(self.run_dir, started, time.time(), counts["written"], env)
             if bar is not None:
                 bar.update(1)
         if bar is not None:
