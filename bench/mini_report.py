@@ -107,7 +107,7 @@ def main() -> None:
     cols = [*tasks, *(["glue_mini"] if "glue_mini" in means else [])]
     n_units = per_seed.reset_index().groupby("arch_id")["seed"].nunique()
     print(f"{bench.name} {bench.version}: {len(means)} architectures, {len(per_seed)} units "
-          f"(seeds per architecture: {dict(n_units.value_counts().sort_index())}), {n_bad} fine-tuning runs not ok")
+          f"(seeds per architecture: {({int(k): int(v) for k, v in n_units.value_counts().sort_index().items()})}), {n_bad} fine-tuning runs not ok")
 
     # 1. per-op means with 95 % CIs
     rows = []
