@@ -14,6 +14,7 @@ DATA=${DATA:-.gpudata}; RUN=${RUN:-/tmp/mini-run}; OUT=${OUT:-/tmp/out}; PY=${PY
 CORPUS=${CORPUS:-$DATA/ptb.zip::ptb/ptb.train.txt}; GLUE=${GLUE:-$DATA/glue}
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 $PY -c "import torch, transformers, datasets, accelerate, pyarrow, tokenizers; print('torch', torch.__version__, 'transformers', transformers.__version__, 'datasets', datasets.__version__, 'accelerate', accelerate.__version__, 'pyarrow', pyarrow.__version__, 'tokenizers', tokenizers.__version__)" || exit 3
+rm -rf "$RUN" /tmp/mini-dup  # a machine may keep /tmp from an earlier lease: never resume another run's leftovers
 if [ -n "${RESUME:-}" ]; then mkdir -p "$RUN" && cp -r "$RESUME"/. "$RUN"/; fi
 grid() { $PY bench/mini_grid.py --corpus "$CORPUS" --glue "$GLUE" --deadline "${DEADLINE:-450}" "$@" 2>&1 \
     | grep -v -i "warn\|Writing model shards"; }

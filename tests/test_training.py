@@ -392,11 +392,12 @@ def test_every_row_carries_its_run_hash_and_commit_refuses_a_mix(reference, tmp_
 
     card = (export(dest, tmp_path / "export") / "README.md").read_text()
     assert f"trained on {hardware['environments'][0]['device']}" in card and "Wall time:" in card
-    from bertbench.training.run_info import record_environment
+    from bertbench.training.run_info import record_invocation
 
     elsewhere = {"device": "cuda:Some GPU x1", "python": "3.12.3", "torch": "2.11.0", "machine": "x86_64", "workers": 4}
-    record_environment(mixed, elsewhere)
-    record_environment(mixed, elsewhere)  # once per distinct environment
+    for start in (1.0, 2.0):  # two processes of one environment that trained results: it is named once
+        record_invocation(mixed, start, start + 1.0, 6, elsewhere)
+    record_invocation(mixed, 3.0, 4.0, 0, {**elsewhere, "device": "cpu (login node)"})  # trained nothing: not named
     resumed = json.loads((commit(mixed, "resumed", "0.0.1", tmp_path / "rel", license="cc0-1.0",
                                  caveats=["  Seed noise is as large as the spread.  ", " "]) / "manifest.json").read_text())
     moved = resumed["hardware"]

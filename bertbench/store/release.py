@@ -121,7 +121,7 @@ def commit(
                             "--allow-partial to commit it marked incomplete")
     out.mkdir(parents=True, exist_ok=True)
     from bertbench.training.claims import is_stale, write_owner
-    from bertbench.training.run_info import read_environments, read_invocations
+    from bertbench.training.run_info import read_invocations, trained_environments
 
     for left in out.glob(f".{name}-{version}.*"):  # temp folders of killed commits of this release
         if is_stale(left / ".owner"):
@@ -134,8 +134,9 @@ def commit(
                 path = tmp / f"{table_name}.parquet"
                 pq.write_table(tables[table_name], path, compression="zstd")
                 entries[table_name] = {"file": path.name, "sha256": sha256_file(path), "rows": tables[table_name].num_rows}
+            spans = read_invocations(run_dir)
             manifest = _manifest(name, version, license, run_info, tables["runs"], entries, missing,
-                                 read_environments(run_dir) or None, read_invocations(run_dir))
+                                 trained_environments(spans) or None, spans)
             if models:
                 manifest["models"] = _copy_models(run_dir, tmp)
             manifest["caveats"] = [*manifest["caveats"], *(c.strip() for c in caveats or [] if c.strip())]
@@ -209,7 +210,7 @@ def _manifest(name: str, version: str, license: str, run_info: dict[str, Any], r
               entries: dict[str, Any], missing: list[str], environments: list[dict[str, Any]] | None,
               spans: list[dict[str, Any]]) -> dict[str, Any]:
     """The manifest of a release committed from a run (see ``commit``); ``environments``: every environment that
-    worked on the run folder (None for folders from before they were recorded); ``spans``: the processes' spans of
+    trained results into the run folder (None for folders from before they were recorded); ``spans``: the processes' spans of
     work (``run_info.record_invocation``)."""
     manifest = {
         "name": name,

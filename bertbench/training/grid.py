@@ -40,13 +40,7 @@ from bertbench.training.common import RankSlice, device_summary, make_accelerato
 from bertbench.training.finetune import finetune
 from bertbench.training.pretrain import pretrain
 from bertbench.training.recipe import Recipe
-from bertbench.training.run_info import (
-    StageResult,
-    identity_sha256,
-    record_environment,
-    record_invocation,
-    record_run,
-)
+from bertbench.training.run_info import StageResult, identity_sha256, record_invocation, record_run
 from bertbench.training.work_split import Unit, units_for_worker, worker_position
 
 log = logging.getLogger(__name__)
@@ -184,7 +178,6 @@ class GridRunner:
         """Create run.json, or check the folder's identity against it and add this invocation's units."""
         record_run(self.run_dir / "run.json", self.identity(), [[u.arch.arch_id, u.seed] for u in self.units()],
                    self._grid_info(), lambda: self._run_details(accelerator))
-        record_environment(self.run_dir, self._hardware(accelerator))
 
     def _hardware(self, accelerator: Any) -> dict[str, Any]:
         """The environment of this process: device, python, torch, machine, worker count."""

@@ -45,23 +45,6 @@ def record_run(path: Path, identity: dict[str, Any], units: list[list[Any]], gri
     atomic_write_bytes(path, json.dumps(info, indent=2, default=str).encode())
 
 
-def record_environment(run_dir: Path, hardware: dict[str, Any]) -> None:
-    """Add ``hardware`` (device, python, torch, machine, workers) to the folder's ``environments/``: one file per
-    distinct environment, written atomically and never rewritten, so workers on many machines record theirs without
-    a lock, and a release names every environment that trained into the folder, not only the one that created it."""
-    text = json.dumps(hardware, sort_keys=True, default=str)
-    path = run_dir / "environments" / f"{hashlib.sha256(text.encode()).hexdigest()[:16]}.json"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(path, text.encode())
-
-
-def read_environments(run_dir: Path) -> list[dict[str, Any]]:
-    """Every environment recorded by ``record_environment`` in ``run_dir``, in a stable order."""
-    folder = run_dir / "environments"
-    return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))] if folder.is_dir() else []
-
-
 def record_invocation(run_dir: Path, started: float, ended: float, written: int, environment: dict[str, Any]) -> None:
     """Record (or update) this process's span of work on the folder in ``invocations/``: one file per process,
     rewritten atomically after each unit, so a release knows the wall time its results took even when workers are
@@ -80,6 +63,16 @@ def read_invocations(run_dir: Path) -> list[dict[str, Any]]:
     folder = run_dir / "invocations"
     spans = [json.loads(p.read_text()) for p in folder.glob("*.json")] if folder.is_dir() else []
     return sorted(spans, key=lambda r: r["started"])
+
+
+def trained_environments(spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The distinct environments of the spans that wrote results: what trained the folder's results (a process that
+    only prepared inputs, or found every unit done, is not among them)."""
+    out: list[dict[str, Any]] = []
+    for r in spans:
+        if r.get("results_written") and r.get("environment") not in out:
+            out.append(r["environment"])
+    return out
 
 
 def busy_seconds(spans: list[dict[str, Any]]) -> float:
