@@ -1,7 +1,8 @@
 """What `make demo` runs: the main job end to end on the embedded default data, offline.
 
-1. regenerate the tiny grid (8 architectures covering every op) with the `tiny` recipe on the synthetic corpus and
-   tasks, with 2 processes when 2 cores exist (torchrun, `--parallel grid`);
+1. regenerate the tiny grid (8 architectures covering every op; the first 2 also on seed 1, for the seed noise) with
+   the `tiny` recipe on the synthetic corpus and tasks, with 2 processes when 2 cores exist (torchrun,
+   `--parallel grid`; a worker that finishes its share takes over units of the other's);
 2. score every BERT proxy on the untrained architectures and store them with the results;
 3. commit the run as a versioned release and validate it;
 4. print the summary table and the proxy correlation table, write PNG plots and the Hub dataset folder;
@@ -86,6 +87,26 @@ def model_tour(batch: int = 8, seq_len: int = 128, hidden: int = 256, repeats: i
     return "\n".join(lines)
 
 
+def noise_grid(grid: str, out: Path) -> Path:
+    """The demo's grid file (``out/grid.yaml``): ``grid``'s architectures, the first ``NOISE_ARCHS`` also on seed 1
+    (the seed noise every ranking is read against). One run trains all units, so the workers share them all."""
+    import yaml
+
+    from bertbench.grids import load_grid
+
+    g = load_grid(grid)
+    entries = g.definition.get("architectures")
+    if not isinstance(entries, list):
+        raise ValueError(f"grid {grid!r}: the demo needs an explicit 'architectures' list (it adds seed 1 to the first "
+                         f"{NOISE_ARCHS}); a generated grid has none")
+    definition = {**g.definition, "name": f"{g.name}-demo",
+                  "architectures": [{**e, "seeds": [0, 1]} if i < NOISE_ARCHS else e for i, e in enumerate(entries)]}
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "grid.yaml"
+    path.write_text(yaml.safe_dump(definition, sort_keys=False))
+    return path
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -115,8 +136,10 @@ def run_demo(out: Path, processes: int | None = None, grid: str = "tiny", recipe
     cores = os.cpu_count() or 1
     nproc = processes or (2 if cores >= 2 else 1)
     threads = max(1, cores // nproc)
-    _say(f"== 1/5 regenerate grid '{grid}' with recipe '{recipe}' on {nproc} process(es) x {threads} thread(s)")
-    base = ["regenerate", "--grid", grid, "--recipe", recipe, "--out", str(run_dir), "--threads", str(threads)]
+    _say(f"== 1/5 regenerate grid '{grid}' (the first {NOISE_ARCHS} architectures also on seed 1, for the seed noise) "
+         f"with recipe '{recipe}' on {nproc} process(es) x {threads} thread(s)")
+    base = ["regenerate", "--grid", str(noise_grid(grid, out)), "--recipe", recipe, "--out", str(run_dir),
+            "--threads", str(threads)]
     if nproc > 1:
         cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(nproc), "--master_port",
                str(_free_port()), "-m", "bertbench.cli", *base]
@@ -124,8 +147,6 @@ def run_demo(out: Path, processes: int | None = None, grid: str = "tiny", recipe
         cmd = [sys.executable, "-m", "bertbench.cli", *base]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     subprocess.run(cmd, check=True, env=env)
-    _say(f"\n== 1b/5 seed 1 for the first {NOISE_ARCHS} architectures: the seed noise every ranking is read against")
-    subprocess.run([*cmd, "--seeds", "1", "--limit", str(NOISE_ARCHS)], check=True, env=env)
     t_train = time.perf_counter() - t0
 
     dest = releases / f"{NAME}-{VERSION}"

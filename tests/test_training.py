@@ -204,6 +204,20 @@ def _compare(reference, out):
         assert r["score"] == pytest.approx(got[key]["score"], abs=1e-6), key
 
 
+def test_a_worker_that_finishes_its_share_takes_over_the_rest(env, reference, tmp_path):
+    """Worker 1 of 2 alone (worker 0 never started, or is slow): after its own share it trains worker 0's units
+    too, with the same results, so the slowest share does not set the wall time and nothing waits for a dead worker."""
+    root, e = env
+    out = tmp_path / "alone"
+    res = regenerate(root, e, out, "--worker-index", "1", "--num-workers", "2", "--limit", "2", "--tasks",
+                     "synthetic-rte")
+    assert "4 results written, 0 already present" in res.stdout, res.stdout
+    ref, got = runs_of(reference), runs_of(out)
+    assert len(got) == 4 and len({arch for arch, _, _ in got}) == 2
+    for key, r in got.items():
+        assert r["status"] == "ok" and r["score"] == pytest.approx(ref[key]["score"], abs=1e-6), key
+
+
 def test_slurm_array_template_as_two_local_tasks(env, reference):
     root, e = env
     out = root / "slurm"

@@ -218,11 +218,16 @@ class GridRunner:
             torch.cuda.set_device(local_rank % torch.cuda.device_count())
         set_threads(self.threads)
         accelerator = make_accelerator(self.recipe.mixed_precision)
-        mine = units_for_worker(self.units(), self.index, self.count)
-        log.info("worker %d/%d: %d of %d units", self.index, self.count, len(mine), len(self.units()))
+        units = self.units()
+        mine = units_for_worker(units, self.index, self.count)
+        # Costliest first (longest-processing-time order); others' units cheapest first: the end of their owners' queues
+        others = sorted((u for u in units if u not in mine), key=lambda u: u.cost)
+        mine = sorted(mine, key=lambda u: -u.cost)
+        log.info("worker %d/%d: %d of %d units, then any of the others' not yet claimed", self.index, self.count,
+                 len(mine), len(units))
         self.check_inputs()
         self.write_run_info(accelerator)
-        return self._train_units(mine, lambda: make_accelerator(self.recipe.mixed_precision), RankSlice())
+        return self._train_units(mine, lambda: make_accelerator(self.recipe.mixed_precision), RankSlice(), others)
 
     def _run_ddp_mode(self) -> dict[str, int]:
         set_threads(self.threads)
@@ -238,10 +243,13 @@ class GridRunner:
             accelerator.wait_for_everyone()
             accelerator.end_training()
 
-    def _train_units(self, units: list[Unit], new_accelerator: Any, ranks: RankSlice) -> dict[str, int]:
+    def _train_units(self, units: list[Unit], new_accelerator: Any, ranks: RankSlice,
+                     others: list[Unit] = ()) -> dict[str, int]:
         """Train ``units``; each gets a fresh Accelerator (no model, optimizer or scheduler of a previous unit is
         carried over, whatever happened to it). In grid mode a unit is claimed first (``claims.py``): independent
-        workers on one folder train each unit once between them."""
+        workers on one folder train each unit once between them. Then ``others`` (other workers' shares): a worker
+        that finishes early trains those not yet done or claimed, so the slowest share does not set the wall time.
+        Results are a function of (architecture, recipe, seed) alone, so who trains a unit changes nothing."""
         from bertbench.training.claims import claim
 
         counts = {"written": 0, "skipped": 0, "claimed_elsewhere": 0}
@@ -253,21 +261,27 @@ class GridRunner:
             bar = tqdm(total=len(units), desc=f"grid worker {self.index}/{self.count}", unit="arch")
         dev = device_summary(accelerator)
         started, env = time.time(), self._hardware(accelerator)
-        for unit in units:
+        for unit, own in [(u, True) for u in units] + [(u, False) for u in others]:
+            if not own and self._unit_done(unit):
+                continue
             accelerator = new_accelerator()
             name = f"{unit.arch.arch_id}__s{unit.seed}"
             with claim(self.run_dir / "claims" / name, enabled=self.parallel == "grid") as mine:
                 if mine:
                     self._train_unit(unit, accelerator, ranks, dev, counts)
-                else:
+                elif own:
                     counts["claimed_elsewhere"] += 1
             if accelerator.is_main_process and mine:
                 record_invocation(self.run_dir, started, time.time(), counts["written"], env)
-            if bar is not None:
+            if bar is not None and (own or mine):
+                bar.total += 0 if own else 1  # a unit taken over from another worker's share
                 bar.update(1)
         if bar is not None:
             bar.close()
         return counts
+
+    def _unit_done(self, unit: Unit) -> bool:
+        return all(self._done(result_name(unit.arch.arch_id, unit.seed, stage)) for stage in ("pretrain", *self.tasks))
 
     def _train_unit(self, unit: Unit, accelerator: Any, ranks: RankSlice, dev: str, counts: dict[str, int]) -> None:
         """Pretrain (or reuse the saved encoder) and fine-tune every task of one unit; write what is missing."""
