@@ -7,6 +7,11 @@ OUT/<variant>/scores/, and a rerun scores only what is missing. All 500 with --n
 (folders OUT/<variant>-H256-F1024/); the params baseline is then the true architecture's (the 2023 CSV's).
 
     python bench/reproduce_bert.py [--n 500] [--processes 2] [--batch-size 16] [--out reproduce-bert] [--paper-shape]
+        [--device cuda] [--variants as_named]
+
+``--device cuda`` scores on a GPU (models built on the CPU from their seed, then moved; several processes may share
+one GPU): values agree with the CPU's to rounding, so give a GPU run its own --out. bench/reproduce_bert_gpu.sh is
+the prepared call for a lent GPU machine.
 """
 
 from __future__ import annotations
@@ -44,16 +49,18 @@ def main() -> None:
     ap.add_argument("--processes", type=int, default=1)
     ap.add_argument("--out", type=Path, default=Path("reproduce-bert"))
     ap.add_argument("--paper-shape", action="store_true", help="score at H = 256, FFN 1024 (the 2023 metric models)")
+    ap.add_argument("--device", default="cpu", help="where models are scored: cpu (default), cuda, cuda:1, ...")
+    ap.add_argument("--variants", default="as_trained_2023,as_named", help="builders to score, comma-separated")
     args = ap.parse_args()
     torch.set_num_threads(max(1, 2 // args.processes))
     bench = bertbench.load("nas-bench-bert-2023", path=args.shared / "seed-paper")
     names = list_proxies("bert")
     shape = (256, 1024) if args.paper_shape else None
-    for variant in ("as_trained_2023", "as_named"):
+    for variant in args.variants.split(","):
         folder = args.out / (f"{variant}-H256-F1024" if shape else variant)
         table = score_benchmark(bench, names, n=args.n, variant=variant, batch_size=args.batch_size,
                                 seq_len=args.seq_len, processes=args.processes, results_dir=folder / "scores",
-                                shape=shape)
+                                shape=shape, device=args.device)
         if shape:  # the baseline stays the true architecture's size, not the rebuilt model's
             true = score_benchmark(bench, ["params"], n=args.n, variant=variant, batch_size=2, seq_len=8,
                                    progress=False)

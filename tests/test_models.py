@@ -282,4 +282,6 @@ def test_analytic_costs_equal_the_built_models(variant):
         twin_model = build_model(twin, variant=variant, vocab_size=V).eval()
         with FlopCounterMode(display=False) as counter, torch.no_grad():
             twin_model(torch.randint(5, V, (1, length)), output_attentions=True)
-        assert counter.get_total_flops() == count_flops(arch, length, variant), (t, p, variant)
+        # DSC's dynamic span convolution runs as K shifted multiply-adds, which torch does not count: h k n MACs a layer
+        unseen = sum(2 * 128 * p * length for _ in arch.layers) if t == "DSC" and variant == "as_named" else 0
+        assert counter.get_total_flops() + unseen == count_flops(arch, length, variant), (t, p, variant)

@@ -383,3 +383,13 @@ def test_bert_synflow_checks_itself_against_a_second_scaling(shared_data):
     bad = score(build_model(archs["502e1d473f6d0d1a"], "as_trained_2023", seed=0, vocab_size=30522), batch,
                 ["synflow"])["synflow"]
     assert bad["status"] == "unstable" and math.isnan(bad["value"]) and "rounding decides" in bad["error"]
+
+
+def test_a_proxy_batch_moves_to_a_device_whole():
+    """score_benchmark(device=...) moves each batch with ProxyBatch.to: tokens and mask together, the original kept."""
+    batch = bert_batch(batch_size=2, seq_len=16)
+    assert batch.to("cpu") is batch
+    moved = batch.to("meta")
+    assert moved.tokens.device.type == "meta" and batch.tokens.device.type == "cpu"
+    assert moved.attention_mask is None or moved.attention_mask.device.type == "meta"
+    assert (moved.seed, moved.loss, moved.mask_token_id) == (batch.seed, batch.loss, batch.mask_token_id)

@@ -18,7 +18,7 @@ def naswot(model, batch: ProxyBatch, *, seed: int = 0) -> float:
     c = 1[activation > 0] flattened per sequence (B x B). BERT: every GELU of the FFN stacks (pad tokens zeroed);
     RNN: every activation node at every step and layer (codes per sequence)."""
     b = batch.batch_size
-    k = torch.zeros(b, b, dtype=torch.float64)
+    k = torch.zeros(b, b, dtype=torch.float64, device=batch.tokens.device)
 
     def add(codes: torch.Tensor) -> None:
         c = codes.reshape(b, -1).double()

@@ -34,7 +34,7 @@ def s_cos(m: torch.Tensor) -> float:
     m = m / m.norm(dim=1, keepdim=True).clamp_min(1e-30)
     c = (m @ m.T).abs()
     n = c.shape[0]
-    off = c.masked_select(~torch.eye(n, dtype=torch.bool))
+    off = c.masked_select(~torch.eye(n, dtype=torch.bool, device=c.device))
     return float(1.0 - off.pow(1 / 20).sum() / (n * n - n))
 
 
@@ -56,7 +56,7 @@ def mlm_inputs(batch: ProxyBatch) -> tuple[torch.Tensor, torch.Tensor]:
     ids = batch.tokens
     real = torch.ones_like(ids, dtype=torch.bool) if batch.attention_mask is None else batch.attention_mask.bool()
     g = torch.Generator().manual_seed(int(batch.seed) + 7_919)
-    noise = torch.rand(ids.shape, generator=g).masked_fill(~real, 2.0)
+    noise = torch.rand(ids.shape, generator=g).to(ids.device).masked_fill(~real, 2.0)  # drawn on the CPU: any device
     k = (real.sum(1, keepdim=True).float() * MLM_PROB).round().clamp_min(1).long()  # [B, 1]
     rank = noise.argsort(1).argsort(1)
     chosen = (rank < k) & real
@@ -73,8 +73,8 @@ def _mlm_head(model: Any) -> nn.Module:
     with torch.no_grad():
         head.dense.weight.normal_(0.0, model.config.initializer_range, generator=g)
         head.dense.bias.zero_()
-    dtype = next(model.parameters()).dtype
-    return head.to(dtype)
+    first = next(model.parameters())
+    return head.to(device=first.device, dtype=first.dtype)
 
 
 def objective(model: Any, batch: ProxyBatch, inputs_embeds: torch.Tensor | None = None,

@@ -114,7 +114,7 @@ def ffn_pca_dims(model, batch: ProxyBatch, eta: float = W_PCA_ETA) -> list[int]:
         x = x - x.mean(dim=0, keepdim=True)
         lam = torch.linalg.eigvalsh(x.T @ x / max(1, x.shape[0] - 1)).flip(0).clamp_min(0)
         share = torch.cumsum(lam, 0) / lam.sum()
-        dims.append(int(torch.searchsorted(share, torch.tensor(eta, dtype=share.dtype)).item()) + 1)
+        dims.append(int(torch.searchsorted(share, torch.tensor(eta, dtype=share.dtype, device=share.device)).item()) + 1)
     return dims
 
 

@@ -82,7 +82,7 @@ def _score_one(args: tuple) -> list[dict[str, Any]]:
 
     arch, build, names, batch, seeds, variant = args
     model = build(arch)
-    res = score(model, batch, names, seed=seeds.proxy)
+    res = score(model, batch.to(build.device), names, seed=seeds.proxy)
     return [proxy_row(arch.arch_id, k, variant, seeds.init, batch_size=batch.batch_size, seq_len=batch.seq_len,
                       source=batch.source, loss=batch.loss_name, **v) for k, v in res.items()]
 
@@ -91,28 +91,31 @@ class _Builder:
     """Picklable model factory for worker processes."""
 
     def __init__(self, family: str, variant: str, seed: int, vocab_size: int, hyper: dict | None = None,
-                 shape: tuple[int, int] | None = None) -> None:
+                 shape: tuple[int, int] | None = None, device: str = "cpu") -> None:
         self.family, self.variant, self.seed, self.vocab_size = family, variant, seed, vocab_size
         self.hyper = hyper or {}
         self.shape = shape
+        self.device = device
 
     def __call__(self, arch: Any) -> Any:
         if self.shape is not None:
             arch = arch.reshaped(*self.shape)
         model = get_family(self.family).build(arch, self.variant, seed=self.seed, vocab_size=self.vocab_size,
                                               **self.hyper)
-        return model.eval()
+        return model.to(self.device).eval()  # built (seeded) on the CPU, then moved: the same weights anywhere
 
 
 def score_benchmark(bench: Any, names: list[str], n: int | None = None, seed: int | ProxySeeds = 0,
                     variant: str | None = None, batch: Any = None, ptb: str | None = None,
                     batch_size: int | None = None, seq_len: int = 128, processes: int = 1, progress: bool = True,
                     vocab_size: int | None = None, results_dir: str | os.PathLike[str] | None = None,
-                    shape: tuple[int, int] | None = None) -> pa.Table:
+                    shape: tuple[int, int] | None = None, device: str = "cpu") -> pa.Table:
     """Score ``names`` on ``n`` architectures of ``bench`` (all when None; a sample drawn with ``seeds.sample``
     otherwise); returns the ``proxies`` table. ``seed``: an int for every seed, or ``ProxySeeds`` (models from
     ``init``, the BERT batch from ``batch``, each proxy's RNG from ``proxy``). ``shape=(H, F)`` (BERT) scores every
     architecture rebuilt at hidden size H and FFN width F (``Architecture.reshaped``); rows keep the true ``arch_id``.
+    ``device`` (e.g. "cuda"): where models are scored (built on the CPU from their seed, then moved; the float64
+    gate runs there too). Values on another device agree to rounding, not bit for bit: keep one per results folder.
 
     ``results_dir`` makes long runs resumable: each architecture's rows are written there as they finish
     (``<arch_id>.parquet``, atomically) and architectures already there are not scored again. Use one folder per
@@ -128,7 +131,7 @@ def score_benchmark(bench: Any, names: list[str], n: int | None = None, seed: in
     variant = variant or bench.default_variant
     hyper = {k: v for k, v in bench.metadata.get("hparams", {}).items()  # the logs' model shape, when shared
              if k in ("emsize", "nhid", "nlayers") and isinstance(v, int)}
-    build = _Builder(family, variant, seeds.init, vocab_size, hyper, shape)
+    build = _Builder(family, variant, seeds.init, vocab_size, hyper, shape, device)
     results = Path(results_dir) if results_dir is not None else None
     rows, archs = _resumed(results, archs)
     jobs = [(a, build, names, batch, seeds, variant) for a in archs]

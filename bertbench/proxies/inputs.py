@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -67,6 +67,13 @@ class ProxyBatch:
     @property
     def seq_len(self) -> int:
         return int(self.tokens.shape[1 if get_family(self.family).batch_first else 0])
+
+    def to(self, device: Any) -> ProxyBatch:
+        """The same batch on ``device`` (itself when already there)."""
+        if self.tokens.device == torch.device(device):
+            return self
+        mask = None if self.attention_mask is None else self.attention_mask.to(device)
+        return replace(self, tokens=self.tokens.to(device), attention_mask=mask)
 
 
 def bert_batch(source: str = "synthetic", tokenizer: Any = None, batch_size: int = 16, seq_len: int = 128,

@@ -86,9 +86,10 @@ def synflow(model, batch: ProxyBatch, *, seed: int = 0) -> float:
         for p in m.parameters():
             p.abs_()
     if is_rnn(m):
-        r = m(None, inputs_embeds=torch.ones(batch.seq_len, 1, m.hyper.emsize, dtype=torch.float64)).sum()
+        r = m(None, inputs_embeds=torch.ones(batch.seq_len, 1, m.hyper.emsize, dtype=torch.float64,
+                                                 device=batch.tokens.device)).sum()
     else:
-        e = torch.ones(1, batch.seq_len, m.config.embedding_size, dtype=torch.float64)
+        e = torch.ones(1, batch.seq_len, m.config.embedding_size, dtype=torch.float64, device=batch.tokens.device)
         sub = type(batch)(batch.tokens[:1], None, batch.source, batch.seed, batch.family, batch.vocab_size)
         r = output_tensor(forward(m, sub, inputs_embeds=e)).sum()
     scale = abs(float(r.detach()))
