@@ -79,4 +79,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:  # a deadline (SIGINT): what finished is written; a rerun scores only the rest
+        raise SystemExit("stopped: the architectures scored so far are kept under --out; rerun to resume") from None
