@@ -245,11 +245,8 @@ def _stsb(rng: random.Random) -> tuple[dict[str, Any], float]:
     return {"sentence1": a.text(), "sentence2": _paraphrase(b, rng)}, round(score, 2)
 
 
-def _question(c: _Clause, rng: random.Random, reword: bool = False) -> str:
-    verb = base_form(c.verb)
-    if reword:
-        return f"what is it that the {c.subj} {c.verb} ?"
-    return f"what does the {c.subj} {verb} ?"
+def _question(c: _Clause) -> str:
+    return f"what is it that the {c.subj} {c.verb} ?"
 
 
 def _full_question(c: _Clause) -> str:
@@ -306,7 +303,7 @@ def _nli(rng: random.Random, three_way: bool) -> tuple[dict[str, Any], int]:
 
 def _qnli(rng: random.Random) -> tuple[dict[str, Any], int]:
     c = _Clause(rng)
-    q = _question(c, rng, reword=True)
+    q = _question(c)
     if rng.random() < 0.5:
         return {"question": q, "sentence": c.text(front_place=rng.random() < 0.3)}, 0
     d = c.copy()

@@ -24,6 +24,7 @@ import platform
 import shutil
 import time
 import traceback
+from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -244,7 +245,7 @@ class GridRunner:
             accelerator.end_training()
 
     def _train_units(self, units: list[Unit], new_accelerator: Any, ranks: RankSlice,
-                     others: list[Unit] = ()) -> dict[str, int]:
+                     others: Sequence[Unit] = ()) -> dict[str, int]:
         """Train ``units``; each gets a fresh Accelerator (no model, optimizer or scheduler of a previous unit is
         carried over, whatever happened to it). In grid mode a unit is claimed first (``claims.py``): independent
         workers on one folder train each unit once between them. Then ``others`` (other workers' shares): a worker
@@ -280,8 +281,12 @@ class GridRunner:
             bar.close()
         return counts
 
+    def _result_keys(self, unit: Unit) -> dict[str, str]:
+        """{stage: result file name} of every stage of ``unit``."""
+        return {stage: result_name(unit.arch.arch_id, unit.seed, stage) for stage in ("pretrain", *self.tasks)}
+
     def _unit_done(self, unit: Unit) -> bool:
-        return all(self._done(result_name(unit.arch.arch_id, unit.seed, stage)) for stage in ("pretrain", *self.tasks))
+        return all(self._done(k) for k in self._result_keys(unit).values())
 
     def _train_unit(self, unit: Unit, accelerator: Any, ranks: RankSlice, dev: str, counts: dict[str, int]) -> None:
         """Pretrain (or reuse the saved encoder) and fine-tune every task of one unit; write what is missing."""
@@ -289,7 +294,7 @@ class GridRunner:
         arch, seed = unit.arch, unit.seed
         if writes:
             self.writer.write_architecture(arch.arch_id, [architecture_row(arch, len(self.tokenizer))])
-        keys = {stage: result_name(arch.arch_id, seed, stage) for stage in ("pretrain", *self.tasks)}
+        keys = self._result_keys(unit)
         self._clean_unit(arch.arch_id, seed, keys)
         if all(self._done(k) for k in keys.values()):
             counts["skipped"] += len(keys)
