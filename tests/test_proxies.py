@@ -393,3 +393,25 @@ def test_a_proxy_batch_moves_to_a_device_whole():
     assert moved.tokens.device.type == "meta" and batch.tokens.device.type == "cpu"
     assert moved.attention_mask is None or moved.attention_mask.device.type == "meta"
     assert (moved.seed, moved.loss, moved.mask_token_id) == (batch.seed, batch.loss, batch.mask_token_id)
+
+
+def test_gradient_proxies_share_one_backward_pass_within_a_score_call():
+    """grad_norm, snip, synaptic_diversity and fisher read one backward pass per model in a score() call: the values
+    equal those of a pass of their own, bit for bit; the gate's float64 twin computes its own (a float32 pass reused
+    there would pass the gate unchecked); a changed parameter or another batch gets a new pass."""
+    from bertbench.proxies import get_proxy
+    from bertbench.proxies import common
+
+    model, batch = build_model(MIXED, seed=0, vocab_size=759).eval(), bert_batch(batch_size=4, seq_len=32)
+    names = ["grad_norm", "snip", "synaptic_diversity", "fisher"]
+    alone = {n: get_proxy(n).fn(model, batch) for n in names}  # outside score(): a pass each
+    shared = score(model, batch, names)
+    assert {n: shared[n]["value"] for n in names} == alone
+    with common.sharing_passes():
+        first = get_proxy("snip").fn(model, batch)
+        twin = __import__("copy").deepcopy(model).double()
+        assert get_proxy("snip").fn(twin, batch) != first and len(common._SHARED) == 2
+        assert get_proxy("snip").fn(model, bert_batch(batch_size=4, seq_len=32, seed=1)) != first
+        with torch.no_grad():
+            model.encoder.layer[0].mixer_output.weight.mul_(2.0)
+        assert get_proxy("snip").fn(model, batch) != first

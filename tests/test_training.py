@@ -529,6 +529,41 @@ def test_a_unit_whose_encoder_is_gone_is_trained_again_whole(env, reference, tmp
     assert all(got[k]["score"] == pytest.approx(ref[k]["score"], abs=1e-6) for k in ref)
 
 
+def test_a_run_identity_names_local_data_by_content_not_by_path(tmp_path):
+    """The same local corpus and GLUE files at another path are the same run (a folder moved to a cluster with
+    other mount points resumes); one changed byte is another run, refused naming the field."""
+    import shutil
+
+    from bertbench.errors import RunMismatch
+    from bertbench.grids import load_grid
+    from bertbench.training.grid import GridRunner
+    from bertbench.training.run_info import record_run
+
+    a = tmp_path / "a"
+    (a / "glue" / "RTE").mkdir(parents=True)
+    (a / "corpus.txt").write_text("the cat sat on the mat .\nthe dog sat on the log .\n")
+    (a / "glue" / "RTE" / "train.tsv").write_text("index\tsentence1\tsentence2\tlabel\n0\ta b\tc d\tentailment\n")
+    shutil.copytree(a, tmp_path / "b")
+
+    def runner(root, run_dir):
+        recipe = load_recipe("mini").replace(data={"corpus": str(root / "corpus.txt"),
+                                                   "task_source": str(root / "glue"), "tasks": ["rte"]})
+        return GridRunner(load_grid("mini").head(1), recipe, run_dir)
+
+    first, moved = runner(a, tmp_path / "run"), runner(tmp_path / "b", tmp_path / "run")
+    assert first.identity() == moved.identity() and first.run_hash == moved.run_hash
+    assert first.identity()["data"]["corpus"].startswith("corpus.txt@sha256:")
+    units = [[u.arch.arch_id, u.seed] for u in first.units()]
+    record_run(tmp_path / "run.json", first.identity(), units, first._grid_info(), dict)
+    record_run(tmp_path / "run.json", moved.identity(), units, moved._grid_info(), dict)  # accepted: same content
+    with open(tmp_path / "b" / "glue" / "RTE" / "train.tsv", "a") as fh:
+        fh.write("1\te f\tg h\tnot_entailment\n")
+    edited = runner(tmp_path / "b", tmp_path / "run")
+    assert edited.run_hash != first.run_hash
+    with pytest.raises(RunMismatch, match=r"recipe\.data\.task_source: 'glue@sha256:\w+' -> 'glue@sha256:\w+'"):
+        record_run(tmp_path / "run.json", edited.identity(), units, edited._grid_info(), dict)
+
+
 def test_grid_entries_may_name_their_own_seeds(tmp_path):
     """A grid's seeds (top level) and an entry's own seeds decide the units unless --seeds is given; bad seeds name
     the field."""

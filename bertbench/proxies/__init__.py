@@ -16,20 +16,30 @@ STABILITY_TOL = 1e-5
 def score(model: Any, batch: ProxyBatch, names: list[str], seed: int = 0, stability: str = "float64",
           tol: float = STABILITY_TOL) -> dict[str, dict[str, Any]]:
     """Every named proxy on ``model`` (reset to the same RNG state before each): {name: {value, seconds, status,
-    error}}. A proxy that raises gives status "failed" and NaN, and the others still run.
+    error}}. A proxy that raises gives status "failed" and NaN, and the others still run. Proxies that read the same
+    backward pass (grad_norm, snip, synaptic_diversity, fisher) share it within the call: the values are those of
+    separate passes, bit for bit, and the pass's time is in the ``seconds`` of the first of them that runs.
 
     Stability gate (``stability="float64"``, the default): each value is scored again on a float64 copy of the
     model with the same batch and RNG state. A value is a result only if the two agree within ``tol`` (relative):
     a proxy whose value is rounding noise (e.g. gradients of a loss that is identically zero) changes completely
     with the precision, while a meaningful one moves by ~1e-6. Otherwise the value is NaN with status "unstable"
     and both numbers in ``error``. ``stability="off"`` skips the second score (twice as fast, unchecked)."""
+    if stability not in ("float64", "off"):
+        raise ValueError(f"stability={stability!r} is not known; allowed: 'float64', 'off'")
+    from bertbench.proxies.common import sharing_passes
+
+    with sharing_passes():  # proxies reading one backward pass of a model compute it once, with the same values
+        return _score(model, batch, names, seed, stability, tol)
+
+
+def _score(model: Any, batch: ProxyBatch, names: list[str], seed: int, stability: str,
+           tol: float) -> dict[str, dict[str, Any]]:
     import copy
     import math
 
     import torch
 
-    if stability not in ("float64", "off"):
-        raise ValueError(f"stability={stability!r} is not known; allowed: 'float64', 'off'")
     fam = family_of(model)
     out: dict[str, dict[str, Any]] = {}
     model.eval()

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+import weakref
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -159,3 +160,34 @@ def weight_matrices(model: Any) -> list[tuple[str, torch.Tensor]]:
             continue
         out.append((name, p))
     return out
+
+
+_SHARED: weakref.WeakKeyDictionary | None = None  # model -> {pass name: (batch, parameter versions, value)}
+
+
+@contextmanager
+def sharing_passes() -> Iterator[None]:
+    """Within the block (one ``score`` call), a pass that several proxies read (``shared_pass``) is computed once
+    per model object, batch and parameter state. Outside, every proxy computes its own."""
+    global _SHARED
+    prev, _SHARED = _SHARED, weakref.WeakKeyDictionary()
+    try:
+        yield
+    finally:
+        _SHARED = prev
+
+
+def shared_pass(model: nn.Module, batch: ProxyBatch, name: str, compute: Callable[[], Any]) -> Any:
+    """``compute()``, or its value from earlier in the ``sharing_passes`` block for this model object (not a copy,
+    e.g. the gate's float64 twin), the same batch object (held, so its id is not reused) and unchanged parameters
+    (their versions and dtypes)."""
+    if _SHARED is None:
+        return compute()
+    key = tuple((id(p), p._version, p.dtype) for p in model.parameters())
+    entry = _SHARED.setdefault(model, {})
+    hit = entry.get(name)
+    if hit is not None and hit[0] is batch and hit[1] == key:
+        return hit[2]
+    value = compute()
+    entry[name] = (batch, key, value)
+    return value

@@ -72,8 +72,13 @@ def correlation_table(df: pd.DataFrame, target: str, proxies: list[str], target_
 
 # ------------------------------------------------------------------------------------------------------- scoring
 def _worker_init(threads: int) -> None:
+    """A pool worker: ``threads`` torch threads, and Ctrl-C / a deadline's SIGINT left to the parent, which closes
+    the pool (finished architectures are already written), so no worker prints a traceback of its own."""
+    import signal
+
     import torch
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(threads)
 
 

@@ -15,6 +15,7 @@ from bertbench.proxies.common import (
     loss_of,
     objective,
     output_tensor,
+    shared_pass,
     weight_matrices,
     zero_grads,
 )
@@ -22,9 +23,29 @@ from bertbench.proxies.inputs import ProxyBatch
 from bertbench.proxies.registry import UnstableScore, proxy
 
 
-def _grads(model, batch: ProxyBatch) -> None:
+def _backward(model, batch: ProxyBatch) -> tuple[dict[str, torch.Tensor], list[torch.Tensor] | None]:
+    """({parameter name: dL/dtheta}, BERT: each layer output's sum over positions of a * dL/da [B, H]) of one
+    backward pass of the objective. grad_norm, snip, synaptic_diversity and fisher read the same pass: within one
+    ``score`` call it is computed once per model (``common.shared_pass``), with the values of separate passes, bit
+    for bit."""
+    return shared_pass(model, batch, "backward", lambda: _backward_pass(model, batch))
+
+
+def _backward_pass(model, batch: ProxyBatch) -> tuple[dict[str, torch.Tensor], list[torch.Tensor] | None]:
     zero_grads(model)
-    loss_of(model, batch).backward()
+    per = None
+    if is_rnn(model):
+        loss_of(model, batch).backward()
+    else:
+        loss, out = objective(model, batch, output_hidden_states=True)
+        hs = out.hidden_states[1:]
+        for h in hs:
+            h.retain_grad()
+        loss.backward()
+        per = [(h * h.grad).sum(1).detach() for h in hs]  # [B, H]
+    grads = {n: p.grad for n, p in model.named_parameters() if p.grad is not None}
+    zero_grads(model)
+    return grads, per
 
 
 def _params(model):
@@ -34,36 +55,32 @@ def _params(model):
 @proxy("grad_norm", "higher")
 def grad_norm(model, batch: ProxyBatch, *, seed: int = 0) -> float:
     """||dL/dtheta||_2 over every parameter."""
-    _grads(model, batch)
-    total = sum(float(p.grad.double().pow(2).sum()) for _, p in _params(model) if p.grad is not None)
-    zero_grads(model)
+    grads = _backward(model, batch)[0]
+    total = sum(float(grads[n].double().pow(2).sum()) for n, _ in _params(model) if n in grads)
     return math.sqrt(total)
 
 
 @proxy("snip", "higher")
 def snip(model, batch: ProxyBatch, *, seed: int = 0) -> float:
     """SNIP (Lee et al. 2019): sum |theta * dL/dtheta| over every weight matrix."""
-    _grads(model, batch)
-    total = sum(float((p.grad * p.detach()).abs().sum()) for _, p in weight_matrices(model) if p.grad is not None)
-    zero_grads(model)
-    return total
+    grads = _backward(model, batch)[0]
+    return sum(float((grads[n] * p.detach()).abs().sum()) for n, p in weight_matrices(model) if n in grads)
 
 
 @proxy("synaptic_diversity", "higher")
 def synaptic_diversity(model, batch: ProxyBatch, *, seed: int = 0) -> float:
     """TF-TAS (Zhou et al. 2022): sum over the token mixers' weight matrices of ||W||_nuc * ||dL/dW||_nuc (BERT:
     every Linear inside each layer's mixer and its output projection; RNN: every cell weight matrix)."""
-    _grads(model, batch)
+    grads = _backward(model, batch)[0]
     if is_rnn(model):
         mats = weight_matrices(model)
     else:
         mats = [(n, p) for n, p in model.named_parameters() if p.ndim == 2 and (".mixer." in n or "mixer_output" in n)]
     total = 0.0
-    for _, p in mats:
-        if p.grad is not None:
+    for n, p in mats:
+        if n in grads:
             total += float(torch.linalg.matrix_norm(p.detach().double(), "nuc") *
-                           torch.linalg.matrix_norm(p.grad.double(), "nuc"))
-    zero_grads(model)
+                           torch.linalg.matrix_norm(grads[n].double(), "nuc"))
     return total
 
 
@@ -166,12 +183,7 @@ def fisher(model, batch: ProxyBatch, *, seed: int = 0) -> float:
         x.sum().backward()
         per = [(a * a.grad).sum(0) for a in acts]  # [B, H]
     else:
-        loss, out = objective(model, batch, output_hidden_states=True)
-        hs = out.hidden_states[1:]
-        for h in hs:
-            h.retain_grad()
-        loss.backward()
-        per = [(h * h.grad).sum(1) for h in hs]  # [B, H]
+        per = _backward(model, batch)[1]
     total = sum(float(0.5 * v.detach().double().pow(2).mean(0).sum()) for v in per)
     zero_grads(model)
     return total

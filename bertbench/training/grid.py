@@ -141,15 +141,24 @@ class GridRunner:
     def identity(self) -> dict[str, Any]:
         """What a result row of this run means: the resolved recipe, the tasks and the data sources. Two
         invocations on one folder must agree on it (the grid's units and seeds may grow). JSON-normalised, as stored."""
+        recipe = self.recipe.to_dict()
+        recipe["data"].update(self._data_by_content)
         return json.loads(json.dumps({
             "grid": {"name": self.grid.name, "definition_sha256": hashlib.sha256(json.dumps(
                 {k: v for k, v in self.grid.definition.items() if k != "limit"}, sort_keys=True, default=str
             ).encode()).hexdigest()},  # the grid, whatever --limit took of it this time
-            "recipe": self.recipe.to_dict(),
+            "recipe": recipe,
             "tasks": list(self.tasks),
-            "data": {"corpus": self.recipe.data.corpus, "tokenizer": self.recipe.data.tokenizer,
-                     "task_source": self.recipe.data.task_source, "task_revision": self.recipe.data.task_revision},
+            "data": {**self._data_by_content, "task_revision": self.recipe.data.task_revision},
         }, default=str))
+
+    @cached_property
+    def _data_by_content(self) -> dict[str, str]:
+        """The recipe's data sources with local paths named by content (``data_identity.portable_data``): the
+        same files at another path are the same run."""
+        from bertbench.training.data_identity import portable_data
+
+        return portable_data(self.recipe.data, self.tasks)
 
     @cached_property
     def run_hash(self) -> str:
@@ -190,7 +199,9 @@ class GridRunner:
         return {
             "space": self.grid.definition.get("space"),
             "recipe": self.recipe.to_dict(),
-            "data": {**self.identity()["data"], "tasks": list(self.tasks), "files_sha256": self.data_files(),
+            "data": {"corpus": self.recipe.data.corpus, "tokenizer": self.recipe.data.tokenizer,
+                     "task_source": self.recipe.data.task_source, "task_revision": self.recipe.data.task_revision,
+                     "tasks": list(self.tasks), "files_sha256": self.data_files(),
                      "tokenizer_vocab_size": len(self.tokenizer)},
             "parallel": self.parallel,
             "hardware": self._hardware(accelerator),

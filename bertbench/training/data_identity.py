@@ -1,0 +1,55 @@
+"""The data a run reads, as its identity holds it: by content, not by where it lies on this machine.
+
+A Hub or synthetic source is its description (with revision). A local corpus, tokenizer or GLUE folder is its name
+and a sha256 of its files (relative names and bytes): ``ptb.train.txt@sha256:3c1f...``. The same files at another
+path (a copied run folder, a cluster with other mount points) are the same run; an edited file is another run, and
+the RunMismatch names the field that changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+LOCAL_FIELDS = ("corpus", "tokenizer", "task_source")  # the DataSpec fields that may name local files
+
+
+def content_name(name: str, root: Path, files: Iterable[Path]) -> str:
+    """``name@sha256:<16 hex>`` over each file's path relative to ``root`` (its name when ``root`` is the file)
+    and its bytes, in sorted order."""
+    from bertbench.store.release import sha256_file
+
+    h = hashlib.sha256()
+    for f in sorted(files):
+        rel = f.name if f == root else f.relative_to(root).as_posix()
+        h.update(f"{rel}\0{sha256_file(f)}\n".encode())
+    return f"{name}@sha256:{h.hexdigest()[:16]}"
+
+
+def _tree(p: Path, pattern: str = "*") -> list[Path]:
+    return [f for f in p.rglob(pattern) if f.is_file()] if p.is_dir() else [p]
+
+
+def portable_data(data: Any, tasks: Iterable[str]) -> dict[str, str]:
+    """{corpus, tokenizer, task_source} of a recipe's ``DataSpec`` with every local path replaced by its
+    :func:`content_name` (the corpus's ``.txt`` files or archive, the tokenizer's files, the GLUE folders of
+    ``tasks``); other sources unchanged."""
+    from bertbench.data.glue import DIRS
+    from bertbench.data.sources import parse_source
+
+    out = {k: getattr(data, k) for k in LOCAL_FIELDS}
+    src = parse_source(data.corpus)
+    if src.kind in ("text", "zip"):
+        p = Path(src.path)
+        member = f"::{src.member}" if src.member else ""
+        out["corpus"] = content_name(p.name + member, p, _tree(p, "*.txt") if src.kind == "text" else [p])
+    tok = Path(data.tokenizer)
+    if data.tokenizer not in ("synthetic", "") and tok.exists():
+        out["tokenizer"] = content_name(tok.resolve().name, tok, _tree(tok))
+    if data.task_source not in ("hub", "synthetic"):
+        root = Path(data.task_source)
+        files = [f for t in tasks for f in _tree(root / DIRS.get(t, t)) if f.exists()]
+        out["task_source"] = content_name(root.resolve().name, root, files)
+    return out
