@@ -40,6 +40,18 @@ def partial_spearman(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> float:
     return float(np.corrcoef(res_x, res_y)[0, 1])
 
 
+def partial_ci(x: np.ndarray, y: np.ndarray, z: np.ndarray, n_boot: int = 1000, seed: int = 0) -> tuple[float, float]:
+    """95 % percentile bootstrap interval of :func:`partial_spearman` (architectures resampled with replacement)."""
+    rng = np.random.default_rng(seed)
+    vals = []
+    for _ in range(n_boot):
+        i = rng.integers(0, len(x), len(x))
+        if np.std(x[i]) > 0 and np.std(y[i]) > 0 and np.std(z[i]) > 0:
+            vals.append(partial_spearman(x[i], y[i], z[i]))
+    lo, hi = np.nanpercentile(vals, [2.5, 97.5]) if vals else (np.nan, np.nan)
+    return float(lo), float(hi)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared" / "data")
@@ -66,16 +78,20 @@ def main() -> None:
                                    progress=False)
             table = pa.concat_tables([table.filter(pc.not_equal(table["proxy"], "params")), true])
         wide, corr = evaluate(bench, names, out=folder, scores=table)
-        partial = []
+        partial, low, high = [], [], []
         for proxy in corr["proxy"]:
             sub = wide[[proxy, "params", "glue_2023"]].apply(pd.to_numeric, errors="coerce").dropna()
-            partial.append(partial_spearman(*(sub[c].to_numpy(float) for c in (proxy, "glue_2023", "params")))
-                           if proxy != "params" and len(sub) > 3 else np.nan)
-        corr["partial_rho_given_params"] = partial
+            xyz = [sub[c].to_numpy(float) for c in (proxy, "glue_2023", "params")]
+            ok = proxy != "params" and len(sub) > 3
+            partial.append(partial_spearman(*xyz) if ok else np.nan)
+            lo, hi = partial_ci(*xyz) if ok else (np.nan, np.nan)
+            low.append(lo)
+            high.append(hi)
+        corr["partial_rho_given_params"], corr["partial_ci_low"], corr["partial_ci_high"] = partial, low, high
         corr.to_csv(folder / "correlations.csv", index=False)
         print(f"\n{folder.name}: {len(wide)} architectures, proxies vs glue_2023 (loss: mlm; unstable scores are NaN)")
         print(corr[["proxy", "n", "kendall_tau", "tau_ci_low", "tau_ci_high", "spearman_rho",
-                    "partial_rho_given_params", "precision_top10"]].to_string(index=False, float_format="{:.3f}".format))
+                    "partial_rho_given_params", "partial_ci_low", "partial_ci_high", "precision_top10"]].to_string(index=False, float_format="{:.3f}".format))
 
 
 if __name__ == "__main__":
