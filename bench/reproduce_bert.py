@@ -7,7 +7,7 @@ OUT/<variant>/scores/, and a rerun scores only what is missing. All 500 with --n
 (folders OUT/<variant>-H256-F1024/); the params baseline is then the true architecture's (the 2023 CSV's).
 
     python bench/reproduce_bert.py [--n 500] [--processes 2] [--batch-size 16] [--out reproduce-bert] [--paper-shape]
-        [--device cuda] [--variants as_named]
+        [--device cuda] [--variants as_named] [--only-scored]
 
 ``--device cuda`` scores on a GPU (models built on the CPU from their seed, then moved; several processes may share
 one GPU): values agree with the CPU's to rounding, so give a GPU run its own --out. bench/reproduce_bert_gpu.sh is
@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import torch
 from scipy import stats
 
@@ -52,6 +53,21 @@ def partial_ci(x: np.ndarray, y: np.ndarray, z: np.ndarray, n_boot: int = 1000, 
     return float(lo), float(hi)
 
 
+def within_groups(wide: pd.DataFrame, summary: pd.DataFrame, proxies: list[str]) -> pd.DataFrame:
+    """Kendall tau of each proxy with glue_2023 inside each (hidden size, depth) group of the 2023 space (about 120
+    architectures each): what a proxy ranks once the two main size factors are fixed."""
+    shape = summary.drop_duplicates("arch_id").set_index("arch_id")[["hidden_size", "num_layers"]]
+    df = wide.set_index("arch_id").join(shape, how="inner")
+    out = {}
+    for (h, n_layers), g in df.groupby(["hidden_size", "num_layers"]):
+        col = {}
+        for proxy in proxies:
+            sub = g[[proxy, "glue_2023"]].apply(pd.to_numeric, errors="coerce").dropna()
+            col[proxy] = stats.kendalltau(sub[proxy], sub["glue_2023"]).statistic if len(sub) > 7 else np.nan
+        out[f"H{h} L{n_layers} (n={len(g)})"] = col
+    return pd.DataFrame(out)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared" / "data")
@@ -63,6 +79,8 @@ def main() -> None:
     ap.add_argument("--paper-shape", action="store_true", help="score at H = 256, FFN 1024 (the 2023 metric models)")
     ap.add_argument("--device", default="cpu", help="where models are scored: cpu (default), cuda, cuda:1, ...")
     ap.add_argument("--variants", default="as_trained_2023,as_named", help="builders to score, comma-separated")
+    ap.add_argument("--only-scored", action="store_true",
+                    help="score nothing: correlate the architectures already in OUT/<variant>/scores (a partial run)")
     args = ap.parse_args()
     torch.set_num_threads(max(1, 2 // args.processes))
     bench = bertbench.load("nas-bench-bert-2023", path=args.shared / "seed-paper")
@@ -70,12 +88,16 @@ def main() -> None:
     shape = (256, 1024) if args.paper_shape else None
     for variant in args.variants.split(","):
         folder = args.out / (f"{variant}-H256-F1024" if shape else variant)
-        table = score_benchmark(bench, names, n=args.n, variant=variant, batch_size=args.batch_size,
-                                seq_len=args.seq_len, processes=args.processes, results_dir=folder / "scores",
-                                shape=shape, device=args.device)
+        if args.only_scored:
+            table = pa.concat_tables([pq.read_table(f) for f in sorted((folder / "scores").glob("*.parquet"))])
+        else:
+            table = score_benchmark(bench, names, n=args.n, variant=variant, batch_size=args.batch_size,
+                                    seq_len=args.seq_len, processes=args.processes, results_dir=folder / "scores",
+                                    shape=shape, device=args.device)
         if shape:  # the baseline stays the true architecture's size, not the rebuilt model's
             true = score_benchmark(bench, ["params"], n=args.n, variant=variant, batch_size=2, seq_len=8,
                                    progress=False)
+            true = true.filter(pc.is_in(true["arch_id"], value_set=pa.array(set(table["arch_id"].to_pylist()))))
             table = pa.concat_tables([table.filter(pc.not_equal(table["proxy"], "params")), true])
         wide, corr = evaluate(bench, names, out=folder, scores=table)
         partial, low, high = [], [], []
@@ -89,9 +111,13 @@ def main() -> None:
             high.append(hi)
         corr["partial_rho_given_params"], corr["partial_ci_low"], corr["partial_ci_high"] = partial, low, high
         corr.to_csv(folder / "correlations.csv", index=False)
+        groups = within_groups(wide, bench.to_pandas(), list(corr["proxy"]))
+        groups.to_csv(folder / "within_groups.csv")
         print(f"\n{folder.name}: {len(wide)} architectures, proxies vs glue_2023 (loss: mlm; unstable scores are NaN)")
         print(corr[["proxy", "n", "kendall_tau", "tau_ci_low", "tau_ci_high", "spearman_rho",
                     "partial_rho_given_params", "partial_ci_low", "partial_ci_high", "precision_top10"]].to_string(index=False, float_format="{:.3f}".format))
+        print("\nKendall tau vs glue_2023 within each group of the true architectures' (hidden size, depth):")
+        print(groups.to_string(float_format="{:.3f}".format))
 
 
 if __name__ == "__main__":
