@@ -23,12 +23,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 import torch
 from scipy import stats
 
 import bertbench
-from bertbench.proxies.evaluate import evaluate, score_benchmark
+from bertbench.proxies.evaluate import evaluate, read_scored, score_benchmark
 from bertbench.proxies.registry import list_proxies
 
 
@@ -89,7 +88,7 @@ def main() -> None:
     for variant in args.variants.split(","):
         folder = args.out / (f"{variant}-H256-F1024" if shape else variant)
         if args.only_scored:
-            table = pa.concat_tables([pq.read_table(f) for f in sorted((folder / "scores").glob("*.parquet"))])
+            table = read_scored(folder / "scores")
         else:
             table = score_benchmark(bench, names, n=args.n, variant=variant, batch_size=args.batch_size,
                                     seq_len=args.seq_len, processes=args.processes, results_dir=folder / "scores",

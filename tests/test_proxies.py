@@ -399,8 +399,7 @@ def test_gradient_proxies_share_one_backward_pass_within_a_score_call():
     """grad_norm, snip, synaptic_diversity and fisher read one backward pass per model in a score() call: the values
     equal those of a pass of their own, bit for bit; the gate's float64 twin computes its own (a float32 pass reused
     there would pass the gate unchecked); a changed parameter or another batch gets a new pass."""
-    from bertbench.proxies import get_proxy
-    from bertbench.proxies import common
+    from bertbench.proxies import common, get_proxy
 
     model, batch = build_model(MIXED, seed=0, vocab_size=759).eval(), bert_batch(batch_size=4, seq_len=32)
     names = ["grad_norm", "snip", "synaptic_diversity", "fisher"]
@@ -415,3 +414,32 @@ def test_gradient_proxies_share_one_backward_pass_within_a_score_call():
         with torch.no_grad():
             model.encoder.layer[0].mixer_output.weight.mul_(2.0)
         assert get_proxy("snip").fn(model, batch) != first
+
+
+@pytest.mark.parametrize("family", ["bert", "rnn"])
+def test_grasp_reads_g_off_its_graph_building_pass_bit_for_bit(family):
+    """GraSP takes g = dL/dtheta from the backward pass that builds the Hessian-vector graph: the value equals the
+    original two-pass definition (g from a pass of its own), bit for bit, in float32 and float64."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    from bertbench.proxies.common import loss_of, weight_matrices, zero_grads
+    from bertbench.proxies.saliency import _grasp
+
+    def two_pass(model, batch):
+        mats = [p for _, p in weight_matrices(model)]
+        g = torch.autograd.grad(loss_of(model, batch), mats, allow_unused=True)
+        g = [x.detach() if x is not None else torch.zeros_like(p) for x, p in zip(g, mats)]
+        grads = torch.autograd.grad(loss_of(model, batch), mats, create_graph=True, allow_unused=True)
+        z = sum((gr * gd).sum() for gr, gd in zip(grads, g) if gr is not None)
+        hg = torch.autograd.grad(z, mats, allow_unused=True)
+        zero_grads(model)
+        return -sum(float((p.detach() * h).sum()) for p, h in zip(mats, hg) if h is not None)
+
+    if family == "bert":
+        model, batch = build_model(MIXED, seed=0, vocab_size=759).eval(), bert_batch(batch_size=4, seq_len=32)
+    else:
+        model, batch = _small_rnn()
+    for m in (model, __import__("copy").deepcopy(model).double()):
+        with sdpa_kernel(SDPBackend.MATH):
+            value = _grasp(m, batch)
+            assert value == two_pass(m, batch) and value != 0.0

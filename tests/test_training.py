@@ -564,6 +564,31 @@ def test_a_run_identity_names_local_data_by_content_not_by_path(tmp_path):
         record_run(tmp_path / "run.json", edited.identity(), units, edited._grid_info(), dict)
 
 
+def test_a_runs_local_files_are_hashed_once_for_its_identity_and_its_run_json(tmp_path, monkeypatch):
+    """The identity (content names) and run.json's files_sha256 read each local file once; an edited file is read
+    again."""
+    import bertbench.store.release as release
+    from bertbench.grids import load_grid
+    from bertbench.training.grid import GridRunner
+
+    (tmp_path / "glue" / "RTE").mkdir(parents=True)
+    (tmp_path / "corpus.txt").write_text("the cat sat on the mat .\n")
+    (tmp_path / "glue" / "RTE" / "train.tsv").write_text("index\tsentence1\tsentence2\tlabel\n0\ta\tb\tentailment\n")
+    read, real = [], release.sha256_file
+    monkeypatch.setattr(release, "sha256_file", lambda f: read.append(Path(f).name) or real(f))
+    recipe = load_recipe("mini").replace(data={"corpus": str(tmp_path / "corpus.txt"),
+                                               "task_source": str(tmp_path / "glue"), "tasks": ["rte"]})
+    runner = GridRunner(load_grid("mini").head(1), recipe, tmp_path / "run")
+    first = runner.run_hash
+    files = runner.data_files()
+    assert sorted(read) == ["corpus.txt", "train.tsv"]
+    assert files["corpus/corpus.txt"] == real(tmp_path / "corpus.txt")
+    with open(tmp_path / "corpus.txt", "a") as fh:
+        fh.write("the dog sat on the log .\n")
+    again = GridRunner(load_grid("mini").head(1), recipe, tmp_path / "run")
+    assert again.run_hash != first and read.count("corpus.txt") == 2 and read.count("train.tsv") == 1
+
+
 def test_grid_entries_may_name_their_own_seeds(tmp_path):
     """A grid's seeds (top level) and an entry's own seeds decide the units unless --seeds is given; bad seeds name
     the field."""

@@ -151,15 +151,23 @@ def score_benchmark(bench: Any, names: list[str], n: int | None = None, seed: in
     return pa.Table.from_pylist(rows, schema=schema_for("proxies"))
 
 
+def read_scored(results: Path, arch_ids: set[str] | None = None) -> pa.Table:
+    """The rows already written to a ``results_dir`` of :func:`score_benchmark` (one Parquet file per architecture),
+    of ``arch_ids`` only when given, sorted by (arch_id, proxy): a partial run's table."""
+    import pyarrow.parquet as pq
+
+    files = sorted(results.glob("*.parquet")) if results.is_dir() else []
+    rows = [r for f in files if arch_ids is None or f.stem in arch_ids for r in pq.read_table(f).to_pylist()]
+    rows.sort(key=lambda r: (r["arch_id"], r["proxy"]))
+    return pa.Table.from_pylist(rows, schema=schema_for("proxies"))
+
+
 def _resumed(results: Path | None, archs: list[Any]) -> tuple[list[dict[str, Any]], list[Any]]:
     """(rows already in ``results``, the architectures still to score)."""
     if results is None or not results.is_dir():
         return [], archs
-    import pyarrow.parquet as pq
-
-    done = {p.stem for p in results.glob("*.parquet")}
-    rows = [r for a in archs if a.arch_id in done for r in pq.read_table(results / f"{a.arch_id}.parquet").to_pylist()]
-    return rows, [a for a in archs if a.arch_id not in done]
+    done = {p.stem for p in results.glob("*.parquet")} & {a.arch_id for a in archs}
+    return read_scored(results, done).to_pylist(), [a for a in archs if a.arch_id not in done]
 
 
 def _run_jobs(jobs: list[tuple], processes: int, progress: bool, desc: str) -> Any:

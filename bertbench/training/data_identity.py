@@ -16,15 +16,28 @@ from typing import Any
 LOCAL_FIELDS = ("corpus", "tokenizer", "task_source")  # the DataSpec fields that may name local files
 
 
+_DIGESTS: dict[tuple[str, int, int], str] = {}  # (resolved path, size, mtime_ns) -> sha256
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a file's bytes, read once per process while its size and mtime are unchanged: a run's identity
+    and its run.json ``files_sha256`` hash the same (possibly large) corpus files."""
+    from bertbench.store.release import sha256_file
+
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _DIGESTS:
+        _DIGESTS[key] = sha256_file(path)
+    return _DIGESTS[key]
+
+
 def content_name(name: str, root: Path, files: Iterable[Path]) -> str:
     """``name@sha256:<16 hex>`` over each file's path relative to ``root`` (its name when ``root`` is the file)
     and its bytes, in sorted order."""
-    from bertbench.store.release import sha256_file
-
     h = hashlib.sha256()
     for f in sorted(files):
         rel = f.name if f == root else f.relative_to(root).as_posix()
-        h.update(f"{rel}\0{sha256_file(f)}\n".encode())
+        h.update(f"{rel}\0{file_sha256(f)}\n".encode())
     return f"{name}@sha256:{h.hexdigest()[:16]}"
 
 

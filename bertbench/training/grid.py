@@ -86,7 +86,7 @@ class GridRunner:
         """sha256 of every local file the run reads: the corpus, each task's folder, the run's own tokenizer."""
         from bertbench.data.glue import DIRS
         from bertbench.data.sources import parse_source
-        from bertbench.store.release import sha256_file
+        from bertbench.training.data_identity import file_sha256 as sha256_file
 
         out: dict[str, str] = {}
         src = parse_source(self.recipe.data.corpus)
