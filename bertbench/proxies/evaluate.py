@@ -164,10 +164,11 @@ def read_scored(results: Path, arch_ids: set[str] | None = None) -> pa.Table:
 
 def _resumed(results: Path | None, archs: list[Any]) -> tuple[list[dict[str, Any]], list[Any]]:
     """(rows already in ``results``, the architectures still to score)."""
-    if results is None or not results.is_dir():
+    if results is None:
         return [], archs
-    done = {p.stem for p in results.glob("*.parquet")} & {a.arch_id for a in archs}
-    return read_scored(results, done).to_pylist(), [a for a in archs if a.arch_id not in done]
+    rows = read_scored(results, {a.arch_id for a in archs}).to_pylist()
+    done = {r["arch_id"] for r in rows}
+    return rows, [a for a in archs if a.arch_id not in done]
 
 
 def _run_jobs(jobs: list[tuple], processes: int, progress: bool, desc: str) -> Any:

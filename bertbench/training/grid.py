@@ -86,24 +86,24 @@ class GridRunner:
         """sha256 of every local file the run reads: the corpus, each task's folder, the run's own tokenizer."""
         from bertbench.data.glue import DIRS
         from bertbench.data.sources import parse_source
-        from bertbench.training.data_identity import file_sha256 as sha256_file
+        from bertbench.training.data_identity import file_sha256
 
         out: dict[str, str] = {}
         src = parse_source(self.recipe.data.corpus)
         if src.kind in ("zip", "text"):
             p = Path(src.path)
             for f in sorted(p.rglob("*.txt")) if p.is_dir() else [p]:
-                out[f"corpus/{f.relative_to(p) if p.is_dir() else f.name}"] = sha256_file(f)
+                out[f"corpus/{f.relative_to(p) if p.is_dir() else f.name}"] = file_sha256(f)
         source = self.recipe.data.task_source
         if source not in ("hub", "synthetic"):
             for task in self.tasks:
                 folder = Path(source) / DIRS.get(task, task)
                 for f in sorted(folder.iterdir()) if folder.is_dir() else []:
                     if f.is_file():
-                        out[f"tasks/{folder.name}/{f.name}"] = sha256_file(f)
+                        out[f"tasks/{folder.name}/{f.name}"] = file_sha256(f)
         tok = self.run_dir / "tokenizer"
         for f in sorted(tok.iterdir()) if tok.is_dir() else []:
-            out[f"tokenizer/{f.name}"] = sha256_file(f)
+            out[f"tokenizer/{f.name}"] = file_sha256(f)
         return out
 
     @property
