@@ -13,24 +13,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from bertbench.licenses import BERTBENCH_BIBTEX, GLUE_BIBTEX, LICENSES, SEED_PAPER_BIBTEX  # noqa: F401 (re-exported)
+
 #: The configs of every exported release, in this order (the first is the default).
 CONFIGS = ("summary", "architectures", "runs", "curves", "proxies")
-#: Hub license identifiers ``commit --license`` accepts.
-LICENSES = ("cc-by-4.0", "cc-by-sa-4.0", "cc-by-nc-4.0", "cc0-1.0", "odc-by", "pddl", "apache-2.0", "mit", "other")
-
-BERTBENCH_BIBTEX = (
-    "@software{bertbench,\n  title={bertbench: NAS benchmarks of small BERT architectures and training-free proxies},\n"
-    "  author={{The bertbench developers}},\n  year={2026},\n  license={Apache-2.0}\n}"
-)
-SEED_PAPER_BIBTEX = (
-    "@inproceedings{serianni2023training,\n  title={Training-free Neural Architecture Search for RNNs and Transformers},\n"
-    "  author={Serianni, Aaron and Kalita, Jugal},\n  booktitle={Proceedings of ACL},\n  year={2023}\n}"
-)
-GLUE_BIBTEX = (
-    "@inproceedings{wang2019glue,\n  title={{GLUE}: A Multi-Task Benchmark and Analysis Platform for Natural Language "
-    "Understanding},\n  author={Wang, Alex and Singh, Amanpreet and Michael, Julian and Hill, Felix and Levy, Omer and "
-    "Bowman, Samuel R.},\n  booktitle={ICLR},\n  year={2019}\n}"
-)
 
 CONFIG_WHAT = {
     "summary": "one row per architecture: per-task main metric (mean over ok seeds), its sd, status, aggregates",
@@ -99,21 +85,59 @@ def _sources(manifest: dict[str, Any]) -> tuple[list[str], list[str], list[str]]
 
 
 def _structure(bench: Any, columns: dict[str, list[str]]) -> list[str]:
+    """The "Dataset structure" section: each config's columns with the meaning they have in that config."""
     from bertbench.store.schema import column_docs, schema_for
 
-    docs: dict[str, str] = {}
-    for table in ("architectures", "runs", "curves", "proxies"):
-        docs.update({k: v for k, v in column_docs(schema_for(table, bench.family)).items() if v})
     metric_docs = {k: v.get("meaning", "") if isinstance(v, dict) else str(v)
                    for k, v in (bench.metadata.get("metrics") or {}).items()}
     lines = ["## Dataset structure", ""]
     for config in CONFIGS:
+        if config == "summary":
+            docs = summary_docs(bench, columns[config], metric_docs)
+        else:
+            docs = {**{k: v for k, v in column_docs(schema_for(config, bench.family)).items() if v}}
+            if config == "runs":  # the runs view has one column per metric
+                docs = {**{c: metric_docs[c] for c in columns[config] if c in metric_docs}, **docs}
         lines += [f"### `{config}`", "", CONFIG_WHAT[config] + ".", "", "| column | meaning |", "|---|---|"]
         for col in columns[config]:
-            what = docs.get(col) or metric_docs.get(col) or "metric value (x100; NaN if the run failed or diverged)"
-            lines.append(f"| `{col}` | {what} |")
+            lines.append(f"| `{col}` | {docs.get(col) or metric_docs.get(col) or 'metric value of the run'} |")
         lines.append("")
     return lines
+
+
+def summary_docs(bench: Any, cols: list[str], metric_docs: dict[str, str]) -> dict[str, str]:
+    """What each column of the summary view holds (one row per unit, means over seeds)."""
+    from bertbench.data.tasks import get_aggregate, get_task
+    from bertbench.store.schema import column_docs, schema_for
+
+    docs = {k: v for k, v in column_docs(schema_for("architectures", bench.family)).items() if v}
+    docs.update(status="ok if every run of the unit is ok; else diverged if one diverged; else failed",
+                n_seeds="pretraining seeds with results", n_runs="runs averaged into the row")
+
+    def stage_doc(stage: str) -> str:
+        if stage == "pretrain":
+            return metric_docs.get("pretrain", "pretraining target, mean over seeds")
+        try:
+            task = get_task(stage)
+        except KeyError:
+            return metric_docs.get(stage, "")
+        return f"{task.main_metric} of {stage} (x100), mean over ok fine-tuning seeds, then over pretraining seeds"
+
+    for col in cols:
+        if col in docs:
+            continue
+        if col.endswith("_ft_std"):
+            docs[col] = f"sd of {col[:-7]} between fine-tuning seeds (mean over pretraining seeds)"
+        elif col.endswith("_std"):
+            docs[col] = f"sd of {col[:-4]} between pretraining seeds"
+        elif col in (bench.metadata.get("aggregates") or []):
+            try:
+                docs[col] = get_aggregate(col).description + " (NaN when a part is missing or failed)"
+            except KeyError:
+                docs[col] = metric_docs.get(col, "")
+        elif col in (bench.metadata.get("tasks") or []) or col == "pretrain":
+            docs[col] = stage_doc(col)
+    return docs
 
 
 def _local_name(source: str) -> str:
@@ -141,6 +165,25 @@ def _compute_lines(manifest: dict[str, Any]) -> list[str]:
         lines.append(f"- trained on {env.get('device')}, python {env.get('python')}, torch {env.get('torch')}, "
                      f"{env.get('machine')}")
     return [*lines, ""]
+
+
+def _reliability_lines(manifest: dict[str, Any], bench: Any) -> list[str]:
+    """The reliability section: the table ``commit`` recorded in the manifest (computed from the tables for releases
+    committed before it did)."""
+    from bertbench.reliability import format_table, reliability_table, table_from_manifest
+
+    records = manifest.get("reliability")
+    table = table_from_manifest(records) if records else reliability_table(bench, curves=False, n_boot=500)
+    if table.empty:
+        return []
+    return ["## Reliability", "",
+            "Does a target rank the architectures the same way with another seed? Per target: Kendall tau between "
+            "pretraining seeds (and within each (hidden size, depth) group) with bootstrap 95 % CIs over "
+            "architectures, the intraclass correlation of one run with its CI, the sds between architectures and "
+            "between seeds, the reliability of the mean over seeds (no correlation with it can be higher), and the "
+            "seeds a mean would need for two such means to agree with tau >= 0.6 (Spearman-Brown). "
+            "`bertbench reliability` prints it with the held-out loss at every logged step too.", "",
+            format_table(table, curves=False, markdown=True), ""]
 
 
 def build_card(manifest: dict[str, Any], bench: Any, columns: dict[str, list[str]], rows: dict[str, int],
@@ -192,6 +235,7 @@ def build_card(manifest: dict[str, Any], bench: Any, columns: dict[str, list[str
         "```", "",
         "## Sources and licenses", "", f"This release: {manifest['license']}.", *source_lines, "",
         *_compute_lines(manifest),
+        *_reliability_lines(manifest, bench),
         "## Caveats", "", *[f"- {c}" for c in manifest.get("caveats") or ["none recorded"]], "",
         "## Citation", "", "```bibtex", "\n\n".join(bib), "```", "",
     ]

@@ -14,6 +14,7 @@ import typer
 
 from bertbench.cli_common import echo, load_bench
 from bertbench.cli_proxies import proxies_app
+from bertbench.cli_reliability import reliability_cmd
 from bertbench.cli_search import search_cmd
 from bertbench.cli_space import space_app
 from bertbench.errors import BertbenchError, EnvironmentFault
@@ -27,6 +28,7 @@ app = typer.Typer(
 app.add_typer(space_app, name="space")
 app.add_typer(proxies_app, name="proxies")
 app.command("search")(search_cmd)
+app.command("reliability")(reliability_cmd)
 
 log = logging.getLogger("bertbench")
 _DEBUG = {"on": False}
@@ -42,6 +44,7 @@ def _main(
         level=logging.DEBUG if debug else (logging.INFO if verbose else logging.WARNING),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    logging.getLogger("bertbench.progress").setLevel(logging.INFO)  # one line per finished unit off a terminal
 
 
 # ------------------------------------------------------------------------------------------------------ benchmarks
@@ -77,6 +80,8 @@ def models_cmd(
 def demo_cmd(
     out: Path = typer.Option(Path("demo-output"), help="Folder for everything the demo writes."),
     processes: int | None = typer.Option(None, "--processes", min=1, help="Training processes (default: 2 if 2 cores)."),
+    no_progress: bool = typer.Option(False, "--no-progress", help="No progress bars (off a terminal there are none: "
+                                     "one line per finished unit)."),
 ) -> None:
     """Run the main job end to end on the embedded default data, offline (what `make demo` runs): regenerate the
     tiny grid, score proxies, commit a release, print the summary and correlations, write plots and a Hub folder.
@@ -85,7 +90,7 @@ def demo_cmd(
     """
     from bertbench.demo import run_demo
 
-    run_demo(out, processes=processes)
+    run_demo(out, processes=processes, progress=not no_progress)
 
 
 @app.command("plot")
@@ -243,10 +248,12 @@ def commit_cmd(
 
     Example: bertbench commit runs/tiny --name bertbench-tiny --version 0.1.0 --out releases --license cc-by-4.0
     """
+    from bertbench.loaders.release import load_run
+    from bertbench.reliability import manifest_extra
     from bertbench.store.release import commit
 
     dest = commit(run_dir, name, version, out, license=license, models=models, allow_partial=allow_partial,
-                  caveats=caveat)
+                  caveats=caveat, extra=manifest_extra(load_run(run_dir)))
     echo(f"release written: {dest}")
 
 

@@ -36,6 +36,9 @@ def search_cmd(
         import bertbench
 
         bench = bertbench.load(source, path=path, metrics_csv=metrics_csv)
+    warning = bench.target_warning(metric or bench.default_target()[0])
+    if warning:
+        echo(warning)
     budget = budget_frac * float(bench.train_costs().sum())
     runs = [(a.strip(), None) for a in algorithms.split(",") if a.strip()]
     runs += [(a, p) for p in proxy for a in search.NEEDS_PROXY]

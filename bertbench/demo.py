@@ -1,11 +1,12 @@
 """What `make demo` runs: the main job end to end on the embedded default data, offline.
 
-1. regenerate the tiny grid (8 architectures covering every op; the first 2 also on seed 1, for the seed noise) with
-   the `tiny` recipe on the synthetic corpus and tasks, with 2 processes when 2 cores exist (torchrun,
+1. regenerate the tiny grid (8 architectures covering every op, each on seeds 0 and 1: the reliability table needs
+   both) with the `tiny` recipe on the synthetic corpus and tasks, with 2 processes when 2 cores exist (torchrun,
    `--parallel grid`; a worker that finishes its share takes over units of the other's);
 2. score every BERT proxy on the untrained architectures and store them with the results;
 3. commit the run as a versioned release and validate it;
-4. print the summary table and the proxy correlation table, write PNG plots and the Hub dataset folder;
+4. print the summary table, the release's reliability table (which targets rank the architectures above seed noise,
+   with CIs) and the proxy correlation table, write PNG plots and the Hub dataset folder;
 5. print where everything is. Rerunning resumes: finished work is not redone.
 """
 
@@ -20,42 +21,7 @@ from pathlib import Path
 
 TOUR_OPS = [("SA", "SDP"), ("SA", "WMA"), ("LT", "DFT"), ("LT", "DCT"), ("DSC", 5), ("DSC", 9)]
 NAME, VERSION = "bertbench-tiny", "0.1.0"
-NOISE_ARCHS = 2  # architectures trained with a second seed
-
-
-def majority_score(task: str) -> float:
-    """The main metric (x100) of always predicting the dev split's most frequent class (0 for Matthews / Pearson)."""
-    import numpy as np
-
-    from bertbench.data.synthetic import load_synthetic
-    from bertbench.data.tasks import get_task
-
-    spec = get_task(task)
-    if spec.is_regression or spec.main_metric.startswith(("matthews", "pearson")):
-        return 0.0
-    labels = np.asarray(load_synthetic(task)["validation"]["label"])
-    return float(100.0 * np.bincount(labels).max() / len(labels))
-
-
-def signal_table(bench) -> pd.DataFrame:  # noqa: F821 - pandas is imported lazily
-    """Per task: the majority baseline, the median / min / max over architectures (seed 0), the spread (sd over
-    architectures) and the seed noise (pooled sd between seeds 0 and 1 of the architectures trained twice)."""
-    import numpy as np
-    import pandas as pd
-
-    runs = bench.to_pandas("runs")
-    runs = runs[(runs["stage"] != "pretrain") & (runs["status"] == "ok")]
-    rows = []
-    for task, g in runs.groupby("stage"):
-        first = g[g["seed"] == 0]["score"].astype(float)
-        both = g.groupby("arch_id").filter(lambda x: x["seed"].nunique() > 1)
-        var = both.groupby("arch_id")["score"].var(ddof=1)
-        maj = majority_score(task)
-        rows.append({"task": task.removeprefix("synthetic-"), "majority": maj, "median": first.median(),
-                     "min": first.min(), "max": first.max(), "spread_sd": first.std(ddof=1),
-                     "seed_sd": float(np.sqrt(var.mean())) if len(var) else np.nan,
-                     "median_beats_majority": bool(first.median() > maj)})
-    return pd.DataFrame(rows)
+SEEDS = (0, 1)  # every architecture: the seed-to-seed reliability of each target is part of the report
 
 
 def model_tour(batch: int = 8, seq_len: int = 128, hidden: int = 256, repeats: int = 3) -> str:
@@ -87,9 +53,9 @@ def model_tour(batch: int = 8, seq_len: int = 128, hidden: int = 256, repeats: i
     return "\n".join(lines)
 
 
-def noise_grid(grid: str, out: Path) -> Path:
-    """The demo's grid file (``out/grid.yaml``): ``grid``'s architectures, the first ``NOISE_ARCHS`` also on seed 1
-    (the seed noise every ranking is read against). One run trains all units, so the workers share them all."""
+def seeded_grid(grid: str, out: Path) -> Path:
+    """The demo's grid file (``out/grid.yaml``): ``grid``'s architectures, each on ``SEEDS`` (the seed noise every
+    ranking is read against). One run trains all units, so the workers share them all."""
     import yaml
 
     from bertbench.grids import load_grid
@@ -97,10 +63,9 @@ def noise_grid(grid: str, out: Path) -> Path:
     g = load_grid(grid)
     entries = g.definition.get("architectures")
     if not isinstance(entries, list):
-        raise ValueError(f"grid {grid!r}: the demo needs an explicit 'architectures' list (it adds seed 1 to the first "
-                         f"{NOISE_ARCHS}); a generated grid has none")
-    definition = {**g.definition, "name": f"{g.name}-demo",
-                  "architectures": [{**e, "seeds": [0, 1]} if i < NOISE_ARCHS else e for i, e in enumerate(entries)]}
+        raise ValueError(f"grid {grid!r}: the demo needs an explicit 'architectures' list (it trains each on seeds "
+                         f"{list(SEEDS)}); a generated grid has none")
+    definition = {**g.definition, "name": f"{g.name}-demo", "architectures": [{**e, "seeds": list(SEEDS)} for e in entries]}
     out.mkdir(parents=True, exist_ok=True)
     path = out / "grid.yaml"
     path.write_text(yaml.safe_dump(definition, sort_keys=False))
@@ -117,7 +82,8 @@ def _say(text: str = "") -> None:
     print(text, flush=True)  # noqa: T201 - the demo's report is its output
 
 
-def run_demo(out: Path, processes: int | None = None, grid: str = "tiny", recipe: str = "tiny") -> Path:
+def run_demo(out: Path, processes: int | None = None, grid: str = "tiny", recipe: str = "tiny",
+             progress: bool = True) -> Path:
     """Run the whole main job into ``out``; returns the release folder."""
     import pandas as pd
 
@@ -126,6 +92,14 @@ def run_demo(out: Path, processes: int | None = None, grid: str = "tiny", recipe
     from bertbench.plots import curves_plot, results_plot
     from bertbench.proxies.evaluate import evaluate, score_benchmark
     from bertbench.proxies.registry import list_proxies
+    from bertbench.reliability import (
+        REPRODUCIBLE,
+        WEAK,
+        format_table,
+        manifest_extra,
+        reliability_table,
+        table_from_manifest,
+    )
     from bertbench.store.release import commit, validate
     from bertbench.store.writer import ResultWriter
 
@@ -136,10 +110,10 @@ def run_demo(out: Path, processes: int | None = None, grid: str = "tiny", recipe
     cores = os.cpu_count() or 1
     nproc = processes or (2 if cores >= 2 else 1)
     threads = max(1, cores // nproc)
-    _say(f"== 1/5 regenerate grid '{grid}' (the first {NOISE_ARCHS} architectures also on seed 1, for the seed noise) "
+    _say(f"== 1/5 regenerate grid '{grid}' (every architecture on seeds {list(SEEDS)}, for the seed noise) "
          f"with recipe '{recipe}' on {nproc} process(es) x {threads} thread(s)")
-    base = ["regenerate", "--grid", str(noise_grid(grid, out)), "--recipe", recipe, "--out", str(run_dir),
-            "--threads", str(threads)]
+    base = ["regenerate", "--grid", str(seeded_grid(grid, out)), "--recipe", recipe, "--out", str(run_dir),
+            "--threads", str(threads), *([] if progress else ["--no-progress"])]
     if nproc > 1:
         cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(nproc), "--master_port",
                str(_free_port()), "-m", "bertbench.cli", *base]
@@ -157,7 +131,8 @@ def run_demo(out: Path, processes: int | None = None, grid: str = "tiny", recipe
         table = score_benchmark(run, names, seed=0, batch_size=16, seq_len=64, vocab_size=None)
         ResultWriter(run_dir).write_proxies("demo-proxies-seed0", table.to_pylist())
         _say("\n== 3/5 commit and validate the release")
-        dest = commit(run_dir, NAME, VERSION, releases, license="cc-by-4.0")  # synthetic data: our choice
+        dest = commit(run_dir, NAME, VERSION, releases, license="cc-by-4.0",  # synthetic data: our choice
+                      extra=manifest_extra(run))
     else:
         _say(f"\n== 2-3/5 release {dest} exists (a rerun): reusing it")
     manifest = validate(dest)
@@ -175,15 +150,20 @@ def run_demo(out: Path, processes: int | None = None, grid: str = "tiny", recipe
     table = table.sort_values("synthetic", ascending=False)
     table.to_csv(out / "summary.csv", index=False)
     with pd.option_context("display.width", 250, "display.max_columns", 30, "display.float_format", "{:.1f}".format):
-        _say(table.rename(columns={"pretrain": "pretrain_loss", "hidden_size": "H", "num_layers": "L"}).to_string(index=False))
-    sig = signal_table(bench)
-    sig.to_csv(out / "signal.csv", index=False)
-    _say("\ndoes the ranking mean anything? per task: majority baseline, architectures' median/min/max (seed 0), their "
-         f"spread (sd) next to the seed noise (sd between seeds 0 and 1 of {NOISE_ARCHS} architectures):")
-    with pd.option_context("display.width", 200, "display.float_format", "{:.1f}".format):
-        _say(sig.to_string(index=False))
-    _say(f"median beats the majority baseline on {int(sig['median_beats_majority'].sum())} of {len(sig)} tasks; "
-         f"spread above seed noise on {int((sig['spread_sd'] > sig['seed_sd']).sum())} of {len(sig)}")
+        _say(table.rename(columns={"pretrain": "heldout_loss", "hidden_size": "H", "num_layers": "L"}).to_string(
+            index=False, formatters={"heldout_loss": "{:.3f}".format}))
+    rel = (table_from_manifest(manifest["reliability"]) if manifest.get("reliability")
+           else reliability_table(bench, curves=False))  # a release committed before commit recorded it
+    rel.to_csv(out / "reliability.csv", index=False)
+    _say(f"\ndoes the ranking mean anything? seed-to-seed reliability of each target ({len(SEEDS)} seeds x "
+         f"{rel['n_archs'].max()} architectures; CIs by bootstrap over architectures):")
+    _say(format_table(rel, curves=False))
+    main = rel[~rel["target"].str.contains("[.@]", regex=True)]
+    above = main[main["verdict"].isin([REPRODUCIBLE, WEAK])]
+    gate = main[main["verdict"] == REPRODUCIBLE]
+    _say(f"{len(above)} of {len(main)} targets rank the architectures above seed noise (seed tau CI above 0)"
+         + (f": {', '.join(above['target'])}" if len(above) else "") + f"; {len(gate)} pass the reproducibility gate "
+         "(seed tau >= 0.7, ICC CI >= 0.5)" + (f": {', '.join(gate['target'])}" if len(gate) else "") + f"; with {rel['n_archs'].max()} architectures and {len(SEEDS)} seeds the CIs are wide, so nothing else is claimed")
     _say("\nproxies vs the synthetic aggregate (signed Kendall tau; params is the baseline):")
     _, corr = evaluate(bench, list_proxies("bert"), seed=0, out=out / "proxies", n_boot=500,
                        scores=bench.tables["proxies"])

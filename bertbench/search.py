@@ -205,7 +205,7 @@ def run(bench: Any, algorithm: str, budget: float, seeds: Iterable[int], metric:
     s = bench.to_pandas()
     if metric not in s.columns:
         raise KeyError(f"metric {metric!r} is not a summary column of {bench.name}; allowed: {list(s.columns)}")
-    lower = bench.metadata.get("metrics", {}).get(metric, {}).get("direction") == "lower"
+    lower = bench.direction(metric) == "lower"
     units = s[bench.id_column].astype(str).tolist()
     values = dict(zip(units, pd.to_numeric(s[metric], errors="coerce").astype(float)))
     finite = [v for v in values.values() if not math.isnan(v)]

@@ -45,6 +45,17 @@ def test_errors_are_one_line(tmp_path):
         assert res.returncode == 2 and res.stderr.strip().count("\n") == 0 and words in res.stderr, res.stderr
         assert res.stderr.startswith("error: bertbench ") and "╭" not in res.stderr
     assert not (tmp_path / "r").exists()
+    res = run("query", "bertbench-mini-ptb-glue", "--where", "hidden_size=big")  # a value of the wrong type
+    assert res.returncode == 2 and res.stderr.strip() == ("error: filter field 'hidden_size' holds numbers; got the "
+                                                          "string 'big'"), res.stderr
+
+
+def test_reliability_command_prints_each_target_and_its_verdict(tmp_path):
+    res = run("reliability", "bertbench-mini-ptb-glue", "--no-curves", "--boot", "200", "--out", str(tmp_path / "r.csv"))
+    assert res.returncode == 0, res.stderr
+    lines = {ln.split()[0]: ln for ln in res.stdout.splitlines()[2:]}
+    assert "0.06 [" in lines["sst2"] and "does not rank architectures above seed noise" in lines["sst2"]
+    assert "ties at a baseline" in lines["rte"] and (tmp_path / "r.csv").exists()
 
 
 def test_import_is_light():

@@ -47,6 +47,14 @@ def test_export_loads_with_datasets_offline(release, tmp_path):
     assert "nas-benchmark" in meta["tags"]
     assert [c["config_name"] for c in meta["configs"]] == ["summary", "architectures", "runs", "curves", "proxies"]
     assert "`wall_seconds` | wall-clock seconds" in card  # column docs come from store/schema.py
+    sections = {part.split("`", 1)[0]: part for part in card.split("### `")[1:]}  # each config's own column docs
+    assert "| `sst2_std` | sd of sst2 between pretraining seeds |" in sections["summary"]
+    assert "| `sst2` | accuracy of sst2 (x100), mean over ok fine-tuning seeds" in sections["summary"]
+    assert "| `status` | ok if every run of the unit is ok" in sections["summary"]
+    assert "as in runs" not in sections["runs"] and "| `status` | ok | failed | diverged |" in sections["runs"]
+    assert "objective of gradient proxies" in sections["proxies"] and "objective of" not in sections["runs"]
+    assert "## Reliability" in card and "| sst2 | 2 | 1.5 |" in card  # the reliability table (one run diverged)
+    assert "reliability unknown: fewer than 3 architectures on two seeds" in card
     manifest = json.loads((out / "manifest.json").read_text())
     compute = manifest["compute"]  # what the results cost, from the runs table
     runs = bertbench.load(str(out)).to_pandas("runs")

@@ -195,9 +195,54 @@ def test_filter_coerces_ids_and_repr_is_one_line(shared_data):
     b = bertbench.load("nas-bench-bert-2023", path=shared_data / "seed-paper")
     assert len(b.filter(paper_id=47)) == 1 and len(b.filter(paper_id=[47, "48"])) == 2
     assert len(b.filter(hidden_size="256")) == int((b.to_pandas()["hidden_size"] == 256).sum())
-    with pytest.raises(TypeError, match="filter field 'paper_id' holds strings"):
+    with pytest.raises(ValueError, match="filter field 'paper_id' holds strings"):
         b.filter(paper_id=4.5)
-    with pytest.raises(TypeError, match="filter field 'hidden_size' holds numbers"):
+    with pytest.raises(ValueError, match="filter field 'hidden_size' holds numbers"):
         b.filter(hidden_size="big")
     text = repr(b)
-    assert "\n" not in text and len(text) < 200 and "500" not in text and "491 architectures" in text
+    assert "\n" not in text and len(text) < 200 and "500 units (len) of 491 architectures" in text  # len and repr agree
+
+
+def _mini_copy(tmp_path):
+    import shutil
+
+    from bertbench.loaders.registry import shipped_releases
+
+    folder = next(iter(shipped_releases()["bertbench-mini-ptb-glue"].values()))
+    dest = tmp_path / "mini"
+    shutil.copytree(folder, dest)
+    return dest
+
+
+def test_metric_at_names_the_allowed_stages_and_curves_and_a_release_keeps_its_license():
+    mini = bertbench.load("bertbench-mini-ptb-glue")
+    aid = mini.architectures[0].arch_id
+    assert math.isfinite(mini.metric_at(aid, "pretrain", "pretrain_loss", step=50))
+    assert math.isnan(mini.metric_at(aid, "pretrain", "pretrain_loss", step=5))  # nothing logged yet: NaN
+    with pytest.raises(KeyError, match=r"curve name='loss' is not logged for stage 'pretrain'.*'pretrain_loss'"):
+        mini.metric_at(aid, "pretrain", "loss", step=50)
+    with pytest.raises(KeyError, match=r"stage='pretrian' has no curves.*allowed: .*'pretrain'"):
+        mini.metric_at(aid, "pretrian", "pretrain_loss", step=50)
+    assert mini.metadata.license == mini.metadata["license"] == "cc-by-sa-4.0"
+
+
+def test_repr_counts_the_units_len_counts(shared_data):
+    paper = bertbench.load("nas-bench-bert-2023", path=shared_data / "seed-paper")
+    assert len(paper) == 500 and "500 units (len) of 491 architectures" in repr(paper)
+
+
+def test_a_changed_table_is_noticed_and_a_truncated_one_is_refused_by_name(tmp_path):
+    import pyarrow.parquet as pq
+
+    from bertbench.errors import CorruptRelease
+
+    dest = _mini_copy(tmp_path)
+    before = bertbench.load(str(dest)).to_pandas()  # fills the summary cache
+    runs = pq.read_table(dest / "runs.parquet")
+    keep = [i for i, s in enumerate(runs.column("stage").to_pylist()) if s != "wnli"]
+    pq.write_table(runs.take(keep), dest / "runs.parquet")  # a user edits the table of a release copy
+    after = bertbench.load(str(dest)).to_pandas()
+    assert "wnli" in before.columns and "wnli" not in after.columns  # not the cached summary of the old file
+    (dest / "curves.parquet").write_bytes((dest / "curves.parquet").read_bytes()[:1000])
+    with pytest.raises(CorruptRelease, match=r"curves.parquet: table 'curves' cannot be read"):
+        bertbench.load(str(dest)).to_pandas("curves")

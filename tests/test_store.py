@@ -179,4 +179,5 @@ def test_row_builders_keep_failures_nan_and_name_bad_statuses():
     assert math.isnan(proxy_row("a", "snip", "as_named", 0, batch_size=8, seq_len=16, source="s", loss="mlm",
                                 value=3.0, status="unstable")["value"])
     assert curve_rows("a", "a", 1, "pretrain", [{"step": 5, "name": "loss", "value": 2.5}]) == [
-        {"arch_id": "a", "run_key": "a", "seed": 1, "stage": "pretrain", "step": 5, "name": "loss", "value": 2.5}]
+        {"arch_id": "a", "run_key": "a", "seed": 1, "stage": "pretrain", "step": 5, "name": "loss", "value": 2.5,
+         "finetune_seed": None}]

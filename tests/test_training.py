@@ -44,7 +44,7 @@ GRID = {"name": "test3", "architectures": [
 MICRO = {
     "name": "micro", "mixed_precision": "no",
     "pretrain": {"steps": 24, "batch_size": 8, "seq_len": 32, "lr": 0.002, "warmup_steps": 4, "checkpoint_every": 8,
-                 "log_every": 4, "max_predictions": 5},
+                 "log_every": 4, "max_predictions": 5, "heldout_tokens": 2048, "heldout_every": 12},
     "finetune": {"batch_size": 16, "epochs": 1, "epochs_by_task": {}, "lr": 0.001, "layer_decay_depth": "real",
                  "max_seq_len": 48, "double_unordered": [], "max_train_examples": 160, "eval_batch_size": 64},
     "data": {"corpus": "synthetic:seed=0,docs=1500", "tokenizer": "synthetic", "task_source": "synthetic",
@@ -417,14 +417,18 @@ def test_every_row_carries_its_run_hash_and_commit_refuses_a_mix(reference, tmp_
     moved = resumed["hardware"]
     assert len(moved["environments"]) == len(hardware["environments"]) + 1 and elsewhere in moved["environments"]
     assert resumed["caveats"] == [*manifest["caveats"], "Seed noise is as large as the spread."]  # the author's own
-    # the same release as schema 1.1 wrote it: no run_hash column
-    pq.write_table(runs.drop_columns(["run_hash"]), dest / "runs.parquet")
+    # the same release as schema 1.1 wrote it: no run_hash column, no finetune_seed columns
+    pq.write_table(runs.drop_columns(["run_hash", "finetune_seed"]), dest / "runs.parquet")
+    curves = pq.read_table(dest / "curves.parquet")
+    pq.write_table(curves.drop_columns(["finetune_seed"]), dest / "curves.parquet")
     manifest.update(schema_version="1.1")
-    manifest["tables"]["runs"]["sha256"] = sha256_file(dest / "runs.parquet")
+    for table in ("runs", "curves"):
+        manifest["tables"][table]["sha256"] = sha256_file(dest / f"{table}.parquet")
     (dest / "manifest.json").write_text(json.dumps(manifest))
     validate(dest)
     old = bertbench.load(str(dest)).to_pandas("runs")
-    assert len(old) == runs.num_rows and old["run_hash"].isna().all()
+    assert len(old) == runs.num_rows and old["run_hash"].isna().all() and old["finetune_seed"].isna().all()
+    assert bertbench.load(str(dest)).to_pandas("curves")["finetune_seed"].isna().all()
     assert pc.all(pc.is_valid(runs.column("score"))).as_py()
 
 
@@ -580,7 +584,9 @@ def test_a_runs_local_files_are_hashed_once_for_its_identity_and_its_run_json(tm
                                                "task_source": str(tmp_path / "glue"), "tasks": ["rte"]})
     runner = GridRunner(load_grid("mini").head(1), recipe, tmp_path / "run")
     first = runner.run_hash
-    files = runner.data_files()
+    from bertbench.training.data_identity import run_data_files
+
+    files = run_data_files(recipe.data, ("rte",), tmp_path / "run")
     assert sorted(read) == ["corpus.txt", "train.tsv"]
     assert files["corpus/corpus.txt"] == real(tmp_path / "corpus.txt")
     with open(tmp_path / "corpus.txt", "a") as fh:
@@ -641,6 +647,9 @@ def test_query_one_seed_and_a_curve_at_a_step(reference):
     c = curves[(curves["arch_id"] == unit) & (curves["stage"] == "pretrain") & (curves["step"] <= 10)]
     for name, value in q["at_step"].items():
         part = c[c["name"] == name]
+        if part.empty:  # the held-out set is first scored at step 12
+            assert name.startswith("heldout_") and math.isnan(value)
+            continue
         assert value == pytest.approx(float(part.loc[part["step"].idxmax(), "value"]))
     assert q["seed_metrics"]["synthetic-rte"] == pytest.approx(
         next(r["score"] for r in q["runs"] if r["stage"] == "synthetic-rte"))
@@ -785,3 +794,100 @@ def test_sigkill_during_pretraining_after_a_checkpoint_resumes_the_same_curves(e
     assert all(got[k]["score"] == pytest.approx(r["score"], abs=1e-6) for k, r in ref.items())
     assert not list(out.rglob("*.tmp")) and not list(out.rglob(".tmp-step-*"))
     assert not (out / "checkpoints").exists() or not any((out / "checkpoints").rglob("step-*"))
+
+
+HELDOUT_SCRIPT = """
+import json, sys
+from bertbench.data.corpus import pack
+from bertbench.data.tokenizer import load_tokenizer
+from bertbench.models import build_model
+from bertbench.space import Architecture, LayerSpec
+from bertbench.training.common import RankSlice, make_accelerator
+from bertbench.training.heldout import heldout_scores, prepare_heldout
+from bertbench.training.recipe import PretrainRecipe
+
+acc = make_accelerator("no")
+tok = load_tokenizer()
+objective = sys.argv[1]
+rec = PretrainRecipe(objective=objective, seq_len=32, heldout_tokens=4096, max_predictions=5)
+corpus = "synthetic:seed=0,docs=1500"
+_, held = prepare_heldout(corpus, pack(corpus, tok, 32), tok, rec)
+arch = Architecture(32, (LayerSpec("SA", "SDP", 2, 64, 1), LayerSpec("DSC", 5, 2, 64, 1)))
+model = build_model(arch, head=objective, seed=0, vocab_size=len(tok), pad_token_id=tok.pad_token_id,
+                    generator_size=0.25).to(acc.device)
+scores = heldout_scores(model, held, objective, acc.device, RankSlice(acc.process_index, acc.num_processes), acc.reduce)
+if acc.is_main_process:
+    print("RESULT " + json.dumps({"sha256": held.sha256, **scores}))
+acc.end_training()
+"""
+
+
+def test_the_heldout_set_is_one_for_every_architecture_seed_and_process_count(env, reference, tmp_path):
+    """One fixed set of masked blocks (its sha256 in run.json) scores every unit; a fixed model's held-out scores are
+    the same whether one process or two score it."""
+    root, e = env
+    info = json.loads((reference / "run.json").read_text())["data"]["heldout"]
+    assert info["source"] == "synthetic:seed=1,docs=500" and info["tokens"] == 2048 and len(info["sha256"]) == 64
+    other = tmp_path / "prepared"  # another folder, another invocation: the same set
+    res = subprocess.run([sys.executable, "-m", "bertbench.cli", "regenerate", "--grid", str(root / "grid.yaml"),
+                          "--recipe", str(root / "micro.yaml"), "--out", str(other), "--prepare-only", "--no-progress"],
+                         env=e, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert json.loads((other / "run.json").read_text())["data"]["heldout"] == info
+    curves = ResultWriter(reference).read("curves").to_pandas()
+    held = curves[curves["name"] == "heldout_disc_loss"]
+    assert held.groupby(["arch_id", "seed"])["step"].apply(list).map(lambda s: s == [12, 24]).all()
+    assert held["arch_id"].nunique() == 3
+    runs = ResultWriter(reference).read("runs").to_pandas()
+    pre = runs[runs["stage"] == "pretrain"]
+    assert (pre["main_metric"] == "heldout_disc_loss").all() and pre["score"].between(0.01, 2).all()
+    final = held[held["step"] == 24].set_index("arch_id")["value"]
+    assert pre.set_index("arch_id")["score"].to_dict() == pytest.approx(final.to_dict())
+
+    script = tmp_path / "heldout.py"
+    script.write_text(HELDOUT_SCRIPT)
+    for objective in ("electra", "mlm"):
+        outs = []
+        for launcher in ([sys.executable], [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+                                            "--master_port", free_port()]):
+            r = subprocess.run([*launcher, str(script), objective], env=e, cwd=REPO, capture_output=True, text=True,
+                               timeout=300)
+            assert r.returncode == 0, r.stderr[-2000:]
+            outs.append(json.loads(next(ln for ln in r.stdout.splitlines() if ln.startswith("RESULT "))[7:]))
+        one, two = outs
+        assert one["sha256"] == two["sha256"]
+        for k in one:
+            if k != "sha256":
+                assert one[k] == pytest.approx(two[k], rel=1e-12), (objective, k)
+        assert 0 < one.get("heldout_mlm_loss", one.get("heldout_gen_mlm_loss")) < 12
+
+
+def test_finetune_seeds_reuse_one_pretraining_and_separate_the_variances(env, reference, tmp_path):
+    """finetune.seeds [0, 1]: one pretraining per (architecture, seed), two fine-tunings of each; fine-tuning seed 0
+    is what fine-tuning drew before seeds existed; the summary and the reliability report keep both variances."""
+    from bertbench.loaders.release import load_run
+    from bertbench.reliability import target_reliability
+
+    root, e = env
+    out = tmp_path / "ft"
+    res = regenerate(root, e, out, "--limit", "2", "--seeds", "0,1", "--set", "finetune.seeds=[0,1]",
+                     "--tasks", "synthetic-rte", launcher=(sys.executable, "-m", "bertbench.cli", "-v"))
+    assert res.stderr.count("pretrained ") == 4, res.stderr[-3000:]  # one pretraining per unit
+    runs = ResultWriter(out).read("runs").to_pandas()
+    pre, ft = runs[runs["stage"] == "pretrain"], runs[runs["stage"] == "synthetic-rte"]
+    assert len(pre) == 4 and pre["finetune_seed"].isna().all()
+    assert len(ft) == 8 and sorted(ft.groupby(["arch_id", "seed"])["finetune_seed"].apply(sorted).sum()) == [0] * 4 + [1] * 4
+    curves = ResultWriter(out).read("curves").to_pandas()
+    ref_curves = ResultWriter(reference).read("curves").to_pandas()
+    for arch_id in ft["arch_id"].unique():
+        def loss(c, f):
+            sel = (c["arch_id"] == arch_id) & (c["seed"] == 0) & (c["stage"] == "synthetic-rte") & (c["name"] == "train_loss")
+            if f is not None:
+                sel &= c["finetune_seed"] == f
+            return c[sel].sort_values("step")["value"].tolist()
+        assert loss(curves, 0) == loss(ref_curves, None)  # seed 0: the draws of a run without fine-tuning seeds
+        assert loss(curves, 1) != loss(curves, 0)
+    bench = load_run(out)
+    assert "synthetic-rte_ft_std" in bench.to_pandas().columns and "synthetic-rte_std" in bench.to_pandas().columns
+    r = target_reliability(bench, "synthetic-rte", n_boot=100)
+    assert np.isfinite(r.finetune_seed_sd) and np.isfinite(r.pretrain_seed_sd)

@@ -99,7 +99,7 @@ def _pack_into(tmp: Path, src: CorpusSource, tok: Any, length: int, max_blocks: 
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(desc=f"pack {src.describe()}", unit="doc")
+        bar = tqdm(desc=f"pack {src.describe()}", unit="doc", disable=None)
 
     def flush() -> None:
         if current:

@@ -29,7 +29,7 @@ from bertbench.loaders.metadata import BenchmarkMetadata
 from bertbench.loaders.nas_api import NasQueries
 
 log = logging.getLogger(__name__)
-SUMMARY_VERSION = "2"  # bump when build_summary changes what it returns: cached summaries are then rebuilt
+SUMMARY_VERSION = "3"  # bump when build_summary changes what it returns: cached summaries are then rebuilt
 
 VIEWS = ("summary", "runs", "curves", "proxies")
 
@@ -44,7 +44,13 @@ class LazyTables(Mapping):
         if name not in self._loaded:
             if name not in self._files:
                 raise KeyError(name)
-            self._loaded[name] = pq.read_table(self._files[name], schema=self._schemas.get(name))
+            try:
+                self._loaded[name] = pq.read_table(self._files[name], schema=self._schemas.get(name))
+            except pa.ArrowInvalid as err:  # an unreadable file (permissions, disk) stays an OSError: the machine's
+                from bertbench.errors import CorruptRelease
+
+                raise CorruptRelease(f"{self._files[name]}: table {name!r} cannot be read ({' '.join(str(err).split())[:200]}); "
+                                     "the file is truncated or corrupt") from err
         return self._loaded[name]
 
     def __iter__(self) -> Iterator[str]:
@@ -283,8 +289,8 @@ class Benchmark(NasQueries):
 
     def __repr__(self) -> str:
         n_arch = self.tables["architectures"].num_rows
-        return (f"Benchmark({self.name!r}, version={self.version!r}, family={self.family!r}, "
-                f"{n_arch} architectures, unit={self.id_column!r}; views: {', '.join(VIEWS)})")
+        return (f"Benchmark({self.name!r}, version={self.version!r}, family={self.family!r}, {len(self)} units "
+                f"(len) of {n_arch} architectures, unit={self.id_column!r}; views: {', '.join(VIEWS)})")
 
     # -- models -----------------------------------------------------------------------------------------------------
     def build_model(self, arch: Any, variant: str | None = None, **kwargs: Any) -> Any:
@@ -308,13 +314,13 @@ def _coerce(series: pd.Series, column: str, value: Any) -> Any:
     compared raises, naming the field, instead of silently matching nothing."""
     if pd.api.types.is_string_dtype(series.dtype) or pd.api.types.is_object_dtype(series.dtype):
         if isinstance(value, bool) or not isinstance(value, (str, int, np.integer)):
-            raise TypeError(f"filter field {column!r} holds strings; got {value!r} ({type(value).__name__})")
+            raise ValueError(f"filter field {column!r} holds strings; got {value!r} ({type(value).__name__})")
         return str(value)
     if pd.api.types.is_numeric_dtype(series.dtype) and isinstance(value, str):
         try:
             return float(value)
         except ValueError:
-            raise TypeError(f"filter field {column!r} holds numbers; got the string {value!r}") from None
+            raise ValueError(f"filter field {column!r} holds numbers; got the string {value!r}") from None
     return value
 
 
@@ -357,6 +363,19 @@ def metric_docs() -> dict[str, dict[str, str]]:
         "val_loss": {"meaning": "final-epoch validation cross-entropy (nats per token)", "direction": "lower"},
         "train_loss": {"meaning": "final-epoch training cross-entropy (nats per token)", "direction": "lower"},
         "test_perplexity": {"meaning": "exp(test_loss)", "direction": "lower"},
-        "loss": {"meaning": "final pretraining loss (generator MLM + 50 x discriminator)", "direction": "lower"},
+        "loss": {"meaning": "pretraining loss of the last training batch (ELECTRA: generator MLM + disc_weight x "
+                          "discriminator)", "direction": "lower"},
+        "pretrain": {"meaning": "the pretraining target: the held-out loss (heldout_mlm_loss for MLM, "
+                              "heldout_disc_loss for ELECTRA; releases before held-out evaluation: the last batch's "
+                              "loss), mean over seeds", "direction": "lower"},
+        "heldout_mlm_loss": {"meaning": "masked-LM loss (nats) on the fixed held-out set", "direction": "lower"},
+        "heldout_disc_loss": {"meaning": "replaced-token-detection loss (nats) on the fixed held-out corruptions",
+                              "direction": "lower"},
+        "heldout_disc_accuracy": {"meaning": "replaced-token-detection accuracy x100 on the fixed held-out "
+                                             "corruptions", "direction": "higher"},
+        "heldout_gen_mlm_loss": {"meaning": "the ELECTRA generator's masked-LM loss (nats) on the fixed held-out set",
+                                 "direction": "lower"},
+        "mlm_loss": {"meaning": "generator masked-LM loss of the last training batch", "direction": "lower"},
+        "disc_loss": {"meaning": "discriminator loss of the last training batch", "direction": "lower"},
         "disc_accuracy": {"meaning": "replaced-token-detection accuracy x100 at the end of pretraining", "direction": "higher"},
     }

@@ -20,6 +20,7 @@ sequence x the 12.8M sequences of the paper recipe's pretraining (100k steps of 
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any
 
@@ -27,6 +28,8 @@ import numpy as np
 import pandas as pd
 
 from bertbench.families import encode_bert, get_family
+
+log = logging.getLogger(__name__)
 
 
 class NasQueries:
@@ -50,9 +53,16 @@ class NasQueries:
         return {str(k): float(v) for k, v in runs.groupby("stage", sort=False)["score"].mean().items()}
 
     def metric_at(self, arch_or_id: Any, stage: str, name: str, step: int, seed: int | None = None) -> float:
-        """The curve ``name`` of ``stage`` at the last logged step <= ``step`` (mean over seeds when None)."""
+        """The curve ``name`` of ``stage`` at the last logged step <= ``step`` (mean over seeds when None); NaN when
+        no point is logged at or before ``step``. An unknown stage or curve name raises KeyError naming those held."""
         unit = self._resolve_ids(arch_or_id)[0]
         c = self._rows_of("curves", unit).to_pandas()
+        stages = sorted(c["stage"].unique())
+        if stage not in stages:
+            raise KeyError(f"stage={stage!r} has no curves for unit {unit} of {self.name}; allowed: {stages}")
+        names = sorted(c.loc[c["stage"] == stage, "name"].unique())
+        if name not in names:
+            raise KeyError(f"curve name={name!r} is not logged for stage {stage!r} of {self.name}; allowed: {names}")
         c = c[(c["stage"] == stage) & (c["name"] == name) & (c["step"] <= step)]
         if seed is not None:
             c = c[c["seed"] == seed]
@@ -60,6 +70,26 @@ class NasQueries:
             return math.nan
         last = c.loc[c.groupby("seed")["step"].idxmax()]
         return float(last["value"].mean())
+
+    def direction(self, column: str) -> str:
+        """"lower" or "higher": which way ``column`` (a summary, runs or metric column) is better. The one source:
+        the benchmark's metric docs, then the name (losses, perplexities and ``pretrain`` are lower-is-better)."""
+        base = column.removesuffix("_std").removesuffix("_ft")
+        doc = (self.metadata.get("metrics", {}) or {}).get(base, {})
+        if doc.get("direction") in ("lower", "higher"):
+            return doc["direction"]
+        lower = base == "pretrain" or base.endswith(("loss", "perplexity", "bits_per_word", "ppl"))
+        return "lower" if lower else "higher"
+
+    def target_warning(self, column: str) -> str | None:
+        """A one-line warning when ``column``'s reliability over seeds is below 0.5 or unknown (once per column;
+        ``bertbench.reliability``); None for columns that are not seed-measured targets."""
+        key = f"_warned:{column}"
+        if key not in self._groups:
+            from bertbench.reliability import reliability_warning
+
+            self._groups[key] = reliability_warning(self, column) if self.id_column == "arch_id" else None
+        return self._groups[key]
 
     def default_target(self) -> tuple[str, str]:
         """(summary column, direction) that ranks this benchmark: the final test loss for RNN logs, else the first
@@ -115,8 +145,11 @@ class NasQueries:
         values = pd.to_numeric(s[metric], errors="coerce").astype(float).where(mask)
         if values.notna().sum() == 0:
             raise ValueError(f"no unit of {self.name} meets the constraints with a value of {metric!r}")
-        lower = self.metadata.get("metrics", {}).get(metric, {}).get("direction") == "lower"
+        lower = self.direction(metric) == "lower"
         idx = values.idxmin() if lower else values.idxmax()
+        warning = self.target_warning(metric)
+        if warning:
+            log.warning("%s", warning)
         return {k: (v.item() if hasattr(v, "item") else v) for k, v in s.loc[idx].to_dict().items()}
 
     # -- encodings and moves ------------------------------------------------------------------------------------------

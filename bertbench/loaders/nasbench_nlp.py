@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -34,7 +35,7 @@ from bertbench.store.schema import run_row, schema_for
 
 DATASETS = ("ptb", "wikitext-2")
 REDUCTIONS = ("none", "mean")
-CONVERTER_VERSION = "4"  # 4: runs.run_hash (schema 1.2), info.json lists the tables
+CONVERTER_VERSION = "5"  # 4: runs.run_hash (schema 1.2), info.json lists the tables; 5: finetune_seed (1.3)
 HPARAMS = ("emsize", "nhid", "nlayers", "dropout", "dropouth", "dropouti", "dropoute", "wdrop", "batch_size", "bptt",
            "lr", "wdecay", "epochs", "eval_batch_size")
 
@@ -126,7 +127,8 @@ def convert(path: Path) -> tuple[dict[str, pa.Table], dict[str, Any]]:
     tables = {
         "architectures": pa.Table.from_pylist(list(archs.values()), schema=schema_for("architectures", "rnn")),
         "runs": pa.Table.from_pylist(runs, schema=schema_for("runs")),
-        "curves": pa.Table.from_pydict(curves, schema=schema_for("curves")),
+        "curves": pa.Table.from_pydict({**curves, "finetune_seed": [None] * len(curves["step"])},
+                                       schema=schema_for("curves")),
         "proxies": schema_for("proxies").empty_table(),
     }
     info = {"datasets": sorted(datasets), "logs": count, "source": str(path),
@@ -219,7 +221,9 @@ def _reduce_mean(tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
     mean = curves.groupby(["arch_id", "stage", "name", "step"], sort=True)["value"].mean().reset_index()
     mean["run_key"] = mean["arch_id"]
     mean["seed"] = 0
-    curve_table = pa.Table.from_pandas(mean[["arch_id", "run_key", "seed", "stage", "step", "name", "value"]],
+    mean["finetune_seed"] = pd.array([None] * len(mean), dtype="Int32")
+    curve_table = pa.Table.from_pandas(mean[["arch_id", "run_key", "seed", "stage", "step", "name", "value",
+                                             "finetune_seed"]],
                                        schema=schema_for("curves"), preserve_index=False)
     return {**tables, "runs": pa.Table.from_pylist(out, schema=schema_for("runs")), "curves": curve_table}
 

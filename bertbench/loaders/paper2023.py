@@ -30,7 +30,7 @@ from bertbench.space import Architecture
 from bertbench.store.schema import architecture_row, proxy_row, run_row, schema_for
 
 log = logging.getLogger(__name__)
-CONVERTER_VERSION = "2023-3"  # 2023-3: runs.run_hash (schema 1.2), info.json. Bump when _convert changes its tables: cached conversions are then redone
+CONVERTER_VERSION = "2023-4"  # 2023-3: runs.run_hash (schema 1.2), info.json; 2023-4: finetune_seed (1.3). Bump when _convert changes its tables: cached conversions are then redone
 
 URL = "https://raw.githubusercontent.com/aaronserianni/training-free-nas/main/data/BERT_benchmark.json"
 SHA256 = "fa2ff7198dcd71e0b8021ed2ace1c221672c33cc56931b6dff31fda3d044784f"

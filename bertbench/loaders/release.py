@@ -28,6 +28,7 @@ def load_release(path: str | os.PathLike[str], verify: bool = False) -> Benchmar
         "family": family,
         "schema_version": manifest["schema_version"],
         "seeds": manifest.get("seeds"),
+        "license": manifest.get("license"),
         "reduction": "summary: mean over ok seeds; runs: one row per (arch, seed, stage)",
         "tasks": tasks,
         "aggregates": [a.name for a in aggregates_for(tasks)] + (["synthetic"] if any(t.startswith("synthetic") for t in tasks) else []),
@@ -37,8 +38,22 @@ def load_release(path: str | os.PathLike[str], verify: bool = False) -> Benchmar
         "default_variant": "as_named",
     }
     metadata["cache_key"] = digest({"release": [manifest["name"], manifest["version"]], "aggregates": metadata["aggregates"],
-                                    "tables": {k: v.get("sha256") for k, v in manifest["tables"].items()}})
+                                    "tables": {k: v.get("sha256") for k, v in manifest["tables"].items()},
+                                    "files": _file_states(path, manifest)})
     return Benchmark(manifest["name"], manifest["version"], family, tables, metadata, id_column="arch_id")
+
+
+def _file_states(path: Path, manifest: dict) -> dict[str, list[int]]:
+    """(size, mtime in ns) of each table file: a cached summary is only reused for the very files it was built from
+    (an edited or replaced table is noticed without hashing it)."""
+    out = {}
+    for name, entry in manifest["tables"].items():
+        try:
+            st = (path / entry["file"]).stat()
+            out[name] = [st.st_size, st.st_mtime_ns]
+        except OSError:
+            out[name] = [-1, -1]
+    return out
 
 
 def digest(obj: object) -> str:

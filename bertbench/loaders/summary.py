@@ -42,6 +42,8 @@ def build_summary(bench: Benchmark) -> pd.DataFrame:
     archs = bench.tables["architectures"].select(arch_cols).to_pandas(types_mapper=pd.ArrowDtype)
     cols = list(dict.fromkeys([unit_col, "arch_id", "seed", "stage", "status", "score", "main_metric"]))
     r = runs.select(cols).to_pandas()
+    r["finetune_seed"] = (runs.column("finetune_seed").to_pandas().fillna(-1).astype(int).to_numpy()
+                          if "finetune_seed" in runs.column_names else -1)
     r[unit_col] = r[unit_col].astype(str)
     if unit_col != idc:
         r = r.rename(columns={unit_col: idc})
@@ -83,16 +85,24 @@ def _unit_status(r: pd.DataFrame, idc: str) -> pd.Series:
 
 
 def _stage_scores(r: pd.DataFrame, idc: str, stages: list[str], index: pd.Index) -> list[pd.Series]:
-    """Per stage: the main score's mean over ok seeds, and its seed std (``<stage>_std``) where a stage has more
-    than one seed somewhere."""
-    by = r[r["status"] == "ok"].groupby([idc, "stage"], sort=False)["score"]
-    mean, std = by.mean().unstack("stage"), by.std().unstack("stage")
+    """Per stage: the main score averaged over ok fine-tuning seeds, then over pretraining seeds; its pretraining-seed
+    std (``<stage>_std``, the std of the per-seed means) where a stage has more than one pretraining seed somewhere,
+    and its fine-tuning-seed std (``<stage>_ft_std``, the mean over pretraining seeds of the std between fine-tuning
+    seeds) where a stage has more than one fine-tuning seed somewhere."""
+    ok = r[r["status"] == "ok"]
+    per_seed = ok.groupby([idc, "stage", "seed"], sort=False)["score"]
+    seed_means, ft_std = per_seed.mean(), per_seed.std().groupby(level=[0, 1], sort=False).mean()
+    by = seed_means.groupby(level=[0, 1], sort=False)
+    mean, std, ft_std = by.mean().unstack("stage"), by.std().unstack("stage"), ft_std.unstack("stage")
     multi = r.groupby(["stage", idc], sort=False)["seed"].nunique().groupby(level="stage").max()
+    multi_ft = r.groupby(["stage", idc, "seed"], sort=False)["finetune_seed"].nunique().groupby(level="stage").max()
     out = []
     for st in stages:
         out.append((mean[st] if st in mean else pd.Series(np.nan, index=index)).rename(st))
         if multi.get(st, 1) > 1:
             out.append((std[st] if st in std else pd.Series(np.nan, index=index)).rename(f"{st}_std"))
+        if multi_ft.get(st, 1) > 1:
+            out.append((ft_std[st] if st in ft_std else pd.Series(np.nan, index=index)).rename(f"{st}_ft_std"))
     return out
 
 

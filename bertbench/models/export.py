@@ -44,7 +44,15 @@ def save_encoder(model_dir: Path, arch: Any, state: dict[str, Any], pad_token_id
     model_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{model_dir.name}.", dir=model_dir.parent))
     try:
-        model.save_pretrained(tmp, safe_serialization=True)
+        from transformers.utils import logging as hf_logging
+
+        bars = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()  # a one-file "Writing model shards" bar per unit is noise in a grid's log
+        try:
+            model.save_pretrained(tmp, safe_serialization=True)
+        finally:
+            if bars:
+                hf_logging.enable_progress_bar()
         for name, text in REMOTE_FILES.items():
             (tmp / name).write_text(text)
         if model_dir.exists():

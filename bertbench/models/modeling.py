@@ -266,6 +266,30 @@ class BertBenchForPreTraining(BertBenchPreTrainedModel):
         self.disc_out = nn.Linear(config.hidden_size, 1)
         self.post_init()
 
+    def generator_mlm(self, input_ids: torch.Tensor, labels: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                      token_type_ids: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The generator's logits at the masked positions (``labels != -100``) and its masked-LM loss."""
+        emb_layer = self.discriminator.embeddings
+        sel = labels != -100
+        gen_h = self.generator.encode(emb_layer(input_ids, token_type_ids), attention_mask).last_hidden_state
+        logits = self.generator_head(gen_h[sel], emb_layer.word_embeddings.weight).float()
+        mlm_loss = F.cross_entropy(logits, labels[sel]) if logits.numel() else gen_h.sum() * 0.0
+        return logits, mlm_loss
+
+    def discriminate(self, disc_ids: torch.Tensor, disc_labels: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                     token_type_ids: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The discriminator's logits on ``disc_ids``, its replaced-token-detection loss against ``disc_labels``
+        (1 = replaced) and its accuracy, both over the attended positions."""
+        emb_layer = self.discriminator.embeddings
+        disc_h = self.discriminator.encode(emb_layer(disc_ids, token_type_ids), attention_mask).last_hidden_state
+        disc_logits = self.disc_out(self.disc_act(self.disc_dense(disc_h))).squeeze(-1).float()
+        weight = torch.ones_like(disc_logits) if attention_mask is None else attention_mask.to(disc_logits.dtype)
+        per_token = F.binary_cross_entropy_with_logits(disc_logits, disc_labels, reduction="none")
+        disc_loss = (per_token * weight).sum() / weight.sum().clamp_min(1.0)
+        with torch.no_grad():
+            acc = (((disc_logits > 0).float() == disc_labels).float() * weight).sum() / weight.sum().clamp_min(1.0)
+        return disc_logits, disc_loss, acc
+
     def forward(
         self,
         input_ids: torch.Tensor,
@@ -274,15 +298,8 @@ class BertBenchForPreTraining(BertBenchPreTrainedModel):
         token_type_ids: torch.Tensor | None = None,
         **kwargs: object,
     ) -> ElectraPretrainingOutput:
-        emb_layer = self.discriminator.embeddings
-        word = emb_layer.word_embeddings.weight
         sel = labels != -100
-        gen_h = self.generator.encode(emb_layer(input_ids, token_type_ids), attention_mask).last_hidden_state
-        logits = self.generator_head(gen_h[sel], word).float()
-        if logits.numel():
-            mlm_loss = F.cross_entropy(logits, labels[sel])
-        else:
-            mlm_loss = gen_h.sum() * 0.0
+        logits, mlm_loss = self.generator_mlm(input_ids, labels, attention_mask, token_type_ids)
         with torch.no_grad():
             u = torch.rand_like(logits).clamp_(1e-9, 1.0 - 1e-9)
             sampled = (logits - torch.log(-torch.log(u))).argmax(-1)
@@ -291,16 +308,7 @@ class BertBenchForPreTraining(BertBenchPreTrainedModel):
             original = input_ids.clone()
             original[sel] = labels[sel]
             disc_labels = (disc_ids != original).float()
-        disc_h = self.discriminator.encode(emb_layer(disc_ids, token_type_ids), attention_mask).last_hidden_state
-        disc_logits = self.disc_out(self.disc_act(self.disc_dense(disc_h))).squeeze(-1).float()
-        if attention_mask is None:
-            weight = torch.ones_like(disc_logits)
-        else:
-            weight = attention_mask.to(disc_logits.dtype)
-        per_token = F.binary_cross_entropy_with_logits(disc_logits, disc_labels, reduction="none")
-        disc_loss = (per_token * weight).sum() / weight.sum().clamp_min(1.0)
-        with torch.no_grad():
-            acc = (((disc_logits > 0).float() == disc_labels).float() * weight).sum() / weight.sum().clamp_min(1.0)
+        disc_logits, disc_loss, acc = self.discriminate(disc_ids, disc_labels, attention_mask, token_type_ids)
         return ElectraPretrainingOutput(
             loss=mlm_loss + self.disc_weight * disc_loss,
             mlm_loss=mlm_loss,

@@ -8,6 +8,7 @@ direction), and bootstrap 95 % intervals of tau and rho. A ``params`` row is alw
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 from pathlib import Path
@@ -21,6 +22,8 @@ from scipy import stats
 from bertbench.families import get_family
 from bertbench.proxies.inputs import ProxySeeds, default_batch
 from bertbench.store.schema import proxy_row, schema_for
+
+log = logging.getLogger(__name__)
 
 
 def precision_at_top(proxy: np.ndarray, target: np.ndarray, frac: float, proxy_higher: bool, target_higher: bool
@@ -177,7 +180,7 @@ def _run_jobs(jobs: list[tuple], processes: int, progress: bool, desc: str) -> A
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(jobs), desc=desc, unit="arch")
+        bar = tqdm(total=len(jobs), desc=desc, unit="arch", disable=None)
     try:
         if processes > 1:
             import multiprocessing as mp
@@ -195,6 +198,21 @@ def _run_jobs(jobs: list[tuple], processes: int, progress: bool, desc: str) -> A
     finally:
         if bar is not None:
             bar.close()
+
+
+def _add_ceiling(bench: Any, target: str, corr: pd.DataFrame) -> None:
+    """Add the target's reliability over seeds and the Kendall tau it allows (``tau_ceiling``: no proxy can rank the
+    architectures better than the target reproduces itself) to ``corr``; warn when it is below 0.5 or unknown."""
+    from bertbench.reliability import column_reliability
+    from bertbench.stats import tau_from_reliability
+
+    r = column_reliability(bench, target) if bench.id_column == "arch_id" else None
+    rel = r.reliability if r is not None else float("nan")
+    corr["target_reliability"] = rel
+    corr["tau_ceiling"] = tau_from_reliability(np.sqrt(rel)) if np.isfinite(rel) else float("nan")
+    warning = bench.target_warning(target)
+    if warning:
+        log.warning("%s", warning)
 
 
 def evaluate(bench: Any, names: list[str] | None = None, n: int | None = None, seed: int | ProxySeeds = 0,
@@ -220,9 +238,7 @@ def evaluate(bench: Any, names: list[str] | None = None, n: int | None = None, s
         table = score_benchmark(bench, names, n=n, seed=seed, variant=variant, **score_kwargs)
     wide = table.to_pandas().pivot_table(index="arch_id", columns="proxy", values="value", aggfunc="first",
                                          dropna=False)
-    tgt, tdir = (target, "higher") if target else bench.default_target()
-    if target is not None:
-        tdir = bench.metadata.get("metrics", {}).get(target, {}).get("direction", "higher")
+    tgt, tdir = (target, bench.direction(target)) if target else bench.default_target()
     summary = bench.to_pandas()
     per_arch = summary.groupby("arch_id")[tgt].mean() if tgt in summary else pd.Series(dtype=float)
     wide = wide.join(per_arch.astype(float), how="left")
@@ -232,6 +248,7 @@ def evaluate(bench: Any, names: list[str] | None = None, n: int | None = None, s
                              seed=ProxySeeds.of(seed).bootstrap)
     corr.insert(1, "target", tgt)
     corr.insert(2, "direction", [directions[p] for p in corr["proxy"]])
+    _add_ceiling(bench, tgt, corr)
     if out is not None:
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)

@@ -20,9 +20,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from bertbench.card import SEED_PAPER_BIBTEX
 from bertbench.env import atomic_dir, package_version
 from bertbench.errors import CorruptRelease, IncompleteRun, ReleaseExists, RunMismatch
+from bertbench.licenses import LICENSES, SEED_PAPER_BIBTEX
 from bertbench.store.schema import SCHEMA_VERSION, TABLES, schema_for, version_tuple
 from bertbench.store.writer import ResultWriter
 
@@ -51,8 +51,8 @@ def collect_tables(run_dir: Path) -> dict[str, pa.Table]:
     w = ResultWriter(run_dir)
     return {
         "architectures": _sorted(w.read("architectures"), ["arch_id"]),
-        "runs": _sorted(w.read("runs"), ["arch_id", "seed", "stage"]),
-        "curves": _sorted(w.read("curves"), ["arch_id", "seed", "stage", "name", "step"]),
+        "runs": _sorted(w.read("runs"), ["arch_id", "seed", "stage", "finetune_seed"]),
+        "curves": _sorted(w.read("curves"), ["arch_id", "seed", "stage", "finetune_seed", "name", "step"]),
         "proxies": _sorted(w.read("proxies"), ["arch_id", "proxy", "variant", "seed"]),
     }
 
@@ -62,10 +62,14 @@ def missing_results(run_info: dict[str, Any], runs: pa.Table) -> list[str]:
     from bertbench.store.writer import result_name
 
     identity = run_info.get("identity") or {}
-    stages = ["pretrain", *identity.get("tasks", [])]
-    done = {result_name(a, s, st) for a, s, st in zip(runs.column("arch_id").to_pylist(), runs.column("seed").to_pylist(),
-                                                      runs.column("stage").to_pylist())}
-    return [k for a, s in run_info.get("units", []) for k in (result_name(a, s, st) for st in stages) if k not in done]
+    ft_seeds = ((identity.get("recipe") or {}).get("finetune") or {}).get("seeds") or [0]
+    stages = [("pretrain", None), *((t, f) for t in identity.get("tasks", []) for f in ft_seeds)]
+    ft = runs.column("finetune_seed").to_pylist() if "finetune_seed" in runs.column_names else [None] * runs.num_rows
+    done = {result_name(a, s, st, f) for a, s, st, f in zip(runs.column("arch_id").to_pylist(),
+                                                             runs.column("seed").to_pylist(),
+                                                             runs.column("stage").to_pylist(), ft)}
+    return [k for a, s in run_info.get("units", []) for k in (result_name(a, s, st, f) for st, f in stages)
+            if k not in done]
 
 
 def _copy_models(run_dir: Path, dest: Path) -> dict[str, dict[str, str]]:
@@ -96,7 +100,7 @@ def commit(
 ) -> Path:
     """Build ``out/NAME-VERSION`` from the shards of ``run_dir``; refuse to overwrite an existing version.
 
-    ``license`` (a Hub license id, ``bertbench.card.LICENSES``) is required: none of a run's sources implies one for
+    ``license`` (a Hub license id, ``bertbench.licenses.LICENSES``) is required: none of a run's sources implies one for
     the derived scores (the synthetic suite is the user's to license; GLUE tasks and corpora keep their own
     licenses, which the card lists). ``models=True`` also copies the run's trained encoders (``models/``, transformers
     folders) into the release. A run is committed only when every unit its run.json plans has its pretraining and
@@ -150,8 +154,6 @@ def commit(
 
 
 def _check_release_fields(name: str, version: str, license: str | None) -> None:
-    from bertbench.card import LICENSES
-
     if license is None:
         raise ValueError(f"license is required (the run's data sources do not imply one); allowed: {list(LICENSES)}")
     if str(license).lower() not in LICENSES:

@@ -17,11 +17,11 @@ from typing import Any
 import pyarrow as pa
 
 #: Bump the minor version for added columns, the major version for changed or removed ones.
-SCHEMA_VERSION = "1.2"  # 1.1: proxies.loss, proxies.status "unstable"; 1.2: runs.run_hash
+SCHEMA_VERSION = "1.3"  # 1.1: proxies.loss, proxies.status "unstable"; 1.2: runs.run_hash; 1.3: finetune_seed
 
 #: Columns each minor version added (at the end of its table): a release of an older schema lacks them, and
 #: reading it gives nulls there.
-ADDED_IN = {"1.2": {"runs": ("run_hash",)}}
+ADDED_IN = {"1.2": {"runs": ("run_hash",)}, "1.3": {"runs": ("finetune_seed",), "curves": ("finetune_seed",)}}
 
 STATUSES = ("ok", "failed", "diverged")
 
@@ -81,6 +81,8 @@ RUNS = _schema(
         ("error", pa.string(), "error text for failed / diverged runs, else null"),
         ("run_hash", pa.string(), "identity of the run that trained it (run.json identity_sha256[:16]: recipe, grid, "
                                   "tasks, data): one hash = one recipe; null for benchmarks bertbench did not train"),
+        ("finetune_seed", pa.int32(), "fine-tuning seed of a task row (each pretrained encoder is fine-tuned once per "
+                                      "recipe finetune.seeds); null for pretraining rows and releases before 1.3"),
     ]
 )
 
@@ -92,7 +94,8 @@ CURVES = _schema(
         ("stage", pa.string(), "as in runs"),
         ("step", pa.int64(), "optimizer step (or epoch for per-epoch logs)"),
         ("name", pa.string(), "curve name, e.g. train_loss, val_loss, test_loss, lr"),
-        ("value", pa.float64(), "value at that step (NaN where the run diverged)"),
+        ("value", pa.float64(), "value at that step (NaN where it was not finite)"),
+        ("finetune_seed", pa.int32(), "fine-tuning seed of a task curve; null for pretraining curves"),
     ]
 )
 
@@ -163,7 +166,7 @@ PROXY_STATUSES = ("ok", "failed", "unstable")
 def run_row(arch_id: str, run_key: str, seed: int, stage: str, status: str, main_metric: str,
             metrics: Mapping[str, float], *, steps: int | None = None, tokens: int | None = None,
             wall_seconds: float | None = None, device: str | None = None, error: str | None = None,
-            run_hash: str | None = None) -> dict[str, Any]:
+            run_hash: str | None = None, finetune_seed: int | None = None) -> dict[str, Any]:
     """One ``runs`` row. ``status`` in STATUSES; unless it is "ok" every metric and the score are NaN (never 0);
     ``score`` is ``metrics[main_metric]`` (NaN when absent, e.g. a stage that ranks nothing: ``main_metric=""``)."""
     if status not in STATUSES:
@@ -173,14 +176,17 @@ def run_row(arch_id: str, run_key: str, seed: int, stage: str, status: str, main
     return {"arch_id": arch_id, "run_key": run_key, "seed": int(seed), "stage": stage, "status": status,
             "main_metric": main_metric, "score": values.get(main_metric, math.nan) if main_metric else math.nan,
             "metrics": metrics_list(values), "steps": steps, "tokens": tokens, "wall_seconds": wall_seconds,
-            "device": device, "error": error, "run_hash": run_hash}
+            "device": device, "error": error, "run_hash": run_hash,
+            "finetune_seed": None if finetune_seed is None else int(finetune_seed)}
 
 
 def curve_rows(arch_id: str, run_key: str, seed: int, stage: str,
-               points: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+               points: Iterable[Mapping[str, Any]], finetune_seed: int | None = None) -> list[dict[str, Any]]:
     """``curves`` rows of one run from its points ({step, name, value})."""
+    fs = None if finetune_seed is None else int(finetune_seed)
     return [{"arch_id": arch_id, "run_key": run_key, "seed": int(seed), "stage": stage, "step": int(p["step"]),
-             "name": p["name"], "value": float(p["value"]) if p["value"] is not None else math.nan} for p in points]
+             "name": p["name"], "value": float(p["value"]) if p["value"] is not None else math.nan,
+             "finetune_seed": fs} for p in points]
 
 
 def proxy_row(arch_id: str, proxy: str, variant: str, seed: int, *, batch_size: int | None, seq_len: int | None,

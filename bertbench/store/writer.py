@@ -19,10 +19,12 @@ import pyarrow.parquet as pq
 from bertbench.store.schema import schema_for
 
 
-def result_name(arch_id: str, seed: int, stage: str) -> str:
+def result_name(arch_id: str, seed: int, stage: str, finetune_seed: int | None = None) -> str:
+    """``<arch_id>__s<seed>__<stage>``, and ``__f<k>`` after it for a fine-tuning seed k > 0 (seed 0 keeps the name
+    results had before fine-tuning seeds existed, so older run folders resume)."""
     if "__" in stage or "/" in stage:
         raise ValueError(f"stage={stage!r} must not contain '__' or '/'")
-    return f"{arch_id}__s{seed}__{stage}"
+    return f"{arch_id}__s{seed}__{stage}" + (f"__f{finetune_seed}" if finetune_seed else "")
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

@@ -66,3 +66,27 @@ def portable_data(data: Any, tasks: Iterable[str]) -> dict[str, str]:
         files = [f for t in tasks for f in _tree(root / DIRS.get(t, t)) if f.exists()]
         out["task_source"] = content_name(root.resolve().name, root, files)
     return out
+
+
+def run_data_files(data: Any, tasks: Iterable[str], run_dir: Path) -> dict[str, str]:
+    """sha256 of every local file a run reads (its run.json ``files_sha256``): the corpus, each task's folder and the
+    run's own tokenizer (``run_dir/tokenizer``)."""
+    from bertbench.data.glue import DIRS
+    from bertbench.data.sources import parse_source
+
+    out: dict[str, str] = {}
+    src = parse_source(data.corpus)
+    if src.kind in ("zip", "text"):
+        p = Path(src.path)
+        for f in sorted(p.rglob("*.txt")) if p.is_dir() else [p]:
+            out[f"corpus/{f.relative_to(p) if p.is_dir() else f.name}"] = file_sha256(f)
+    if data.task_source not in ("hub", "synthetic"):
+        for task in tasks:
+            folder = Path(data.task_source) / DIRS.get(task, task)
+            for f in sorted(folder.iterdir()) if folder.is_dir() else []:
+                if f.is_file():
+                    out[f"tasks/{folder.name}/{f.name}"] = file_sha256(f)
+    tok = run_dir / "tokenizer"
+    for f in sorted(tok.iterdir()) if tok.is_dir() else []:
+        out[f"tokenizer/{f.name}"] = file_sha256(f)
+    return out

@@ -77,10 +77,13 @@ def layer_scales(model: BertBenchForSequenceClassification, decay: float, depth:
 
 def finetune(arch: Architecture, task: TaskSpec, data: Any, tokenizer: Any, recipe: FinetuneRecipe, seed: int,
              accelerator: Any, encoder_state: dict[str, torch.Tensor] | None, config: dict[str, Any] | None = None,
-             ranks: RankSlice = RankSlice(), progress: bool = True) -> FinetuneOutcome:
-    """Fine-tune ``arch`` (initialised from ``encoder_state``, or from scratch when None) on ``task``; evaluate."""
+             ranks: RankSlice = RankSlice(), progress: bool = True, finetune_seed: int = 0) -> FinetuneOutcome:
+    """Fine-tune ``arch`` (initialised from ``encoder_state``, or from scratch when None) on ``task``; evaluate.
+    ``seed`` is the pretraining seed; ``finetune_seed`` draws the head, the batch order and dropout (0: as before
+    fine-tuning seeds existed)."""
     t0 = time.perf_counter()
-    torch.manual_seed(derive_seed(arch.arch_id, seed, task.name))
+    key = task.name if not finetune_seed else f"{task.name}#f{finetune_seed}"
+    torch.manual_seed(derive_seed(arch.arch_id, seed, key))
     model, opt = _build(arch, task, tokenizer, recipe, encoder_state, config)
     rows = _train_rows(task, data["train"], tokenizer, recipe)
     n, bs = len(rows), recipe.batch_size
@@ -95,17 +98,17 @@ def finetune(arch: Architecture, task: TaskSpec, data: Any, tokenizer: Any, reci
     if progress and accelerator.is_local_main_process:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=total, desc=f"{task.name} {arch.arch_id}", unit="step", leave=False)
+        bar = tqdm(total=total, desc=f"{key} {arch.arch_id}", unit="step", leave=False, disable=None)
     status, error, step = "ok", None, 0
     model.train()
     try:
         while step < total:
             epoch = step // steps_per_epoch
-            perm = np.random.default_rng(derive_seed(arch.arch_id, seed, task.name, "epoch", epoch)).permutation(n)
+            perm = np.random.default_rng(derive_seed(arch.arch_id, seed, key, "epoch", epoch)).permutation(n)
             for b in range(min(steps_per_epoch, total - step)):
                 local = np.array_split(perm[b * bs:(b + 1) * bs], ranks.world)[ranks.rank]
                 batch = collate([rows[i] for i in local], tokenizer.pad_token_id, task.is_regression)
-                torch.manual_seed(derive_seed(arch.arch_id, seed, task.name, "step", step))
+                torch.manual_seed(derive_seed(arch.arch_id, seed, key, "step", step))
                 loss = _train_step(model, opt, sched, accelerator, batch, recipe.clip, step)
                 step += 1
                 if step % max(1, total // 10) == 0 or step == total:

@@ -38,6 +38,7 @@ from bertbench.models.export import load_encoder_state, save_encoder
 from bertbench.store.schema import architecture_row, curve_rows, run_row
 from bertbench.store.writer import ResultWriter, result_name
 from bertbench.training.common import RankSlice, device_summary, make_accelerator, set_threads
+from bertbench.training.data_identity import run_data_files
 from bertbench.training.finetune import finetune
 from bertbench.training.pretrain import pretrain
 from bertbench.training.recipe import Recipe
@@ -45,10 +46,9 @@ from bertbench.training.run_info import StageResult, identity_sha256, record_inv
 from bertbench.training.work_split import Unit, units_for_worker, worker_position
 
 log = logging.getLogger(__name__)
+progress_log = logging.getLogger("bertbench.progress")  # shown by the CLI at INFO: one line per unit off a terminal
 DIST_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", "GROUP_RANK",
             "ROLE_RANK", "ROLE_WORLD_SIZE", "TORCHELASTIC_RUN_ID", "ACCELERATE_USE_CPU")
-
-
 
 
 class GridRunner:
@@ -69,7 +69,7 @@ class GridRunner:
         self.retry_failed = retry_failed
         self.index, self.count = worker_position(worker_index, num_workers)
         self.writer = ResultWriter(self.run_dir)
-        self._tokenizer = self._corpus = None
+        self._tokenizer = self._corpus = self._heldout = None
         self._task_data: dict[str, Any] = {}
 
     # -- data (loaded lazily, once per process) -------------------------------------------------------------------
@@ -82,38 +82,22 @@ class GridRunner:
                                             self.run_dir / "tokenizer")
         return self._tokenizer
 
-    def data_files(self) -> dict[str, str]:
-        """sha256 of every local file the run reads: the corpus, each task's folder, the run's own tokenizer."""
-        from bertbench.data.glue import DIRS
-        from bertbench.data.sources import parse_source
-        from bertbench.training.data_identity import file_sha256
-
-        out: dict[str, str] = {}
-        src = parse_source(self.recipe.data.corpus)
-        if src.kind in ("zip", "text"):
-            p = Path(src.path)
-            for f in sorted(p.rglob("*.txt")) if p.is_dir() else [p]:
-                out[f"corpus/{f.relative_to(p) if p.is_dir() else f.name}"] = file_sha256(f)
-        source = self.recipe.data.task_source
-        if source not in ("hub", "synthetic"):
-            for task in self.tasks:
-                folder = Path(source) / DIRS.get(task, task)
-                for f in sorted(folder.iterdir()) if folder.is_dir() else []:
-                    if f.is_file():
-                        out[f"tasks/{folder.name}/{f.name}"] = file_sha256(f)
-        tok = self.run_dir / "tokenizer"
-        for f in sorted(tok.iterdir()) if tok.is_dir() else []:
-            out[f"tokenizer/{f.name}"] = file_sha256(f)
-        return out
-
     @property
     def corpus(self) -> Any:
         if self._corpus is None:
             from bertbench.data.corpus import pack
+            from bertbench.training.heldout import prepare_heldout
 
-            self._corpus = pack(self.recipe.data.corpus, self.tokenizer, self.recipe.pretrain.seq_len,
-                                progress=self.progress)
+            packed = pack(self.recipe.data.corpus, self.tokenizer, self.recipe.pretrain.seq_len, progress=self.progress)
+            self._corpus, self._heldout = prepare_heldout(self.recipe.data.corpus, packed, self.tokenizer,
+                                                          self.recipe.pretrain, self.progress)
         return self._corpus
+
+    @property
+    def heldout(self) -> Any:
+        """The fixed held-out evaluation set (``training/heldout.py``), or None when the recipe has none."""
+        _ = self.corpus
+        return self._heldout
 
     def task_data(self, name: str) -> Any:
         if name not in self._task_data:
@@ -201,8 +185,9 @@ class GridRunner:
             "recipe": self.recipe.to_dict(),
             "data": {"corpus": self.recipe.data.corpus, "tokenizer": self.recipe.data.tokenizer,
                      "task_source": self.recipe.data.task_source, "task_revision": self.recipe.data.task_revision,
-                     "tasks": list(self.tasks), "files_sha256": self.data_files(),
-                     "tokenizer_vocab_size": len(self.tokenizer)},
+                     "tasks": list(self.tasks), "files_sha256": run_data_files(self.recipe.data, self.tasks, self.run_dir),
+                     "tokenizer_vocab_size": len(self.tokenizer),
+                     "heldout": self.heldout.describe() if self.heldout is not None else None},
             "parallel": self.parallel,
             "hardware": self._hardware(accelerator),
             "caveats": (["Trained on the embedded synthetic corpus and tasks: scores are not GLUE."]
@@ -270,7 +255,7 @@ class GridRunner:
         if self.progress and accelerator.is_local_main_process:
             from tqdm.auto import tqdm
 
-            bar = tqdm(total=len(units), desc=f"grid worker {self.index}/{self.count}", unit="arch")
+            bar = tqdm(total=len(units), desc=f"grid worker {self.index}/{self.count}", unit="arch", disable=None)
         dev = device_summary(accelerator)
         started, env = time.time(), self._hardware(accelerator)
         for unit, own in [(u, True) for u in units] + [(u, False) for u in others]:
@@ -288,13 +273,18 @@ class GridRunner:
             if bar is not None and (own or mine):
                 bar.total += 0 if own else 1  # a unit taken over from another worker's share
                 bar.update(1)
+            if mine and self.progress and (bar is None or bar.disable):  # not a terminal: one line per unit
+                progress_log.info("worker %d/%d: %s seed %d done (%d results written so far)", self.index, self.count,
+                                  unit.arch.arch_id, unit.seed, counts["written"])
         if bar is not None:
             bar.close()
         return counts
 
-    def _result_keys(self, unit: Unit) -> dict[str, str]:
-        """{stage: result file name} of every stage of ``unit``."""
-        return {stage: result_name(unit.arch.arch_id, unit.seed, stage) for stage in ("pretrain", *self.tasks)}
+    def _result_keys(self, unit: Unit) -> dict[tuple[str, int | None], str]:
+        """{(stage, fine-tuning seed): result file name} of every stage of ``unit`` (pretraining: seed None)."""
+        a, s = unit.arch.arch_id, unit.seed
+        return {("pretrain", None): result_name(a, s, "pretrain"),
+                **{(t, f): result_name(a, s, t, f) for t in self.tasks for f in self.recipe.finetune.seeds}}
 
     def _unit_done(self, unit: Unit) -> bool:
         return all(self._done(k) for k in self._result_keys(unit).values())
@@ -312,27 +302,30 @@ class GridRunner:
             return
         model_dir = self.run_dir / "models" / f"{arch.arch_id}__s{seed}"
         state = load_encoder_state(model_dir)
-        if state is None and self._done(keys["pretrain"]) and self._status_of(keys["pretrain"]) == "ok" and writes:
+        pre_key = keys[("pretrain", None)]
+        if state is None and self._done(pre_key) and self._status_of(pre_key) == "ok" and writes:
             # The encoder is gone (a folder copied without models/): every result of a unit must come from one
             # encoder, so the unit is trained again whole, not finished with a second pretraining.
             log.warning("%s seed %d: saved encoder missing; the unit is trained again from pretraining",
                         arch.arch_id, seed)
             for key in keys.values():
                 self.writer.remove_result(key)
-        if not self._done(keys["pretrain"]) or state is None:
+        if not self._done(pre_key) or state is None:
             result, state = self._pretrain(unit, accelerator, ranks)
             if writes:
                 if state is not None:  # a transformers folder: `bertbench export-model` hands it out
                     save_encoder(model_dir, arch, state, pad_token_id=self.tokenizer.pad_token_id)
-                self._write(keys["pretrain"], unit, "pretrain", "loss", result, dev)
+                self._write(pre_key, unit, "pretrain", self._pretrain_target, result, dev)
                 shutil.rmtree(self.run_dir / "checkpoints" / f"{arch.arch_id}__s{seed}", ignore_errors=True)
                 counts["written"] += 1
             pre_status = result.status
         else:  # the pretraining result and its encoder are reused: counted as already present
-            pre_status = self._status_of(keys["pretrain"])
+            pre_status = self._status_of(pre_key)
             counts["skipped"] += 1
-        for task_name in self.tasks:
-            if self._done(keys[task_name]):
+        for (task_name, ft_seed), key in keys.items():
+            if task_name == "pretrain":
+                continue
+            if self._done(key):
                 counts["skipped"] += 1
                 continue
             task = get_task(task_name)
@@ -344,9 +337,9 @@ class GridRunner:
                     lambda task=task: StageResult.of(finetune(
                         arch, task, self.task_data(task.name), self.tokenizer, self.recipe.finetune, seed, accelerator,
                         state, config={"hidden_dropout_prob": self.recipe.pretrain.dropout}, ranks=ranks,
-                        progress=self.progress)))[0]
+                        progress=self.progress, finetune_seed=ft_seed)))[0]
             if writes:
-                self._write(keys[task_name], unit, task_name, task.main_metric, result, dev)
+                self._write(key, unit, task_name, task.main_metric, result, dev, ft_seed)
                 counts["written"] += 1
 
     def _pretrain(self, unit: Unit, accelerator: Any, ranks: RankSlice) -> tuple[StageResult, dict | None]:
@@ -356,10 +349,17 @@ class GridRunner:
         def train() -> tuple[StageResult, dict | None]:
             out = pretrain(arch, self.recipe.pretrain, self.corpus, self.tokenizer, seed, accelerator,
                            ckpt_dir=self.run_dir / "checkpoints" / f"{arch.arch_id}__s{seed}", ranks=ranks,
-                           progress=self.progress)
+                           progress=self.progress, heldout=self.heldout)
             return StageResult.of(out), out.encoder_state
 
         return self._guarded(f"pretraining {arch.arch_id} seed {seed}", ["loss"], train)
+
+    @property
+    def _pretrain_target(self) -> str:
+        """The main metric of pretraining rows: the held-out loss of the objective, else the last batch's loss."""
+        from bertbench.training.heldout import TARGET
+
+        return TARGET[self.recipe.pretrain.objective] if self.heldout is not None else "loss"
 
     @staticmethod
     def _guarded(what: str, metric_names: list[str], train: Any) -> tuple[StageResult, dict | None]:
@@ -375,12 +375,13 @@ class GridRunner:
             log.error("%s failed: %s", what, err)
             return StageResult.failed(metric_names, f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=3)}"), None
 
-    def _write(self, key: str, unit: Unit, stage: str, main_metric: str, result: StageResult, dev: str) -> None:
+    def _write(self, key: str, unit: Unit, stage: str, main_metric: str, result: StageResult, dev: str,
+               finetune_seed: int | None = None) -> None:
         aid = unit.arch.arch_id
         row = run_row(aid, aid, unit.seed, stage, result.status, main_metric, result.metrics, steps=result.steps,
                       tokens=result.tokens, wall_seconds=result.seconds, device=dev, error=result.error,
-                      run_hash=self.run_hash)
-        self.writer.write_result(key, [row], curve_rows(aid, aid, unit.seed, stage, result.curves))
+                      run_hash=self.run_hash, finetune_seed=finetune_seed)
+        self.writer.write_result(key, [row], curve_rows(aid, aid, unit.seed, stage, result.curves, finetune_seed))
 
     def _done(self, key: str) -> bool:
         """A result exists (and, with ``retry_failed``, is not a recorded failure)."""
@@ -388,14 +389,14 @@ class GridRunner:
             return False
         return not (self.retry_failed and self._status_of(key) == "failed")
 
-    def _clean_unit(self, arch_id: str, seed: int, keys: dict[str, str]) -> None:
+    def _clean_unit(self, arch_id: str, seed: int, keys: dict[tuple[str, int | None], str]) -> None:
         """Litter of killed runs of this unit (safe: the caller holds the unit's claim): orphan temp result files,
         and the checkpoints once its pretraining result exists."""
         unit = f"{arch_id}__s{seed}__"
         for table in ("runs", "curves"):
             for tmp in (self.run_dir / "shards" / table).glob(f".{unit}*.tmp"):
                 tmp.unlink(missing_ok=True)
-        if self.writer.done(keys["pretrain"]):
+        if self.writer.done(keys[("pretrain", None)]):
             shutil.rmtree(self.run_dir / "checkpoints" / f"{arch_id}__s{seed}", ignore_errors=True)
 
     # -- helpers --------------------------------------------------------------------------------------------------

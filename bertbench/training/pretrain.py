@@ -25,6 +25,8 @@ import torch
 from bertbench.models import build_model
 from bertbench.space import Architecture
 from bertbench.training.common import Diverged, RankSlice, derive_seed, finite, linear_schedule, param_groups
+from bertbench.training.heldout import HeldoutSet, heldout_scores
+from bertbench.training.masking import mask_tokens
 from bertbench.training.recipe import PretrainRecipe
 
 log = logging.getLogger(__name__)
@@ -42,33 +44,6 @@ class PretrainOutcome:
     encoder_state: dict[str, torch.Tensor] | None = None
 
 
-def mask_tokens(blocks: torch.Tensor, gen: torch.Generator, tokenizer: Any, recipe: PretrainRecipe
-                ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Choose ``mask_prob`` of the non-special tokens (at most ``max_predictions`` per row) with ``gen``.
-    ELECTRA: 85 % of them become [MASK], 15 % stay; MLM: 80 % [MASK], 10 % random token, 10 % stay.
-    Returns (input_ids, labels) with labels = original ids at chosen positions, -100 elsewhere."""
-    special = torch.tensor([tokenizer.cls_token_id, tokenizer.sep_token_id, tokenizer.pad_token_id])
-    cand = ~torch.isin(blocks, special)
-    n_cand = cand.sum(1)
-    max_pred = recipe.max_predictions or int((recipe.mask_prob + 0.005) * blocks.shape[1])
-    k = torch.clamp((n_cand.float() * recipe.mask_prob).round().long(), min=1, max=max_pred)
-    scores = torch.rand(blocks.shape, generator=gen)
-    scores[~cand] = -1.0
-    order = scores.argsort(dim=1, descending=True)
-    rank = torch.empty_like(order)
-    rank.scatter_(1, order, torch.arange(blocks.shape[1]).expand_as(order).contiguous())
-    chosen = (rank < k[:, None]) & cand
-    labels = torch.where(chosen, blocks, torch.full_like(blocks, -100))
-    inputs = blocks.clone()
-    u = torch.rand(blocks.shape, generator=gen)
-    mask_frac = 0.85 if recipe.objective == "electra" else 0.8
-    inputs[chosen & (u < mask_frac)] = tokenizer.mask_token_id
-    if recipe.objective == "mlm":
-        rand = chosen & (u >= 0.8) & (u < 0.9)
-        inputs[rand] = torch.randint(len(tokenizer), blocks.shape, generator=gen)[rand]
-    return inputs, labels
-
-
 def _latest_checkpoint(ckpt_dir: Path) -> tuple[Path, int] | None:
     found = []
     for p in ckpt_dir.glob("step-*"):
@@ -82,10 +57,12 @@ def _latest_checkpoint(ckpt_dir: Path) -> tuple[Path, int] | None:
 
 def pretrain(arch: Architecture, recipe: PretrainRecipe, corpus: Any, tokenizer: Any, seed: int, accelerator: Any,
              ckpt_dir: Path | None = None, ranks: RankSlice = RankSlice(), progress: bool = True,
-             stop_after: int | None = None, vocab_size: int | None = None) -> PretrainOutcome:
+             stop_after: int | None = None, vocab_size: int | None = None, heldout: HeldoutSet | None = None
+             ) -> PretrainOutcome:
     """Pretrain ``arch``; returns status, final metrics, curves and the discriminator (encoder) state dict.
     ``stop_after``: stop (as if killed) after that many steps -- for tests of resume. ``vocab_size``: embedding rows
-    when larger than the tokenizer's (e.g. the paper's 30,522)."""
+    when larger than the tokenizer's (e.g. the paper's 30,522). ``heldout``: the fixed evaluation set, scored every
+    ``recipe.heldout_interval`` steps and at the end (curves and final metrics ``heldout_*``; ``training/heldout.py``)."""
     t0 = time.perf_counter()
     s = derive_seed(arch.arch_id, seed, "pretrain")
     head = "electra" if recipe.objective == "electra" else "mlm"
@@ -107,7 +84,7 @@ def pretrain(arch: Architecture, recipe: PretrainRecipe, corpus: Any, tokenizer:
     if progress and accelerator.is_local_main_process:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=recipe.steps, initial=start, desc=f"pretrain {arch.arch_id}", unit="step", leave=False)
+        bar = tqdm(total=recipe.steps, initial=start, desc=f"pretrain {arch.arch_id}", unit="step", leave=False, disable=None)
     model.train()
     status, error = "ok", None
     done = start
@@ -121,6 +98,12 @@ def pretrain(arch: Architecture, recipe: PretrainRecipe, corpus: Any, tokenizer:
                 first_loss = last["loss"]
             if done % recipe.log_every == 0 or done == recipe.steps:
                 curves += _curve_points(last, sched.get_last_lr()[0], done, head)
+            if heldout is not None and (done % recipe.heldout_interval == 0 or done == recipe.steps):
+                scores = heldout_scores(accelerator.unwrap_model(model), heldout, recipe.objective,
+                                        accelerator.device, ranks, accelerator.reduce)
+                curves += [{"step": done, "name": k, "value": v} for k, v in scores.items()]
+                if done == recipe.steps:
+                    last.update(scores)
                 if bar is not None:
                     bar.set_postfix(loss=f"{last['loss']:.3f}", tok_s=f"{(done - start) * recipe.batch_size * recipe.seq_len / (time.perf_counter() - t0):.0f}")
             if bar is not None:
@@ -232,6 +215,7 @@ def _final(model: Any, accelerator: Any, last: dict[str, float], head: str, stat
     if head == "electra":
         metrics.update(mlm_loss=last.get("mlm_loss", math.nan), disc_loss=last.get("disc_loss", math.nan),
                        disc_accuracy=last.get("disc_accuracy", math.nan))
+    metrics.update({k: v for k, v in last.items() if k.startswith("heldout_")})
     if status != "ok":
         metrics = {k: math.nan for k in metrics}
     unwrapped = accelerator.unwrap_model(model)

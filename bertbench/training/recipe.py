@@ -23,7 +23,10 @@ class PretrainRecipe:
     tokens. AdamW (no weight decay on LayerNorm and biases), linear warm-up for ``warmup_steps`` then linear decay to 0,
     global-norm clipping at ``clip``. ``max_predictions``: masked positions per sequence at most (ELECTRA:
     int((mask_prob + 0.005) x seq_len)). ``diverge_factor``: a run whose final loss is above this multiple of its
-    first step's loss is recorded ``diverged`` (NaN scores), like a NaN/inf loss; 0 disables the check."""
+    first step's loss is recorded ``diverged`` (NaN scores), like a NaN/inf loss; 0 disables the check.
+    ``heldout_tokens``: size of the fixed held-out evaluation set (``training/heldout.py``; the corpus's validation
+    split, or a slice held out of it), 0 for none; it is scored every ``heldout_every`` steps (None: at each
+    ``log_every``) and at the end, and its loss is the pretraining target (lower is better)."""
 
     objective: str = "electra"
     steps: int = 100_000
@@ -44,6 +47,12 @@ class PretrainRecipe:
     log_every: int = 100
     dropout: float = 0.1
     diverge_factor: float = 2.0
+    heldout_tokens: int = 131_072
+    heldout_every: int | None = None
+
+    @property
+    def heldout_interval(self) -> int:
+        return self.heldout_every or self.log_every
 
 
 @dataclass(frozen=True)
@@ -53,7 +62,8 @@ class FinetuneRecipe:
     lr, encoder layer k (0-based) lr x decay^(depth - k), embeddings lr x decay^(depth + 1); ``layer_decay_depth``
     "real" uses the architecture's depth, an int (the paper: 12) fixes it. ``epochs_by_task`` overrides ``epochs``
     (the paper: 10 for RTE and STS-B). ``double_unordered``: tasks also trained on swapped sentence pairs.
-    ``max_train_examples``: cap per task (None: all)."""
+    ``max_train_examples``: cap per task (None: all). ``seeds``: fine-tuning seeds; each pretrained encoder is
+    fine-tuned once per seed (seed 0 draws what fine-tuning drew before this field existed)."""
 
     batch_size: int = 32
     epochs: float = 3
@@ -68,6 +78,7 @@ class FinetuneRecipe:
     max_train_examples: int | None = None
     eval_batch_size: int = 128
     clip: float = 1.0
+    seeds: tuple[int, ...] = (0,)
 
     @property
     def learning_rate(self) -> float:
@@ -175,6 +186,10 @@ def _validate(obj: Any, section: str) -> None:
             raise bad("betas", "two numbers in [0, 1)")
         if not 0 <= obj.weight_decay < 1 or not 0 <= obj.dropout < 1:
             raise bad("weight_decay" if not 0 <= obj.weight_decay < 1 else "dropout", "a number in [0, 1)")
+        if not isinstance(obj.heldout_tokens, int) or obj.heldout_tokens < 0:
+            raise bad("heldout_tokens", "an integer >= 0 (0: no held-out evaluation)")
+        if obj.heldout_every is not None and (not isinstance(obj.heldout_every, int) or obj.heldout_every < 1):
+            raise bad("heldout_every", "null (every log_every steps) or an integer >= 1")
         if not isinstance(obj.diverge_factor, (int, float)) or not (obj.diverge_factor == 0 or obj.diverge_factor > 1):
             raise bad("diverge_factor", "0 (off) or a number > 1")
     elif isinstance(obj, FinetuneRecipe):
@@ -194,6 +209,9 @@ def _validate(obj: Any, section: str) -> None:
             raise bad("layer_decay_depth", "'real' or an integer >= 1")
         if obj.max_seq_len < 8:
             raise bad("max_seq_len", "an integer >= 8")
+        if (not obj.seeds or len(set(obj.seeds)) != len(obj.seeds)
+                or not all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in obj.seeds)):
+            raise bad("seeds", "a non-empty list of distinct integers >= 0")
     elif isinstance(obj, DataSpec):
         from bertbench.data.tasks import get_task
         from bertbench.data.tokenizer import wordpiece_size
