@@ -24,6 +24,7 @@ grep -q "^bertbench-mini-ptb-glue " benchmarks.txt  # the release shipped in the
   --set pretrain.steps=4 --set pretrain.warmup_steps=1 --set pretrain.checkpoint_every=2 --set finetune.epochs=1 --set finetune.max_train_examples=64
 "$bb" commit runs/smoke --name smoke --version 0.0.1 --out releases --license cc-by-4.0
 "$bb" validate releases/smoke-0.0.1
+"$bb" reliability releases/smoke-0.0.1 --no-curves | grep -q "reliability unknown: one seed"
 "$work/venv/bin/python" - <<'PY'
 import bertbench
 bench = bertbench.load("releases/smoke-0.0.1")

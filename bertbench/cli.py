@@ -12,7 +12,7 @@ from pathlib import Path
 
 import typer
 
-from bertbench.cli_common import echo, load_bench
+from bertbench.cli_common import echo, load_bench, release_folder
 from bertbench.cli_proxies import proxies_app
 from bertbench.cli_reliability import reliability_cmd
 from bertbench.cli_search import search_cmd
@@ -114,7 +114,7 @@ def plot_cmd(
 
 @app.command("export")
 def export_cmd(
-    release: Path = typer.Argument(..., help="A release folder."),
+    release: str = typer.Argument(..., help="A release folder, or a shipped release's name (bertbench list)."),
     out: Path = typer.Argument(..., help="The Hub dataset folder to write (must not exist or be empty)."),
 ) -> None:
     """Write a release as a Hub dataset folder: README.md card with configs, data/*.parquet, manifest.json.
@@ -123,7 +123,7 @@ def export_cmd(
     """
     from bertbench.hub import export
 
-    echo(f"exported to {export(release, out)} (datasets.load_dataset('{out}', name='summary'))")
+    echo(f"exported to {export(release_folder(release), out)} (datasets.load_dataset('{out}', name='summary'))")
 
 
 @app.command("publish")
@@ -259,7 +259,8 @@ def commit_cmd(
 
 @app.command("export-model")
 def export_model_cmd(
-    source: Path = typer.Argument(..., help="A run folder, or a release committed with --models."),
+    source: str = typer.Argument(..., help="A run folder, or a release committed with --models (a folder or a "
+                                 "shipped release's name)."),
     arch_id: str = typer.Argument(..., help="The architecture id (16 hex digits)."),
     out: Path = typer.Option(..., "--out", help="Folder to write (must not exist or be empty)."),
     seed: int = typer.Option(0, "--seed", help="Training seed of the unit."),
@@ -271,19 +272,19 @@ def export_model_cmd(
     """
     from bertbench.models.export import export_model
 
-    dest = export_model(source, arch_id, out, seed=seed)
+    dest = export_model(release_folder(source), arch_id, out, seed=seed)
     echo(f"exported to {dest} (transformers.AutoModel.from_pretrained('{dest}', trust_remote_code=True))")
 
 
 @app.command("validate")
-def validate_cmd(release: Path = typer.Argument(..., help="A release folder.")) -> None:
+def validate_cmd(release: str = typer.Argument(..., help="A release folder, or a shipped release's name.")) -> None:
     """Re-check a release: schema version, sha256 and row count of every table, column schemas.
 
     Example: bertbench validate releases/bertbench-tiny-0.1.0
     """
     from bertbench.store.release import validate
 
-    m = validate(release)
+    m = validate(release_folder(release))
     rows = ", ".join(f"{k} {v['rows']}" for k, v in m["tables"].items())
     echo(f"ok: {m['name']} {m['version']} (schema {m['schema_version']}): {rows}")
 

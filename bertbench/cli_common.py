@@ -11,6 +11,26 @@ def echo(text: str) -> None:
     typer.echo(text)
 
 
+def release_folder(source: str) -> Path:
+    """A release folder from a path, or from a shipped release's name (``NAME`` for its newest version, or
+    ``NAME-X.Y.Z``), as ``bertbench list`` shows them."""
+    path = Path(source)
+    if path.exists():
+        return path
+    from bertbench.loaders.registry import shipped_releases
+    from bertbench.store.schema import version_tuple
+
+    shipped = shipped_releases()
+    if source in shipped:
+        return shipped[source][max(shipped[source], key=version_tuple)]
+    for name, versions in shipped.items():
+        for version, folder in versions.items():
+            if source == f"{name}-{version}":
+                return folder
+    raise FileNotFoundError(f"{source!r} is neither a release folder nor a shipped release; shipped: "
+                            f"{sorted(shipped) or 'none'}")
+
+
 def load_bench(source: str, path: Path | None, dataset: str | None = None, reduction: str = "none"):
     import bertbench
 

@@ -33,18 +33,27 @@ def proxies_list(
     names = list_proxies(family)
     gaps: dict[str, dict[str, float]] = {}
     if check:
-        from bertbench.proxies.stability import precision_gaps
+        from bertbench.proxies.stability import cached_precision_gaps
 
         for fam in family_names():
             if family in (None, fam):
-                gaps[fam] = precision_gaps(fam, [n for n in names if fam in get_proxy(n).families])
+                gaps[fam] = cached_precision_gaps(fam, [n for n in names if fam in get_proxy(n).families])
     echo(f"{'proxy':<22} {'better':<7} {'families':<9} " + ("".join(f"{f + ' f32/f64':<13}" for f in gaps)) +
          f"description (gate: relative gap <= {STABILITY_TOL:g})")
     for name in names:
         spec = get_proxy(name)
         cells = "".join(f"{'self' if spec.self_checked and f in spec.families else _gap(gaps[f].get(name)):<13}"
                         for f in gaps)
-        echo(f"{name:<22} {spec.direction:<7} {','.join(spec.families):<9} {cells}{spec.doc.splitlines()[0]}")
+        echo(f"{name:<22} {spec.direction:<7} {','.join(spec.families):<9} {cells}{_first_sentence(spec.doc)}")
+
+
+def _first_sentence(doc: str) -> str:
+    """The first sentence of a docstring's first paragraph (never cut mid-sentence)."""
+    import re
+
+    text = " ".join(doc.strip().split("\n\n")[0].split())
+    end = re.search(r"(?<!\bal)(?<!e\.g)(?<!i\.e)\.\s+(?=[A-Z(])", text)  # not after "et al." / "e.g." / "i.e."
+    return text if end is None else text[:end.start() + 1]
 
 
 def _gap(value: float | None) -> str:

@@ -14,6 +14,7 @@ def reliability_cmd(
     path: Path | None = typer.Option(None, "--path", help="Data file/folder for the named benchmarks."),
     curves: bool = typer.Option(True, "--curves/--no-curves", help="Also each logged held-out (or training) loss point."),
     out: Path | None = typer.Option(None, "--out", help="Also write the table as .csv or .parquet."),
+    plot: Path | None = typer.Option(None, "--plot", help="Also draw the taus with their CIs into this PNG."),
     boot: int = typer.Option(1000, "--boot", min=100, help="Bootstrap resamples of architectures for the CIs."),
 ) -> None:
     """Seed-to-seed reliability of every target of a benchmark: Kendall tau between seeds (and within each
@@ -32,5 +33,10 @@ def reliability_cmd(
         table.to_csv(out, index=False) if out.suffix == ".csv" else table.to_parquet(out, index=False)
     echo(f"{bench.name} {bench.version}: reliability of each target over pretraining seeds")
     echo(format_table(table))
-    if out is not None:
-        echo(f"written: {out}")
+    if plot is not None:
+        from bertbench.plots import reliability_plot
+
+        reliability_plot(table, plot, title=f"{bench.name} {bench.version}: seed-to-seed Kendall tau")
+    for written in (out, plot):
+        if written is not None:
+            echo(f"written: {written}")

@@ -89,7 +89,7 @@ def run_demo(out: Path, processes: int | None = None, grid: str = "tiny", recipe
 
     from bertbench.hub import export
     from bertbench.loaders.release import load_release, load_run
-    from bertbench.plots import curves_plot, results_plot
+    from bertbench.plots import curves_plot, reliability_plot, results_plot
     from bertbench.proxies.evaluate import evaluate, score_benchmark
     from bertbench.proxies.registry import list_proxies
     from bertbench.reliability import (
@@ -171,6 +171,7 @@ def run_demo(out: Path, processes: int | None = None, grid: str = "tiny", recipe
         _say(corr[["proxy", "n", "kendall_tau", "spearman_rho", "pearson_r", "precision_top10", "tau_ci_low",
                    "tau_ci_high"]].to_string(index=False))
     results_plot(bench, plots / "results.png")
+    reliability_plot(rel, plots / "reliability.png", title=f"{NAME} {VERSION}: seed-to-seed Kendall tau")
     curves_plot(bench, plots / "pretrain_loss.png")
 
     _say("\n== 5/5 Hub dataset folder")
@@ -182,7 +183,7 @@ def run_demo(out: Path, processes: int | None = None, grid: str = "tiny", recipe
     _say(f"  release        {dest}  (bertbench validate {dest})")
     _say(f"  summary table  {out / 'summary.csv'}")
     _say(f"  proxies        {out / 'proxies'}/correlations.csv, scores.csv, scatter.png, ranks.png")
-    _say(f"  plots          {plots / 'results.png'}, {plots / 'pretrain_loss.png'}")
+    _say(f"  plots          {plots / 'results.png'}, {plots / 'pretrain_loss.png'}, {plots / 'reliability.png'}")
     _say(f"  Hub folder     {hub_dir}  (bertbench publish {dest} --repo-id ORG/NAME --tag v{VERSION})")
     _say(f"  run folder     {run_dir}  (rerun `make demo` to resume; nothing is redone)")
     return dest

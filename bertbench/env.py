@@ -36,13 +36,23 @@ def is_offline() -> bool:
     return any(os.environ.get(v, "").strip().lower() in ("1", "true", "yes", "on") for v in OFFLINE_VARIABLES)
 
 
+def temp_dir(prefix: str, dir: Path) -> Path:
+    """``tempfile.mkdtemp`` with the permissions a plain ``mkdir`` gets under the user's umask (mkdtemp's 0700
+    would make a release on a shared filesystem unreadable by the group once renamed into place)."""
+    tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=dir))
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)
+    return tmp
+
+
 @contextmanager
 def atomic_dir(dest: str | os.PathLike[str], exist_ok: bool = True) -> Iterator[Path]:
     """Yield a temporary folder beside ``dest``; on success it is renamed to ``dest``. If ``dest`` appeared
     meanwhile: with ``exist_ok`` the temporary folder is dropped, else FileExistsError. On error nothing is left."""
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    tmp = temp_dir(prefix=f".{dest.name}.", dir=dest.parent)
     try:
         yield tmp
         try:

@@ -123,3 +123,54 @@ def plot_ranks(corr: pd.DataFrame, path: Path, title: str = "") -> Path:
     ax.set_xlabel("Kendall tau (signed)")
     ax.set_title(title, fontsize=9)
     return save_figure(fig, path)
+
+
+def reliability_plot(table: pd.DataFrame, path: str | Path, title: str = "") -> Path:
+    """Left: each final target's seed-to-seed Kendall tau with its 95 % CI (green: passes the reproducibility gate;
+    grey: ties at a baseline or unknown). Right: the seed tau of the held-out (or training) loss at every logged
+    step, with its CI: how reproducible the pretraining target is as training goes on."""
+    from bertbench.reliability import GATE_TAU, REPRODUCIBLE
+
+    plt = pyplot()
+    final = table[~table["target"].str.contains("@", regex=False)].iloc[::-1]
+    steps = table[table["target"].str.contains("@", regex=False)]
+    fig, axes = plt.subplots(1, 2 if len(steps) else 1, figsize=(11 if len(steps) else 6, 0.3 * len(final) + 2.4),
+                             squeeze=False)
+    ax = axes[0][0]
+    y = np.arange(len(final))
+    err = np.clip(np.nan_to_num(np.vstack([final["seed_tau"] - final["tau_low"],
+                                           final["tau_high"] - final["seed_tau"]])), 0.0, None)
+    kinds = {"reproducible (passes the gate)": "tab:green", "above seed noise": "tab:blue",
+             "not above seed noise": "salmon", "ties at a baseline / unknown": "lightgrey"}
+
+    def kind(v: str) -> str:
+        if v == REPRODUCIBLE:
+            return "reproducible (passes the gate)"
+        if "ties" in v or "unknown" in v:
+            return "ties at a baseline / unknown"
+        return "not above seed noise" if v.startswith("does not") else "above seed noise"
+
+    colors = [kinds[kind(v)] for v in final["verdict"]]
+    ax.barh(y, np.nan_to_num(final["seed_tau"]), xerr=err, color=colors)
+    from matplotlib.patches import Patch
+
+    ax.legend(handles=[Patch(color=c, label=k) for k, c in kinds.items()], fontsize=7, loc="upper center",
+              bbox_to_anchor=(0.5, -0.5 / max(len(final), 4) - 0.08), ncol=2)
+    ax.set_yticks(y, final["target"], fontsize=7)
+    ax.axvline(0, color="k", lw=0.8)
+    ax.axvline(GATE_TAU, color="tab:green", lw=0.8, ls="--")
+    ax.set_xlabel("seed-to-seed Kendall tau (95 % CI); dashed: the gate")
+    ax.set_title(title or "reliability of each target", fontsize=9)
+    if len(steps):
+        ax = axes[0][1]
+        for name, g in steps.assign(step=steps["target"].str.extract(r"@(\d+)")[0].astype(int),
+                                    curve=steps["target"].str.split(".", n=1).str[1]).groupby("curve"):
+            g = g.sort_values("step")
+            line, = ax.plot(g["step"], g["seed_tau"], marker="o", ms=3, label=name)
+            ax.fill_between(g["step"], g["tau_low"], g["tau_high"], alpha=0.15, color=line.get_color())
+        ax.axhline(0, color="k", lw=0.8)
+        ax.set_xlabel("pretraining step")
+        ax.set_ylabel("seed tau (95 % CI band)")
+        ax.set_title("the pretraining target as training goes on", fontsize=9)
+        ax.legend(fontsize=7)
+    return save_figure(fig, path)

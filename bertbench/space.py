@@ -199,7 +199,16 @@ class Architecture:
 
     @classmethod
     def from_json(cls, text: str) -> Architecture:
-        return cls.from_dict(json.loads(text))
+        """An architecture from its JSON (``to_json``); text that is not JSON raises InvalidArchitecture."""
+        try:
+            d = json.loads(text)
+        except (json.JSONDecodeError, TypeError) as err:
+            raise InvalidArchitecture(f"arch_json={str(text)[:60]!r} is not JSON ({err}); expected e.g. "
+                                      '{"hidden_size": 128, "layers": [{"op_type": "SA", "op_param": "SDP", "heads": 2, '
+                                      '"ffn_dim": 512, "num_ffn": 1}]}') from None
+        if not isinstance(d, dict):
+            raise InvalidArchitecture(f"arch_json must be a JSON object with hidden_size and layers; got {type(d).__name__}")
+        return cls.from_dict(d)
 
     def short(self) -> str:
         """A compact human-readable description, e.g. ``H256 L2 [SA-SDP/4/1024x1 LT-DFT/2/512x3]``."""

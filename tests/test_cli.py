@@ -51,11 +51,13 @@ def test_errors_are_one_line(tmp_path):
 
 
 def test_reliability_command_prints_each_target_and_its_verdict(tmp_path):
-    res = run("reliability", "bertbench-mini-ptb-glue", "--no-curves", "--boot", "200", "--out", str(tmp_path / "r.csv"))
+    res = run("reliability", "bertbench-mini-ptb-glue", "--no-curves", "--boot", "200", "--out", str(tmp_path / "r.csv"),
+              "--plot", str(tmp_path / "r.png"))
     assert res.returncode == 0, res.stderr
     lines = {ln.split()[0]: ln for ln in res.stdout.splitlines()[2:]}
     assert "0.06 [" in lines["sst2"] and "does not rank architectures above seed noise" in lines["sst2"]
     assert "ties at a baseline" in lines["rte"] and (tmp_path / "r.csv").exists()
+    assert (tmp_path / "r.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_import_is_light():
@@ -130,3 +132,30 @@ def test_search_writes_a_trace_and_a_plot(shared_data, tmp_path):
     assert (tmp_path / "s" / "search.png").stat().st_size > 10_000
     res = run("search", "nas-bench-bert-2023", "--path", str(shared_data / "seed-paper"), "--algorithms", "annealing")
     assert res.returncode == 2 and "algorithm='annealing' is not known" in res.stderr
+
+
+def test_validate_and_export_take_a_shipped_releases_name(tmp_path):
+    res = run("validate", "bertbench-mini-ptb-glue")
+    assert res.returncode == 0 and res.stdout.startswith("ok: bertbench-mini-ptb-glue 0.1.0"), res.stderr
+    res = run("validate", "bertbench-mini-ptb-glue-0.1.0")
+    assert res.returncode == 0, res.stderr
+    res = run("export", "bertbench-mini-ptb-glue", str(tmp_path / "hub"))
+    assert res.returncode == 0 and (tmp_path / "hub" / "README.md").exists(), res.stderr
+    res = run("validate", "no-such-release")
+    assert res.returncode == 2 and "neither a release folder nor a shipped release" in res.stderr
+
+
+def test_release_folders_follow_the_users_umask(tmp_path):
+    import os
+    import stat
+
+    from bertbench.store.release import commit
+    from tests.test_store import fill
+
+    fill(tmp_path / "run")
+    old = os.umask(0o022)
+    try:
+        dest = commit(tmp_path / "run", "perm", "0.0.1", tmp_path / "rel", license="cc-by-4.0")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(dest.stat().st_mode) == 0o755  # not mkdtemp's 0700: the group can read a shared release

@@ -246,3 +246,19 @@ def test_a_changed_table_is_noticed_and_a_truncated_one_is_refused_by_name(tmp_p
     (dest / "curves.parquet").write_bytes((dest / "curves.parquet").read_bytes()[:1000])
     with pytest.raises(CorruptRelease, match=r"curves.parquet: table 'curves' cannot be read"):
         bertbench.load(str(dest)).to_pandas("curves")
+
+
+def test_the_nas_query_layer_indexes_iterates_and_looks_up_by_architecture_json():
+    from bertbench.errors import InvalidArchitecture
+    from bertbench.space import Architecture
+
+    mini = bertbench.load("bertbench-mini-ptb-glue")
+    units = list(mini)
+    assert len(units) == len(mini) == 30 and units[0] == mini.to_pandas()["arch_id"].iloc[0]
+    first, last = mini[0], mini[-1]
+    assert first["arch_id"] == units[0] and last["arch_id"] == units[-1]
+    assert mini.query(first["architecture"].to_json())["arch_id"] == units[0]  # lookup by an architecture string
+    with pytest.raises(IndexError, match="index=30 is out of range for 30 units"):
+        mini[30]
+    with pytest.raises(InvalidArchitecture, match="arch_json='SA-SDP' is not JSON"):
+        Architecture.from_json("SA-SDP")

@@ -452,3 +452,19 @@ def test_grasp_reads_g_off_its_graph_building_pass_bit_for_bit(family):
         with sdpa_kernel(SDPBackend.MATH):
             value = _grasp(m, batch)
             assert value == two_pass(m, batch) and value != 0.0
+
+
+def test_precision_gaps_are_computed_once_and_then_read_from_the_cache(monkeypatch, tmp_path):
+    from bertbench.proxies import stability
+
+    monkeypatch.setenv("BERTBENCH_CACHE", str(tmp_path))
+    first = stability.cached_precision_gaps("rnn", ["params", "naswot"])
+    assert set(first) == {"params", "naswot"} and list((tmp_path / "proxy-gaps").glob("*.json"))
+
+    def fail(*args):
+        raise AssertionError("recomputed")
+
+    monkeypatch.setattr(stability, "precision_gaps", fail)
+    assert stability.cached_precision_gaps("rnn", ["params", "naswot"]) == first
+    with pytest.raises(AssertionError, match="recomputed"):  # another set of names is another key
+        stability.cached_precision_gaps("rnn", ["params"])

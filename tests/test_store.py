@@ -181,3 +181,19 @@ def test_row_builders_keep_failures_nan_and_name_bad_statuses():
     assert curve_rows("a", "a", 1, "pretrain", [{"step": 5, "name": "loss", "value": 2.5}]) == [
         {"arch_id": "a", "run_key": "a", "seed": 1, "stage": "pretrain", "step": 5, "name": "loss", "value": 2.5,
          "finetune_seed": None}]
+
+
+def test_validate_names_a_truncated_table_even_with_a_resealed_manifest(tmp_path):
+    import json
+
+    from bertbench.errors import CorruptRelease
+    from bertbench.store.release import sha256_file
+
+    fill(tmp_path / "run")
+    dest = commit(tmp_path / "run", "unit", "1.0.0", tmp_path / "releases", license="cc-by-4.0")
+    (dest / "runs.parquet").write_bytes((dest / "runs.parquet").read_bytes()[:200])
+    manifest = json.loads((dest / "manifest.json").read_text())
+    manifest["tables"]["runs"]["sha256"] = sha256_file(dest / "runs.parquet")  # the checksum no longer tells
+    (dest / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(CorruptRelease, match=r"runs.parquet: not a readable Parquet file .* 'tables.runs' is truncated"):
+        validate(dest)

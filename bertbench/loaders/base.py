@@ -46,7 +46,9 @@ class LazyTables(Mapping):
                 raise KeyError(name)
             try:
                 self._loaded[name] = pq.read_table(self._files[name], schema=self._schemas.get(name))
-            except pa.ArrowInvalid as err:  # an unreadable file (permissions, disk) stays an OSError: the machine's
+            except (pa.ArrowInvalid, OSError) as err:
+                if isinstance(err, OSError) and not isinstance(err, pa.ArrowException) and err.errno is not None:
+                    raise  # the machine's (permissions, disk): not a corrupt release
                 from bertbench.errors import CorruptRelease
 
                 raise CorruptRelease(f"{self._files[name]}: table {name!r} cannot be read ({' '.join(str(err).split())[:200]}); "
@@ -164,6 +166,10 @@ class Benchmark(NasQueries):
         """Units (values of id_column) that match an architecture object, an arch_id or a unit id."""
         pos, by_arch = self._index()
         key = arch_or_id.arch_id if hasattr(arch_or_id, "arch_id") else str(arch_or_id)
+        if isinstance(arch_or_id, str) and key.lstrip().startswith("{") and self.family == "bert":
+            from bertbench.space import Architecture
+
+            key = Architecture.from_json(key).arch_id  # an architecture given as its JSON string
         if not hasattr(arch_or_id, "arch_id") and key in pos:
             return [key]
         hits = by_arch.get(key)
@@ -286,6 +292,19 @@ class Benchmark(NasQueries):
 
     def __len__(self) -> int:
         return len(self._summary_frame())
+
+    def __iter__(self) -> Iterator[str]:
+        """The units (values of ``id_column``), in summary order: ``for unit in bench: bench.query(unit)``."""
+        return iter(self._summary_frame()[self.id_column].astype(str).tolist())
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        """``bench[i]``: the record (``query``) of the i-th unit of the summary (negative indices count back)."""
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+            raise TypeError(f"index={index!r} must be an int position; look units up by id with query()")
+        units = self._summary_frame()[self.id_column].astype(str)
+        if not -len(units) <= index < len(units):
+            raise IndexError(f"index={index} is out of range for {len(units)} units of {self.name}")
+        return self.query(units.iloc[int(index)])
 
     def __repr__(self) -> str:
         n_arch = self.tables["architectures"].num_rows

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from bertbench.env import temp_dir
 
 REMOTE_FILES = {
     "configuration_bertbench.py": '"""bertbench encoder configuration (needs `pip install bertbench`)."""\n\n'
@@ -42,7 +43,7 @@ def save_encoder(model_dir: Path, arch: Any, state: dict[str, Any], pad_token_id
     model = BertBenchModel(cfg)
     model.load_state_dict(state)  # strict: a state of another architecture is an error, never half-loaded
     model_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{model_dir.name}.", dir=model_dir.parent))
+    tmp = temp_dir(prefix=f".{model_dir.name}.", dir=model_dir.parent)
     try:
         from transformers.utils import logging as hf_logging
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import math
+from pathlib import Path
 from typing import Any
 
 
@@ -44,6 +45,32 @@ def _rnn_reference() -> tuple[Any, Any]:
 
 
 REFERENCES = {"bert": _bert_reference, "rnn": _rnn_reference}  # per model family (bertbench.families)
+
+
+def cached_precision_gaps(family: str, names: list[str]) -> dict[str, float]:
+    """``precision_gaps``, kept in the cache under a key of everything they depend on (the code of the proxies and
+    models, torch's version, the family and the names): ``bertbench proxies list`` answers at once when warm."""
+    import hashlib
+    import json
+
+    import torch
+
+    from bertbench.env import atomic_file, cache_root
+
+    h = hashlib.sha256(json.dumps([family, sorted(names), torch.__version__]).encode())
+    package = Path(__file__).resolve().parent.parent
+    for f in sorted([*package.glob("proxies/*.py"), *package.glob("models/*.py"), *package.glob("families.py")]):
+        h.update(f.read_bytes())
+    path = cache_root("proxy-gaps") / f"{h.hexdigest()[:24]}.json"
+    if path.exists():
+        return {k: (math.nan if v is None else v) for k, v in json.loads(path.read_text()).items()}
+    gaps = precision_gaps(family, names)
+    try:
+        with atomic_file(path) as tmp:
+            tmp.write_text(json.dumps({k: (None if math.isnan(v) else v) for k, v in gaps.items()}))
+    except OSError:  # a cache that cannot be written only costs time
+        pass
+    return gaps
 
 
 def precision_gaps(family: str, names: list[str]) -> dict[str, float]:

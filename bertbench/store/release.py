@@ -279,7 +279,13 @@ def validate(release: str | os.PathLike[str], check_checksums: bool = True) -> d
                     f"{path}: sha256 {digest[:12]}... differs from manifest 'tables.{table_name}.sha256' "
                     f"{entry['sha256'][:12]}...; the file is corrupt or was changed"
                 )
-        meta = pq.read_metadata(path)
+        try:
+            meta = pq.read_metadata(path)
+        except (pa.ArrowInvalid, OSError) as err:
+            if isinstance(err, OSError) and not isinstance(err, pa.ArrowException) and err.errno is not None:
+                raise  # the machine's (permissions, disk): not a corrupt release
+            raise CorruptRelease(f"{path}: not a readable Parquet file ({' '.join(str(err).split())[:160]}); the "
+                                 f"file listed in manifest 'tables.{table_name}' is truncated or corrupt") from err
         if meta.num_rows != entry["rows"]:
             raise CorruptRelease(f"{path}: {meta.num_rows} rows, manifest 'tables.{table_name}.rows' says {entry['rows']}")
         expected = schema_for(table_name, manifest.get("family", "bert"), version=manifest["schema_version"])
