@@ -262,3 +262,11 @@ def test_the_nas_query_layer_indexes_iterates_and_looks_up_by_architecture_json(
         mini[30]
     with pytest.raises(InvalidArchitecture, match="arch_json='SA-SDP' is not JSON"):
         Architecture.from_json("SA-SDP")
+
+
+def test_each_benchmark_lists_only_the_metrics_and_aggregates_it_has(shared_data):
+    paper = bertbench.load("nas-bench-bert-2023", path=shared_data / "seed-paper")
+    assert "glue" not in paper.to_pandas().columns and paper.to_pandas()["glue_2023"].notna().sum() > 400
+    nlp = bertbench.load("nas-bench-nlp", path=shared_data / "nas-bench-nlp" / "train_logs_wikitext-2" / "logs.zip")
+    assert set(nlp.metadata["metrics"]) == {"train_loss", "val_loss", "test_loss", "test_perplexity"}
+    assert nlp.direction("test_loss") == "lower"

@@ -35,6 +35,7 @@ from bertbench.store.schema import run_row, schema_for
 
 DATASETS = ("ptb", "wikitext-2")
 REDUCTIONS = ("none", "mean")
+RNN_METRICS = ("train_loss", "val_loss", "test_loss", "test_perplexity")  # what a NAS-Bench-NLP log scores
 CONVERTER_VERSION = "5"  # 4: runs.run_hash (schema 1.2), info.json lists the tables; 5: finetune_seed (1.3)
 HPARAMS = ("emsize", "nhid", "nlayers", "dropout", "dropouth", "dropouti", "dropoute", "wdrop", "batch_size", "bptt",
            "lr", "wdecay", "epochs", "eval_batch_size")
@@ -273,7 +274,7 @@ def load_nasbench_nlp(path: str | os.PathLike[str] | None = None, dataset: str |
         "seeds": sorted(set(pc.unique(tables["runs"]["seed"]).to_pylist())),
         "tasks": found,
         "aggregates": [],
-        "metrics": metric_docs(),
+        "metrics": {k: v for k, v in metric_docs().items() if k in RNN_METRICS},
         "hparams": info.get("hparams", {}),
         "logs": info["logs"],
         "caveats": [
