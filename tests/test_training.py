@@ -891,3 +891,16 @@ def test_finetune_seeds_reuse_one_pretraining_and_separate_the_variances(env, re
     assert "synthetic-rte_ft_std" in bench.to_pandas().columns and "synthetic-rte_std" in bench.to_pandas().columns
     r = target_reliability(bench, "synthetic-rte", n_boot=100)
     assert np.isfinite(r.finetune_seed_sd) and np.isfinite(r.pretrain_seed_sd)
+
+
+def test_a_wrong_task_path_is_named_before_any_work_and_leaves_no_folder(env, tmp_path):
+    root, e = env
+    out = tmp_path / "bad-glue"
+    cache = tmp_path / "fresh-cache"
+    proc = regenerate(root, {**e, "BERTBENCH_CACHE": str(cache)}, out, "--prepare-only", "--tasks", "rte", "--set",
+                      f"data.task_source={tmp_path / 'no-glue'}", check=False, stdout=subprocess.PIPE,
+                      stderr=subprocess.PIPE, text=True)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 2 and "no-glue" in err and len(err.strip().splitlines()) == 1, err
+    assert not out.exists()  # no run folder, no tokenizer left behind
+    assert not (cache / "corpus").exists()  # the corpus was never packed: the task data are checked first

@@ -155,18 +155,24 @@ class GridRunner:
                 "definition": self.grid.definition}
 
     def check_inputs(self) -> None:
-        """Everything the run needs, before anything is written: known tasks, the tokenizer, the corpus (packed
-        into the cache) and every task's data. A failure here is the environment's or the user's, never a row."""
+        """Everything the run needs, before anything is written: known tasks, every task's data (cheap: a wrong
+        GLUE path is named before the corpus is packed), the tokenizer and the corpus (packed into the cache). A
+        failure here is the environment's or the user's, never a row; a run folder this check created is removed."""
         from bertbench.data.tasks import get_task
 
         for name in self.tasks:
             get_task(name)  # KeyError naming the allowed tasks
+        fresh = not self.run_dir.exists()
         try:
-            _ = self.tokenizer, self.corpus
             for name in self.tasks:
                 self.task_data(name)
-        except (OSError, MemoryError) as err:
-            raise EnvironmentFault(f"cannot prepare the run's data: {type(err).__name__}: {err}") from err
+            _ = self.tokenizer, self.corpus
+        except BaseException as err:
+            if fresh and not (self.run_dir / "run.json").exists():
+                shutil.rmtree(self.run_dir, ignore_errors=True)  # only the tokenizer can be in it: nothing is kept
+            if isinstance(err, (OSError, MemoryError)) and not isinstance(err, FileNotFoundError):
+                raise EnvironmentFault(f"cannot prepare the run's data: {type(err).__name__}: {err}") from err
+            raise
 
     def write_run_info(self, accelerator: Any) -> None:
         """Create run.json, or check the folder's identity against it and add this invocation's units."""
