@@ -108,7 +108,7 @@ def plot_cmd(
     bench = bertbench.load(release)
     out.mkdir(parents=True, exist_ok=True)
     a = results_plot(bench, out / "results.png")
-    b = curves_plot(bench, out / "pretrain_loss.png")
+    b = curves_plot(bench, out / "pretrain_curves.png")
     echo(f"wrote {a} and {b}")
 
 

@@ -172,7 +172,7 @@ def run_demo(out: Path, processes: int | None = None, grid: str = "tiny", recipe
                    "tau_ci_high"]].to_string(index=False))
     results_plot(bench, plots / "results.png")
     reliability_plot(rel, plots / "reliability.png", title=f"{NAME} {VERSION}: seed-to-seed Kendall tau")
-    curves_plot(bench, plots / "pretrain_loss.png")
+    curves_plot(bench, plots / "pretrain_heldout.png")
 
     _say("\n== 5/5 Hub dataset folder")
     hub_dir = out / "hub" / f"{NAME}-{VERSION}"
@@ -183,7 +183,7 @@ def run_demo(out: Path, processes: int | None = None, grid: str = "tiny", recipe
     _say(f"  release        {dest}  (bertbench validate {dest})")
     _say(f"  summary table  {out / 'summary.csv'}")
     _say(f"  proxies        {out / 'proxies'}/correlations.csv, scores.csv, scatter.png, ranks.png")
-    _say(f"  plots          {plots / 'results.png'}, {plots / 'pretrain_loss.png'}, {plots / 'reliability.png'}")
+    _say(f"  plots          {plots / 'results.png'}, {plots / 'pretrain_heldout.png'}, {plots / 'reliability.png'}")
     _say(f"  Hub folder     {hub_dir}  (bertbench publish {dest} --repo-id ORG/NAME --tag v{VERSION})")
     _say(f"  run folder     {run_dir}  (rerun `make demo` to resume; nothing is redone)")
     return dest

@@ -69,18 +69,36 @@ def results_plot(bench: Any, path: str | Path) -> Path:
     return path
 
 
-def curves_plot(bench: Any, path: str | Path, name: str = "pretrain_loss") -> Path:
-    """One line per architecture: ``name`` (default the pretraining loss) against steps."""
+def curves_plot(bench: Any, path: str | Path, name: str | None = None) -> Path:
+    """One line per (architecture, seed) of the curve ``name`` against steps: one colour per architecture, seed 0
+    solid and other seeds dashed, labelled with the architecture's ops. Default: the held-out pretraining target
+    when the benchmark has one, else the training-batch loss."""
+    import json
+
     plt = pyplot()
     c = bench.to_pandas("curves")
+    c = c[c["stage"] == "pretrain"]
+    if name is None:
+        held = [n for n in ("heldout_mlm_loss", "heldout_disc_loss") if n in set(c["name"])]
+        name = held[0] if held else "pretrain_loss"
     c = c[c["name"] == name]
-    fig, ax = plt.subplots(figsize=(6.5, 4))
-    for arch_id, g in c.groupby("arch_id"):
-        g = g.sort_values("step")
-        ax.plot(g["step"], g["value"], label=str(arch_id), lw=1.2)
+    archs = bench.tables["architectures"].to_pandas()
+    ops = {}
+    if "arch_json" in archs:
+        for aid, j in zip(archs["arch_id"], archs["arch_json"]):
+            layers = json.loads(j)["layers"]
+            ops[str(aid)] = f"H{json.loads(j)['hidden_size']} " + " ".join(
+                sorted({f"{ly['op_type']}-{ly['op_param']}" for ly in layers})) + f" x{len(layers)}"
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, (arch_id, g) in enumerate(c.groupby("arch_id")):
+        for seed, gs in g.groupby("seed"):
+            gs = gs.sort_values("step")
+            ax.plot(gs["step"], gs["value"], color=colors[i % len(colors)], lw=1.2, ls="-" if seed == 0 else "--",
+                    label=ops.get(str(arch_id), str(arch_id)) if seed == g["seed"].min() else None)
     ax.set_xlabel("step")
     ax.set_ylabel(name)
-    ax.set_title(f"{bench.name}: {name}", fontsize=10)
+    ax.set_title(f"{bench.name}: {name} (one line per architecture and seed; seed > 0 dashed)", fontsize=9)
     if c["arch_id"].nunique() <= 12:
         ax.legend(fontsize=6)
     return save_figure(fig, path)

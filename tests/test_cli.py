@@ -83,7 +83,7 @@ def test_query_export_and_plot_on_a_release(tmp_path):
     res = run("plot", str(rel), "--out", str(tmp_path / "plots"))
     assert res.returncode == 0, res.stderr
     assert (tmp_path / "plots" / "results.png").stat().st_size > 5000
-    assert (tmp_path / "plots" / "pretrain_loss.png").exists()
+    assert (tmp_path / "plots" / "pretrain_curves.png").exists()
     res = run("export", str(rel), str(tmp_path / "hub"))
     assert res.returncode == 0 and (tmp_path / "hub" / "README.md").exists()
     res = run("validate", str(rel))
