@@ -2,9 +2,10 @@
 the size baselines? Prints and plots, for one target of a release (or a run folder):
 
 1. the target's reliability (seed tau, ICC, verdict: ``bertbench.reliability``), the ceiling of every correlation;
-2. op-type effects controlling for (hidden size, depth): least squares of the target on (hidden size, depth) group
-   indicators and each op type's share of the layers (SA-SDP the reference), with bootstrap 95 % CIs over
-   architectures; an op "differs" only where its CI excludes 0;
+2. op-type effects controlling for hidden size and depth: least squares of the target on hidden-size and depth
+   indicators (additive) and each op type's share of the layers (SA-SDP the reference), with bootstrap 95 % CIs over
+   architectures (resamples that cannot estimate an effect are left out); an op "differs" only where its CI
+   excludes 0;
 3. the size baselines (params, depth, hidden size, and a size model ordering by depth, then hidden size, then
    params) and every proxy of the release's proxies table against the target: Kendall tau oriented so that positive
    means "ranks better architectures higher", with bootstrap CIs, and the ceiling beside them.
@@ -39,24 +40,37 @@ def op_shares(arch_json: str) -> list[float]:
 
 
 def op_effects(s: pd.DataFrame, target: str, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
-    """Each op's effect on the target relative to SA-SDP, (hidden size, depth) held fixed, with bootstrap CIs."""
-    groups = (s["hidden_size"].astype(str) + "x" + s["num_layers"].astype(str)).to_numpy()
-    cells = sorted(set(groups))
+    """Each op's effect on the target relative to SA-SDP, hidden size and depth held fixed, with bootstrap CIs."""
+    sizes = [np.ones(len(s))]  # intercept, then one indicator per hidden size and depth beyond the first (additive)
+    for col in ("hidden_size", "num_layers"):
+        levels = sorted(s[col].astype(int).unique())
+        sizes += [(s[col].astype(int) == v).to_numpy(float) for v in levels[1:]]
+    cells = sizes  # the size columns come first
     shares = np.array([op_shares(j) for j in s["arch_json"]])
-    x = np.hstack([(groups[:, None] == np.array(cells)[None, :]).astype(float), shares[:, 1:]])
+    x = np.hstack([np.column_stack(sizes), shares[:, 1:]])
     y = s[target].astype(float).to_numpy()
 
-    def fit(rows: np.ndarray) -> np.ndarray:
-        coef, *_ = np.linalg.lstsq(x[rows], y[rows], rcond=None)
-        return coef[len(cells):]
+    present = shares[:, 1:].sum(axis=0) > 0
+    x = x[:, np.concatenate([np.ones(len(cells), bool), present])]  # ops no architecture has are not estimated
+    full_rank = np.linalg.matrix_rank(x)
 
+    def fit(rows: np.ndarray) -> np.ndarray | None:
+        if np.linalg.matrix_rank(x[rows]) < full_rank:
+            return None  # a resample without some op or cell cannot estimate it: left out, not read as 0
+        coef, *_ = np.linalg.lstsq(x[rows], y[rows], rcond=None)
+        out = np.full(len(OPS) - 1, np.nan)
+        out[present] = coef[len(cells):]
+        return out
+
+    if full_rank < x.shape[1]:
+        raise SystemExit("op effects are not identifiable on this grid (an op type's share is a combination of others)")
     point = fit(np.arange(len(y)))
     rng = np.random.default_rng(seed)
-    boots = np.array([fit(rng.integers(0, len(y), len(y))) for _ in range(n_boot)])
-    lo, hi = np.quantile(boots, [0.025, 0.975], axis=0)
-    present = shares[:, 1:].sum(axis=0) > 0
+    boots = [b for b in (fit(rng.integers(0, len(y), len(y))) for _ in range(n_boot)) if b is not None]
+    lo, hi = (np.nanquantile(boots, [0.025, 0.975], axis=0) if len(boots) >= 50
+              else (np.full(len(OPS) - 1, np.nan),) * 2)  # too few identifiable resamples for an interval
     return pd.DataFrame({"op": OPS[1:], "effect_vs_SA-SDP": point, "ci_low": lo, "ci_high": hi,
-                         "architectures_with_it": (shares[:, 1:] > 0).sum(axis=0),
+                         "architectures_with_it": (shares[:, 1:] > 0).sum(axis=0), "resamples": len(boots),
                          "differs": present & ((lo > 0) | (hi < 0))})
 
 
