@@ -21,7 +21,6 @@ For each target (``bertbench.stats``):
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -31,9 +30,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bertbench.stats import Estimate, icc_oneway, kendall_tau, resample_weights, seeds_needed, spearman_brown
-
-log = logging.getLogger(__name__)
+from bertbench.stats import (
+    Estimate,
+    _pair_matrices,
+    _tau_b,
+    icc_oneway,
+    kendall_tau,
+    resample_weights,
+    seeds_needed,
+    spearman_brown,
+)
 
 REPRODUCIBLE = "ranks architectures reproducibly"
 WEAK = "ranks architectures above seed noise, not reproducibly (seed tau < 0.7 or ICC CI below 0.5)"
@@ -186,8 +192,6 @@ def _pair_tau(wide: pd.DataFrame, pairs: list[tuple[Any, Any]], groups: pd.Serie
     if len(pairs) == 1:
         a, b = pairs[0]
         return kendall_tau(wide.loc[units, a].to_numpy(), wide.loc[units, b].to_numpy(), g, n_boot, seed)
-    from bertbench.stats import _pair_matrices, _tau_b
-
     w = np.vstack([np.ones(len(units)), resample_weights(len(units), n_boot, seed)])
     taus = np.mean([_tau_b(w, *_pair_matrices(wide.loc[units, a].to_numpy(), wide.loc[units, b].to_numpy(), g))
                     for a, b in pairs], axis=0)
