@@ -186,52 +186,112 @@ def _reliability_lines(manifest: dict[str, Any], bench: Any) -> list[str]:
             format_table(table, curves=False, markdown=True), ""]
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def _space_phrase(bench: Any, detail: bool = True) -> str:
+    """"of the NAS-Bench-BERT space" when every architecture lies in it; otherwise what they are built from."""
+    from bertbench.space import SearchSpace
+
+    archs = bench.tables["architectures"]
+    hidden = sorted(set(archs.column("hidden_size").to_pylist()))
+    depth = sorted(set(archs.column("num_layers").to_pylist()))
+    try:
+        space = SearchSpace.named("nas-bench-bert-2023")
+        inside = all(bench.query(a)["architecture"] in space for a in archs.column("arch_id").to_pylist())
+    except Exception:  # a family without Architecture objects (RNN) is never "in" the BERT space
+        inside = False
+    if inside:
+        return "of the NAS-Bench-BERT space"
+    if not detail:
+        return "built from the NAS-Bench-BERT ops"
+    return (f"built from the NAS-Bench-BERT ops (hidden sizes {', '.join(map(str, hidden))}; depths "
+            f"{', '.join(map(str, depth))}; outside the 2023 space's sizes)")
+
+
+def _portable(section: Any) -> Any:
+    """A manifest section as the card shows it: local data paths by file name (``_local_name``)."""
+    if not isinstance(section, dict):
+        return section
+    out = {}
+    for k, v in section.items():
+        if isinstance(v, dict):
+            out[k] = _portable(v)
+        elif k in ("corpus", "task_source", "tokenizer") and isinstance(v, str) and "/" in v \
+                and not v.startswith(("hf://", "http://", "https://")):
+            out[k] = _local_name(v) if "::" in v or Path(v).suffix else f"(local folder) {Path(v).name}"
+        else:
+            out[k] = v
+    return out
+
+
+def _eval_split_lines(manifest: dict[str, Any]) -> list[str]:
+    """Which examples each task is scored on, where that is not GLUE's dev split (MRPC from the raw MSR files)."""
+    files = ((manifest.get("data") or {}).get("files_sha256") or {}) if isinstance(manifest.get("data"), dict) else {}
+    lines = []
+    if "mrpc" in (manifest.get("tasks") or []) and any(f.endswith("msr_paraphrase_test.txt") for f in files):
+        lines.append("- MRPC is scored on `msr_paraphrase_test.txt` (1,725 labelled pairs: GLUE's test split), not on "
+                     "GLUE's dev split, which the raw MSR files cannot rebuild; it trains on `msr_paraphrase_train.txt` "
+                     "(GLUE's train + dev). Other tasks are scored on their dev split.")
+    return [*lines, ""] if lines else []
+
+
 def build_card(manifest: dict[str, Any], bench: Any, columns: dict[str, list[str]], rows: dict[str, int],
-               data_files: dict[str, str]) -> Any:
-    """The release's ``DatasetCard``: ``columns``/``rows``/``data_files`` per config name."""
+               data_files: dict[str, str], repo_id: str | None = None) -> Any:
+    """The release's ``DatasetCard``: ``columns``/``rows``/``data_files`` per config name; ``repo_id``: the Hub
+    repository it is published to (None: an exported folder, loaded by its path)."""
     from huggingface_hub import DatasetCard, DatasetCardData
 
     from bertbench.data.tasks import AGGREGATES, get_aggregate
 
     tasks = manifest.get("tasks") or []
+    synthetic = any(t.startswith("synthetic") for t in tasks)
     source_datasets, source_lines, bib = _sources(manifest)
     n_arch = rows["architectures"]
     seeds = manifest.get("seeds") or []
-    corpus = _local_name((manifest.get("data") or {}).get("corpus", "?") if isinstance(manifest.get("data"), dict) else "?")
-    pretty = (f"NAS-Bench-BERT space, {n_arch} trained architectures x {len(seeds)} seed(s), "
-              f"{'synthetic' if any(t.startswith('synthetic') for t in tasks) else 'GLUE'} tasks "
-              f"({manifest['name']} {manifest['version']})")
+    data_spec = manifest.get("data") if isinstance(manifest.get("data"), dict) else {}
+    corpus = _local_name(data_spec.get("corpus", "?"))
+    space = _space_phrase(bench)
+    pretty = (f"{n_arch} trained architectures {_space_phrase(bench, detail=False)} x {_count(len(seeds), 'seed')}, "
+              f"{'synthetic' if synthetic else 'GLUE'} tasks ({manifest['name']} {manifest['version']})")
     configs = [{"config_name": c, "data_files": [{"split": "train", "path": data_files[c]}], **(
         {"default": True} if c == "summary" else {})} for c in CONFIGS]
     data = DatasetCardData(
         license=str(manifest["license"]).lower(),
         pretty_name=pretty,
-        task_categories=["text-classification"],
+        task_categories=None if synthetic else ["text-classification"],  # synthetic tasks: no natural-language task
         size_categories=[size_category(max(rows.values()))],
-        language=["en"],
+        language=None if synthetic and corpus.startswith("synthetic") else ["en"],
         source_datasets=source_datasets,
         tags=["neural-architecture-search", "nas-benchmark", "bert", "training-free-nas", "benchmark"],
         configs=configs,
         bertbench={"name": manifest["name"], "version": manifest["version"],
                    "schema_version": manifest["schema_version"]},
     )
-    aggs = [get_aggregate("synthetic")] if any(t.startswith("synthetic") for t in tasks) else []
-    aggs += [a for a in AGGREGATES.values() if a.name in ("glue_2023", "glue")]
+    aggs = [get_aggregate(a) for a in bench.metadata.get("aggregates") or [] if a in AGGREGATES]
+    if repo_id:
+        where = (f"`bertbench.load(\"hf://{repo_id}@v{manifest['version']}\")` or "
+                 f"`datasets.load_dataset(\"{repo_id}\", name=\"summary\")` (configs below)")
+    else:
+        where = ("`bertbench.load(FOLDER)` or `datasets.load_dataset(FOLDER, name=\"summary\")` (configs below), "
+                 "FOLDER being this folder; once published with `bertbench publish`, by its Hub repository id")
     body = [
         f"# {pretty}", "",
         f"Built by bertbench {manifest.get('bertbench_version')} on {manifest.get('created')}: {n_arch} architectures "
-        f"of the NAS-Bench-BERT space, every op trained as named, pretrained on `{corpus}` and fine-tuned on "
-        f"{len(tasks)} task(s), seeds {seeds}. Schema version {manifest['schema_version']}. Load with "
-        f"`bertbench.load(\"hf://REPO@v{manifest['version']}\")` or `datasets.load_dataset(REPO, name=CONFIG)`.", "",
+        f"{space}, every op trained as named, pretrained on `{corpus}` and fine-tuned on "
+        f"{_count(len(tasks), 'task')}, seeds {seeds}. Schema version {manifest['schema_version']}. Load with "
+        f"{where}.", "",
         "## Configs", "", "| config | rows | what |", "|---|---|---|",
         *[f"| {c} | {rows[c]} | {CONFIG_WHAT[c]} |" for c in CONFIGS], "",
         *_structure(bench, columns),
         "## Tasks and aggregates", "",
         f"Tasks: {', '.join(tasks) or '-'}. Failed or diverged runs have NaN metrics, never 0; an aggregate with a "
-        "missing or failed part is NaN.", "",
+        "missing or failed part is NaN.", "", *_eval_split_lines(manifest),
         *[f"- `{a.name}`: {a.description}" for a in aggs], "",
         "## Recipe and data", "", "```json",
-        json.dumps({"recipe": manifest.get("recipe"), "data": manifest.get("data")}, indent=1, default=str)[:6000],
+        json.dumps({"recipe": _portable(manifest.get("recipe")), "data": _portable(manifest.get("data"))}, indent=1,
+                   default=str)[:6000],
         "```", "",
         "## Sources and licenses", "", f"This release: {manifest['license']}.", *source_lines, "",
         *_compute_lines(manifest),

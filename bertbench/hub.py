@@ -40,8 +40,9 @@ def merge_configs(existing: list[dict[str, Any]], ours: list[dict[str, Any]]) ->
     return ours + kept
 
 
-def export(release: str | os.PathLike[str], out: str | os.PathLike[str]) -> Path:
-    """Write the Hub dataset folder of ``release`` to ``out`` (built in a temp folder, then moved into place)."""
+def export(release: str | os.PathLike[str], out: str | os.PathLike[str], repo_id: str | None = None) -> Path:
+    """Write the Hub dataset folder of ``release`` to ``out`` (built in a temp folder, then moved into place);
+    ``repo_id``: the Hub repository the card names for loading (None: the card says to load the folder)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -76,7 +77,7 @@ def export(release: str | os.PathLike[str], out: str | os.PathLike[str]) -> Path
         manifest["tables"] = tables
         manifest["views"] = views
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
-        build_card(manifest, bench, columns, rows, data_files).save(tmp / "README.md")
+        build_card(manifest, bench, columns, rows, data_files, repo_id).save(tmp / "README.md")
     return out
 
 
@@ -119,7 +120,7 @@ def publish(release: str | os.PathLike[str], repo_id: str, tag: str, private: bo
     deadline = time.monotonic() + timeout
     work = Path(tempfile.mkdtemp(prefix="bertbench-publish-"))
     try:
-        folder = export(release, work / "export")
+        folder = export(release, work / "export", repo_id)
         manifest = json.loads((folder / "manifest.json").read_text())
         digest = sha256_file(folder / "manifest.json")
         api = HfApi(endpoint=endpoint, token=token)

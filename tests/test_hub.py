@@ -177,3 +177,37 @@ def test_the_card_names_each_source_its_terms_and_local_file_quirks():
     assert "train.reordered.tsv` (sha256 8621df47b79e" in text and "another order" in text
     assert "1,725 pairs" in text and "dev.tsv`" not in text  # GLUE's own files need no note
     assert "LDC99T42" in text
+
+
+def test_cards_claim_only_what_the_release_is(tmp_path):
+    """A synthetic release's card claims no natural language, no text-classification task and no membership of the
+    2023 space its sizes are outside; the shipped mini card counts seeds in words, names no placeholder repository
+    or build path, documents its own aggregate and says MRPC is scored on the MSR test file; a published card names
+    its repository."""
+    from huggingface_hub import DatasetCard
+
+    from bertbench.space import Architecture, LayerSpec
+    from bertbench.store.release import commit
+    from bertbench.store.writer import ResultWriter, result_name
+    from tests.test_store import arch_row, run_row
+
+    w = ResultWriter(tmp_path / "run")
+    for i, a in enumerate([Architecture(64, (LayerSpec("SA", "SDP", 2, 128, 1),) * 2),  # the tiny grid's sizes
+                           Architecture(32, (LayerSpec("LT", "DCT", 2, 64, 1),))]):
+        w.write_architecture(a.arch_id, [arch_row(a)])
+        for seed in (0, 1):
+            w.write_result(result_name(a.arch_id, seed, "sst2"), [run_row(a, seed, "sst2", 50.0 + i + seed, "ok")], [])
+    release = commit(tmp_path / "run", "unit", "1.2.3", tmp_path / "releases", license="cc-by-4.0")
+    manifest = json.loads((release / "manifest.json").read_text())
+    manifest.update(tasks=["synthetic_sentiment"], data={"corpus": "synthetic", "tasks": ["synthetic_sentiment"]})
+    (release / "manifest.json").write_text(json.dumps(manifest))
+    card = DatasetCard.load(export(release, tmp_path / "synthetic") / "README.md")
+    assert card.data.language is None and card.data.task_categories is None
+    assert "NAS-Bench-BERT space" not in card.data.pretty_name and "built from the NAS-Bench-BERT ops" in card.text
+    mini = export("bertbench/releases/bertbench-mini-ptb-glue-0.1.0", tmp_path / "mini", repo_id="org/mini")
+    text = (mini / "README.md").read_text()
+    assert "30 trained architectures of the NAS-Bench-BERT space x 3 seeds," in text and "seed(s)" not in text
+    assert "REPO" not in text and "/work/" not in text and "hf://org/mini@v0.1.0" in text
+    assert "- `glue_mini`: The mini benchmark's GLUE" in text
+    assert "MRPC is scored on `msr_paraphrase_test.txt`" in text
+    assert DatasetCard.load(mini / "README.md").data.language == ["en"]

@@ -29,7 +29,8 @@ def test_paper2023_reproduces_published_numbers(paper):
     groups = s.groupby(["hidden_size", "num_layers"])["glue_published"].agg(["count", "mean"])
     assert groups["count"].tolist() == [123, 128, 116, 133]
     assert [round(float(x), 2) for x in groups["mean"]] == [64.43, 70.25, 67.27, 73.11]
-    ok = s[s["paper_id"] != "47"]
+    assert s["paper_id"].tolist() == list(range(500))  # integers, in numeric order (not "0", "1", "10", ...)
+    ok = s[s["paper_id"] != 47]
     assert (ok["glue_2023"] - ok["glue_published"]).abs().max() < 1e-9  # our glue_2023 = the paper's glue
     rec = paper.query(47)
     assert rec["metrics"]["rte"] is None and rec["metrics"]["status"] == "failed"
@@ -38,6 +39,7 @@ def test_paper2023_reproduces_published_numbers(paper):
     assert any("never applied" in c for c in paper.metadata["caveats"])
     assert paper.query(194)["duplicates"] == ["194", "438"]
     assert paper.metadata["metrics"]["glue_2023"]["direction"] == "higher"
+    assert "test_loss" not in paper.metadata["metrics"] and "glue" not in paper.metadata["metrics"]
 
 
 def test_paper2023_proxies_and_models(paper):
@@ -161,7 +163,7 @@ def test_2023_cost_columns_name_their_network(shared_data):
     """params/flops describe the labels (as_named); params_as_trained/flops_as_trained the network trained in 2023,
     which build_model returns by default."""
     bench = bertbench.load("nas-bench-bert-2023", path=shared_data / "seed-paper")
-    row = bench.to_pandas().set_index("paper_id").loc["0"]
+    row = bench.to_pandas().set_index("paper_id").loc[0]
     assert (int(row["params"]), int(row["params_as_trained"])) == (9_657_600, 10_576_896)
     trained = bench.build_model(0)
     named = bench.build_model(0, variant="as_named")
@@ -195,8 +197,10 @@ def test_filter_coerces_ids_and_repr_is_one_line(shared_data):
     b = bertbench.load("nas-bench-bert-2023", path=shared_data / "seed-paper")
     assert len(b.filter(paper_id=47)) == 1 and len(b.filter(paper_id=[47, "48"])) == 2
     assert len(b.filter(hidden_size="256")) == int((b.to_pandas()["hidden_size"] == 256).sum())
-    with pytest.raises(ValueError, match="filter field 'paper_id' holds strings"):
+    with pytest.raises(ValueError, match="filter field 'paper_id' holds integers"):
         b.filter(paper_id=4.5)
+    with pytest.raises(ValueError, match="filter field 'paper_id' holds numbers"):
+        b.filter(paper_id="x")
     with pytest.raises(ValueError, match="filter field 'hidden_size' holds numbers"):
         b.filter(hidden_size="big")
     text = repr(b)

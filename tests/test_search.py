@@ -47,7 +47,7 @@ def test_regularized_evolution_beats_random_search_on_a_smooth_benchmark(synth):
 
 def test_moves_stay_in_the_space_and_in_the_benchmark(paper):
     space = paper.search_space()
-    units = set(paper.to_pandas()["paper_id"])
+    units = set(paper.to_pandas()["paper_id"].astype(str))
     rng = np.random.default_rng(0)
     for uid in ["0", "47", "321"]:
         for _ in range(5):

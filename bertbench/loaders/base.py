@@ -29,7 +29,7 @@ from bertbench.loaders.metadata import BenchmarkMetadata
 from bertbench.loaders.nas_api import NasQueries
 
 log = logging.getLogger(__name__)
-SUMMARY_VERSION = "3"  # bump when build_summary changes what it returns: cached summaries are then rebuilt
+SUMMARY_VERSION = "4"  # bump when build_summary changes what it returns: cached summaries are then rebuilt
 
 VIEWS = ("summary", "runs", "curves", "proxies")
 
@@ -329,7 +329,7 @@ class Benchmark(NasQueries):
 
 
 def _coerce(series: pd.Series, column: str, value: Any) -> Any:
-    """``value`` in the type of ``series`` (ids are strings: ``paper_id=47`` means "47"); a value that cannot be
+    """``value`` in the type of ``series`` (``paper_id="47"`` means 47, ``arch_id`` is a string); a value that cannot be
     compared raises, naming the field, instead of silently matching nothing."""
     if pd.api.types.is_string_dtype(series.dtype) or pd.api.types.is_object_dtype(series.dtype):
         if isinstance(value, bool) or not isinstance(value, (str, int, np.integer)):
@@ -337,9 +337,11 @@ def _coerce(series: pd.Series, column: str, value: Any) -> Any:
         return str(value)
     if pd.api.types.is_numeric_dtype(series.dtype) and isinstance(value, str):
         try:
-            return float(value)
+            value = float(value)
         except ValueError:
             raise ValueError(f"filter field {column!r} holds numbers; got the string {value!r}") from None
+    if pd.api.types.is_integer_dtype(series.dtype) and isinstance(value, float) and not value.is_integer():
+        raise ValueError(f"filter field {column!r} holds integers; got {value!r}")
     return value
 
 
@@ -370,7 +372,7 @@ def metric_docs() -> dict[str, dict[str, str]]:
     """Meaning and direction of every metric name bertbench writes."""
     return {
         "matthews": {"meaning": "Matthews correlation x100 (CoLA)", "direction": "higher"},
-        "accuracy": {"meaning": "accuracy x100 on the dev split", "direction": "higher"},
+        "accuracy": {"meaning": "accuracy x100 on the task's evaluation split (its dev split; MRPC from the raw MSR files: their test file)", "direction": "higher"},
         "accuracy_matched": {"meaning": "MNLI dev-matched accuracy x100", "direction": "higher"},
         "accuracy_mismatched": {"meaning": "MNLI dev-mismatched accuracy x100", "direction": "higher"},
         "f1": {"meaning": "F1 x100 of the positive class", "direction": "higher"},

@@ -73,6 +73,9 @@ def build_summary(bench: Benchmark) -> pd.DataFrame:
     wide[idc] = wide[idc].astype(str)
     summary[idc] = summary[idc].astype(str)
     out = summary.merge(wide, on=idc, how="left")
+    if idc != "arch_id" and len(out) and out[idc].str.fullmatch(r"\d+").all():  # numeric ids (the 2023 paper_id)
+        out[idc] = out[idc].astype("int64")
+        out = out.sort_values(idc, kind="stable", ignore_index=True)
     return pa.Table.from_pandas(out, preserve_index=False).to_pandas(types_mapper=pd.ArrowDtype)
 
 
