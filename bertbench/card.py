@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from bertbench.data.sources import display_name
 from bertbench.licenses import BERTBENCH_BIBTEX, GLUE_BIBTEX, LICENSES, SEED_PAPER_BIBTEX  # noqa: F401 (re-exported)
 
 #: The configs of every exported release, in this order (the first is the default).
@@ -63,7 +64,7 @@ def _sources(manifest: dict[str, Any]) -> tuple[list[str], list[str], list[str]]
     """(source_datasets, lines describing each source and its license, bibtex entries) of a release."""
     tasks = manifest.get("tasks") or []
     data = manifest.get("data") or {}
-    corpus = _local_name(str((data.get("corpus") if isinstance(data, dict) else "") or ""))
+    corpus = display_name(str((data.get("corpus") if isinstance(data, dict) else "") or ""))
     source_datasets, lines, bib = ["original"], [], [BERTBENCH_BIBTEX, SEED_PAPER_BIBTEX]
     lines.append("- Search space: NAS-Bench-BERT of Serianni & Kalita (ACL 2023); their data is CC BY 4.0.")
     if any(t.startswith("synthetic") for t in tasks) or corpus.startswith("synthetic"):
@@ -140,15 +141,6 @@ def summary_docs(bench: Any, cols: list[str], metric_docs: dict[str, str]) -> di
     return docs
 
 
-def _local_name(source: str) -> str:
-    """A corpus source as the card shows it: a local file by its name (and archive member), not the builder's path;
-    the manifest keeps the full source and the files' sha256."""
-    path, sep, member = str(source).partition("::")
-    if "/" in path and not path.startswith(("hf://", "http://", "https://")) and Path(path).suffix:
-        path = Path(path).name
-    return f"{path}{sep}{member}"
-
-
 def _compute_lines(manifest: dict[str, Any]) -> list[str]:
     compute = manifest.get("compute")
     if not compute:
@@ -220,7 +212,7 @@ def _portable(section: Any) -> Any:
             out[k] = _portable(v)
         elif k in ("corpus", "task_source", "tokenizer") and isinstance(v, str) and "/" in v \
                 and not v.startswith(("hf://", "http://", "https://")):
-            out[k] = _local_name(v) if "::" in v or Path(v).suffix else f"(local folder) {Path(v).name}"
+            out[k] = display_name(v) if "::" in v or Path(v).suffix else f"(local folder) {Path(v).name}"
         else:
             out[k] = v
     return out
@@ -251,7 +243,7 @@ def build_card(manifest: dict[str, Any], bench: Any, columns: dict[str, list[str
     n_arch = rows["architectures"]
     seeds = manifest.get("seeds") or []
     data_spec = manifest.get("data") if isinstance(manifest.get("data"), dict) else {}
-    corpus = _local_name(data_spec.get("corpus", "?"))
+    corpus = display_name(data_spec.get("corpus", "?"))
     space = _space_phrase(bench)
     pretty = (f"{n_arch} trained architectures {_space_phrase(bench, detail=False)} x {_count(len(seeds), 'seed')}, "
               f"{'synthetic' if synthetic else 'GLUE'} tasks ({manifest['name']} {manifest['version']})")

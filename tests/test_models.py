@@ -285,3 +285,26 @@ def test_analytic_costs_equal_the_built_models(variant):
         # DSC's dynamic span convolution runs as K shifted multiply-adds, which torch does not count: h k n MACs a layer
         unseen = sum(2 * 128 * p * length for _ in arch.layers) if t == "DSC" and variant == "as_named" else 0
         assert counter.get_total_flops() + unseen == count_flops(arch, length, variant), (t, p, variant)
+
+
+def test_standalone_copies_agree_with_their_originals():
+    """models/standalone.py stands in for bertbench in an exported model folder: its copied functions are the
+    originals' source, and its specs parse every architecture of the tiny and paper grids to the same fields."""
+    import inspect
+
+    from bertbench import cost
+    from bertbench.grids import load_grid
+    from bertbench.models import standalone
+
+    for name in ("ffn_widths", "built_op"):
+        assert inspect.getsource(getattr(standalone, name)) == inspect.getsource(getattr(cost, name))
+        assert f"# Copied from bertbench.cost.{name}" in inspect.getsource(standalone)
+    for grid in ("tiny", "paper-2023", "ptb"):
+        for arch in load_grid(grid).architectures:
+            copy = standalone.Architecture.from_dict(arch.to_dict())
+            assert copy.hidden_size == arch.hidden_size
+            assert [c.to_dict() for c in copy.layers] == [ly.to_dict() for ly in arch.layers]
+    reg = standalone.Registry("token mixer")
+    reg.add(("SA", "SDP"), int)
+    with pytest.raises(KeyError, match=r"unknown token mixer \('LT', 'DFT'\); known: \('SA', 'SDP'\)"):
+        reg.get(("LT", "DFT"))

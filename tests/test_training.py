@@ -287,15 +287,25 @@ def test_trained_encoders_round_trip_through_transformers(env, reference, tmp_pa
     with torch.no_grad():
         want = direct.eval()(ids, mask).last_hidden_state
         assert torch.equal(loaded.eval()(ids, mask).last_hidden_state, want)
-    code = ("import sys, torch; from transformers import AutoModel; "
+    assert {"tokenizer.json", "README.md", "modeling.py", "standalone.py"} <= {p.name for p in out.iterdir()}
+    card = (out / "README.md").read_text()
+    assert arch.arch_id in card and "| 0 | DSC-5 |" in card and "| synthetic-sst2 | 0 | accuracy |" in card
+    want_ids = load_tokenizer("synthetic")("the cat sat")["input_ids"]
+    # a fresh process where bertbench cannot be imported at all: transformers + torch + the folder's own files
+    code = ("import sys; sys.modules['bertbench'] = None; import torch; "
+            "from transformers import AutoModel, AutoTokenizer; "
             f"m = AutoModel.from_pretrained({str(out)!r}, trust_remote_code=True).eval(); "
+            f"tok = AutoTokenizer.from_pretrained({str(out)!r}, trust_remote_code=True); print(tok('the cat sat')['input_ids']); "
+            "assert not [k for k in sys.modules if k.startswith('bertbench.')]; "
             "ids = torch.tensor(%s); mask = torch.tensor(%s); "
             "print(' '.join(map(str, m(ids, mask).last_hidden_state[:, :4, :4].flatten().tolist())))"
             % (ids.tolist(), mask.tolist()))
     res = subprocess.run([sys.executable, "-c", code], env={**e, "HF_MODULES_CACHE": str(tmp_path / "modules")},
                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert res.returncode == 0, res.stderr[-2000:]
-    got = [float(x) for x in res.stdout.split()]
+    first, second = res.stdout.splitlines()[-2:]
+    assert first == str(want_ids)
+    got = [float(x) for x in second.split()]
     assert got == pytest.approx(want[:, :4, :4].flatten().tolist(), abs=1e-5)
     res = subprocess.run([sys.executable, "-m", "bertbench.cli", "export-model", str(reference), "0" * 16,
                           "--out", str(tmp_path / "none")], env=e, cwd=REPO, capture_output=True, text=True)
@@ -317,7 +327,7 @@ def test_a_release_with_models_says_where_the_weights_are(reference, tmp_path):
     weights = bertbench.load(dest).query(arch_id)["weights"]
     assert list(weights) == [0] and (Path(weights[0]) / "model.safetensors").exists()
     out = export_model(dest, arch_id, tmp_path / "from-release")
-    assert (out / "config.json").exists() and (out / "modeling_bertbench.py").exists()
+    assert (out / "config.json").exists() and (out / "modeling.py").exists() and (out / "tokenizer.json").exists()
 
 
 def test_a_run_folder_keeps_one_identity_and_checks_inputs_first(env, reference, tmp_path):

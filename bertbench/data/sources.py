@@ -48,6 +48,15 @@ class CorpusSource:
         return f"{self.path}::{self.member}" if self.member else self.path
 
 
+def display_name(source: str) -> str:
+    """A corpus source as cards show it: a local file by its name (and archive member), not the builder's path (the
+    manifest keeps the full source and the files' sha256); Hub and URL sources as given."""
+    path, sep, member = str(source).partition("::")
+    if "/" in path and not path.startswith(("hf://", "http://", "https://")) and Path(path).suffix:
+        path = Path(path).name
+    return f"{path}{sep}{member}"
+
+
 def parse_source(spec: str | CorpusSource, doc_sep: str = "line") -> CorpusSource:
     """A source from its string form; a local path that does not exist fails at once."""
     if isinstance(spec, CorpusSource):

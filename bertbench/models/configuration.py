@@ -6,8 +6,11 @@ from typing import Any
 
 from transformers import PretrainedConfig
 
-from bertbench.errors import InvalidArchitecture
-from bertbench.space import Architecture, LayerSpec
+try:  # inside bertbench; an exported model folder without bertbench uses the copies (models/standalone.py)
+    from bertbench.errors import InvalidArchitecture
+    from bertbench.space import Architecture, LayerSpec
+except ImportError:
+    from .standalone import Architecture, InvalidArchitecture, LayerSpec
 
 VARIANTS = ("as_named", "as_trained_2023")
 

@@ -20,10 +20,14 @@ from transformers import PreTrainedModel
 from transformers.modeling_outputs import BaseModelOutput, MaskedLMOutput, SequenceClassifierOutput
 from transformers.utils import ModelOutput
 
-from bertbench.cost import built_op, ffn_widths
-from bertbench.models.configuration import BertBenchConfig
-from bertbench.models.ops import build_mixer
-from bertbench.space import LayerSpec
+from .configuration import BertBenchConfig
+from .ops import build_mixer
+
+try:  # inside bertbench; an exported model folder without bertbench uses the copies (models/standalone.py)
+    from bertbench.cost import built_op, ffn_widths
+    from bertbench.space import LayerSpec
+except ImportError:
+    from .standalone import LayerSpec, built_op, ffn_widths
 
 
 class BertBenchEmbeddings(nn.Module):

@@ -25,7 +25,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bertbench.registry import Registry
+try:  # inside bertbench; an exported model folder without bertbench uses the copy (models/standalone.py)
+    from bertbench.registry import Registry
+except ImportError:
+    from .standalone import Registry
 
 MIXERS: Registry[type[nn.Module]] = Registry("token mixer")
 

@@ -74,16 +74,18 @@ def missing_results(run_info: dict[str, Any], runs: pa.Table) -> list[str]:
 
 def _copy_models(run_dir: Path, dest: Path) -> dict[str, dict[str, str]]:
     """Copy every saved encoder of the run into ``dest/models``; {unit: {file, sha256}} for the manifest."""
-    from bertbench.models.export import available_units
+    from bertbench.store.run_folder import MODELS, available_units, tokenizer_dir
 
     units = available_units(run_dir)
     if not units:
         raise FileNotFoundError(f"models=True but {run_dir}/models holds no trained encoder")
     out = {}
     for unit in units:
-        shutil.copytree(run_dir / "models" / unit, dest / "models" / unit)
-        weights = dest / "models" / unit / "model.safetensors"
-        out[unit] = {"file": f"models/{unit}/model.safetensors", "sha256": sha256_file(weights)}
+        shutil.copytree(run_dir / MODELS / unit, dest / MODELS / unit)
+        out[unit] = {"file": f"{MODELS}/{unit}/model.safetensors",
+                     "sha256": sha256_file(dest / MODELS / unit / "model.safetensors")}
+    if (tokenizer_dir(run_dir) / "tokenizer.json").exists():  # the run's own vocabulary: exported encoders need it
+        shutil.copytree(tokenizer_dir(run_dir), tokenizer_dir(dest))
     return out
 
 

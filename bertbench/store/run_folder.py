@@ -1,0 +1,32 @@
+"""The run folder's layout, as far as trained encoders go: ``models/<arch_id>__s<seed>/`` (a ``save_pretrained``
+folder per pretrained unit) and ``tokenizer/`` (the run's own vocabulary). Grid, commit and export read the paths
+from here."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+MODELS = "models"
+TOKENIZER = "tokenizer"
+
+
+def unit_name(arch_id: str, seed: int) -> str:
+    """The name of a unit (architecture x pretraining seed) in a run folder: ``<arch_id>__s<seed>``."""
+    return f"{arch_id}__s{seed}"
+
+
+def unit_dir(root: str | os.PathLike[str], arch_id: str, seed: int) -> Path:
+    """Where a run or release keeps the encoder of (arch_id, seed)."""
+    return Path(root) / MODELS / unit_name(arch_id, seed)
+
+
+def available_units(root: str | os.PathLike[str]) -> list[str]:
+    """``<arch_id>__s<seed>`` of every saved encoder under ``root/models`` (hidden temp folders excluded)."""
+    folder = Path(root) / MODELS
+    return sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")) if folder.is_dir() else []
+
+
+def tokenizer_dir(root: str | os.PathLike[str]) -> Path:
+    """The run's own tokenizer (``tokenizer: wordpiece:N`` recipes), kept beside its encoders in a release."""
+    return Path(root) / TOKENIZER
