@@ -23,6 +23,7 @@ import pandas as pd
 from scipy import stats
 
 import bertbench
+from bertbench.stats import kendall_tau
 
 N_BOOT = 2000
 
@@ -142,8 +143,8 @@ def main() -> None:
         s1 = pivot[pivot["seed"] == 1].set_index("arch_id")[t]
         both = pd.concat([s0, s1], axis=1, keys=["s0", "s1"]).dropna()
         xy = both.to_numpy(float)
-        tau = stats.kendalltau(xy[:, 0], xy[:, 1]).statistic if len(xy) > 2 else np.nan
-        lo, hi = boot_ci(np.arange(len(xy)), lambda idx: stats.kendalltau(xy[idx, 0], xy[idx, 1]).statistic, rng)
+        est = kendall_tau(xy[:, 0], xy[:, 1], n_boot=N_BOOT)  # bertbench.stats: the package's one bootstrap
+        tau, lo, hi = est.value, est.low, est.high
         seed_std = per_seed[t].groupby("arch_id").std().dropna()
         rows.append({"task": t, "n_archs": len(xy), "tau_seed0_seed1": tau, "ci_low": lo, "ci_high": hi,
                      "mean_seed_std": seed_std.mean(), "between_arch_std": means[t].std()})

@@ -1,7 +1,9 @@
 """Training-free proxies on the 2023 NAS-Bench-BERT architectures, built both as trained (`as_trained_2023`: all SDP,
 FFN 4H first) and as named (every op real), at each architecture's true hidden size, correlated with the published
-GLUE (glue_2023), with the params baseline and each proxy's partial Spearman correlation controlling for params (does
-it add anything beyond size?). Resumable: every architecture's scores are written as they finish under
+GLUE (glue_2023), beside the size baselines (params, flops, depth, hidden size, the size model), with each proxy's
+partial Spearman given size, its tau within (hidden size, depth) groups and its paired difference from the best size
+baseline (bertbench/proxies/correlations.py), and the target's reliability from the duplicated architectures. The
+as_named scores are kept but not correlated: the 2023 GLUE scores belong to networks trained as_trained_2023. Resumable: every architecture's scores are written as they finish under
 OUT/<variant>/scores/, and a rerun scores only what is missing. All 500 with --n 500 (hours on 2 CPU cores).
 ``--paper-shape`` scores every architecture rebuilt at H = 256, FFN 1024, as the 2023 paper computed its metrics
 (folders OUT/<variant>-H256-F1024/); the params baseline is then the true architecture's (the 2023 CSV's).
@@ -23,48 +25,37 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import torch
-from scipy import stats
 
 import bertbench
+from bertbench.proxies.correlations import format_table
 from bertbench.proxies.evaluate import evaluate, read_scored, score_benchmark
 from bertbench.proxies.registry import list_proxies
 
 
-def partial_spearman(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> float:
-    """Spearman correlation of x and y with z (ranks) regressed out of both."""
-    rx, ry, rz = (stats.rankdata(v) for v in (x, y, z))
-    design = np.c_[np.ones_like(rz), rz]
-    res_x = rx - design @ np.linalg.lstsq(design, rx, rcond=None)[0]
-    res_y = ry - design @ np.linalg.lstsq(design, ry, rcond=None)[0]
-    return float(np.corrcoef(res_x, res_y)[0, 1])
+def within_groups(wide: pd.DataFrame, summary: pd.DataFrame, proxies: list[str], noise_var: float) -> pd.DataFrame:
+    """Per (hidden size, depth) group of the 2023 space (about 120 architectures each): the target's sd, its
+    reliability there (1 - noise variance / the group's variance; the noise variance pooled from the duplicated
+    architectures), the tau that reliability allows, and each proxy's oriented Kendall tau with glue_2023 with CI."""
+    from bertbench.proxies.registry import get_proxy
+    from bertbench.stats import kendall_tau, tau_from_reliability
 
-
-def partial_ci(x: np.ndarray, y: np.ndarray, z: np.ndarray, n_boot: int = 1000, seed: int = 0) -> tuple[float, float]:
-    """95 % percentile bootstrap interval of :func:`partial_spearman` (architectures resampled with replacement)."""
-    rng = np.random.default_rng(seed)
-    vals = []
-    for _ in range(n_boot):
-        i = rng.integers(0, len(x), len(x))
-        if np.std(x[i]) > 0 and np.std(y[i]) > 0 and np.std(z[i]) > 0:
-            vals.append(partial_spearman(x[i], y[i], z[i]))
-    lo, hi = np.nanpercentile(vals, [2.5, 97.5]) if vals else (np.nan, np.nan)
-    return float(lo), float(hi)
-
-
-def within_groups(wide: pd.DataFrame, summary: pd.DataFrame, proxies: list[str]) -> pd.DataFrame:
-    """Kendall tau of each proxy with glue_2023 inside each (hidden size, depth) group of the 2023 space (about 120
-    architectures each): what a proxy ranks once the two main size factors are fixed."""
     shape = summary.drop_duplicates("arch_id").set_index("arch_id")[["hidden_size", "num_layers"]]
-    df = wide.set_index("arch_id").join(shape, how="inner")
-    out = {}
+    df = wide.drop(columns=["hidden_size", "num_layers"], errors="ignore").set_index("arch_id").join(shape, how="inner")
+    rows = []
     for (h, n_layers), g in df.groupby(["hidden_size", "num_layers"]):
-        col = {}
+        y = pd.to_numeric(g["glue_2023"], errors="coerce")
+        rel = max(0.0, 1 - noise_var / y.var(ddof=1)) if y.var(ddof=1) > 0 else np.nan
+        row = {"group": f"H{h} L{n_layers}", "n": int(y.notna().sum()), "glue_sd": float(y.std(ddof=1)),
+               "reliability": rel, "tau_ceiling": tau_from_reliability(np.sqrt(rel))}
         for proxy in proxies:
-            sub = g[[proxy, "glue_2023"]].apply(pd.to_numeric, errors="coerce").dropna()
-            col[proxy] = stats.kendalltau(sub[proxy], sub["glue_2023"]).statistic if len(sub) > 7 else np.nan
-        out[f"H{h} L{n_layers} (n={len(g)})"] = col
-    return pd.DataFrame(out)
+            sign = 1.0 if proxy == "params" or get_proxy(proxy).direction == "higher" else -1.0
+            est = kendall_tau(sign * pd.to_numeric(g[proxy], errors="coerce").to_numpy(float), y.to_numpy(float),
+                              n_boot=1000)
+            row[proxy] = f"{est.value:+.3f} [{est.low:+.2f}, {est.high:+.2f}]"
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def main() -> None:
@@ -80,6 +71,8 @@ def main() -> None:
     ap.add_argument("--variants", default="as_trained_2023,as_named", help="builders to score, comma-separated")
     ap.add_argument("--only-scored", action="store_true",
                     help="score nothing: correlate the architectures already in OUT/<variant>/scores (a partial run)")
+    ap.add_argument("--from-tables", action="store_true",
+                    help="score nothing: correlate the committed OUT/<variant>/proxies.parquet again")
     args = ap.parse_args()
     torch.set_num_threads(max(1, 2 // args.processes))
     bench = bertbench.load("nas-bench-bert-2023", path=args.shared / "seed-paper")
@@ -87,7 +80,9 @@ def main() -> None:
     shape = (256, 1024) if args.paper_shape else None
     for variant in args.variants.split(","):
         folder = args.out / (f"{variant}-H256-F1024" if shape else variant)
-        if args.only_scored:
+        if args.from_tables:
+            table = pq.read_table(folder / "proxies.parquet")
+        elif args.only_scored:
             table = read_scored(folder / "scores")
         else:
             table = score_benchmark(bench, names, n=args.n, variant=variant, batch_size=args.batch_size,
@@ -98,26 +93,23 @@ def main() -> None:
                                    progress=False)
             true = true.filter(pc.is_in(true["arch_id"], value_set=pa.array(set(table["arch_id"].to_pylist()))))
             table = pa.concat_tables([table.filter(pc.not_equal(table["proxy"], "params")), true])
+        if variant != bench.default_variant:  # no valid pair: the 2023 scores belong to networks trained otherwise
+            folder.mkdir(parents=True, exist_ok=True)
+            pq.write_table(table, folder / "proxies.parquet")
+            print(f"\n{folder.name}: {table.num_rows} scores kept in {folder}/proxies.parquet, NOT correlated: the 2023 "
+                  f"GLUE scores belong to networks trained {bench.default_variant}, not to these {variant} networks")
+            continue
         wide, corr = evaluate(bench, names, out=folder, scores=table)
-        partial, low, high = [], [], []
-        for proxy in corr["proxy"]:
-            sub = wide[[proxy, "params", "glue_2023"]].apply(pd.to_numeric, errors="coerce").dropna()
-            xyz = [sub[c].to_numpy(float) for c in (proxy, "glue_2023", "params")]
-            ok = proxy != "params" and len(sub) > 3
-            partial.append(partial_spearman(*xyz) if ok else np.nan)
-            lo, hi = partial_ci(*xyz) if ok else (np.nan, np.nan)
-            low.append(lo)
-            high.append(hi)
-        corr["partial_rho_given_params"], corr["partial_ci_low"], corr["partial_ci_high"] = partial, low, high
-        corr.to_csv(folder / "correlations.csv", index=False)
-        groups = within_groups(wide, bench.to_pandas(), list(corr["proxy"]))
-        groups.to_csv(folder / "within_groups.csv")
+        summary = bench.to_pandas()
+        dups = summary[summary.duplicated("arch_id", keep=False)]
+        noise_var = float(dups.groupby("arch_id")["glue_2023"].var(ddof=1).mean())
+        groups = within_groups(wide, summary, [p for p in ["params", *names] if p in wide], noise_var)
+        groups.to_csv(folder / "within_groups.csv", index=False)
         print(f"\n{folder.name}: {len(wide)} architectures, proxies vs glue_2023 (loss: mlm; unstable scores are NaN)")
-        print(corr[["proxy", "n", "kendall_tau", "tau_ci_low", "tau_ci_high", "spearman_rho",
-                    "partial_rho_given_params", "partial_ci_low", "partial_ci_high", "precision_top10"]].to_string(index=False, float_format="{:.3f}".format))
-        print("\nKendall tau vs glue_2023 within each group of the true architectures' (hidden size, depth):")
-        print(groups.to_string(float_format="{:.3f}".format))
-
+        print(format_table(corr))
+        print(f"\nWithin each (hidden size, depth) group (noise sd {np.sqrt(noise_var):.2f} GLUE points from the "
+              f"{dups['arch_id'].nunique()} duplicated architectures):")
+        print(groups.to_string(index=False, float_format="{:.3f}".format))
 
 if __name__ == "__main__":
     try:

@@ -142,22 +142,34 @@ def proxies_correlate(
     """
     import pandas as pd
 
+    from bertbench.proxies.correlations import BASELINES, derived_from_target
     from bertbench.proxies.evaluate import correlation_table
 
     df = pd.read_csv(csv, encoding="utf-8-sig")
     if target not in df.columns:
         raise ValueError(f"--target {target!r} is not a column; columns: {list(df.columns)}")
-    cols = columns.split(",") if columns else [c for c in df.select_dtypes("number").columns if c != target]
     if target_direction not in ("higher", "lower"):
         raise ValueError(f"--target-direction {target_direction!r}; allowed: higher, lower")
+    if columns:
+        cols = columns.split(",")
+        unknown = [c for c in cols if c not in df.columns]
+        if unknown:
+            raise ValueError(f"--columns {unknown} are not columns; columns: {list(df.columns)}")
+    else:
+        cols = [c for c in df.select_dtypes("number").columns if c != target and c not in BASELINES]
+        derived = derived_from_target(df, target, cols)
+        if derived:
+            echo(f"left out as functions of the target, not proxies: {', '.join(derived)}")
+        cols = [c for c in cols if c not in derived]
     corr = correlation_table(df, target, cols, target_direction, n_boot=n_boot)
+    echo(f"{len(df)} rows; signs oriented: a positive tau means the column's higher values go with the better "
+         f"{target} ({target_direction} is better)")
     _print_corr(corr)
     if out:
         corr.to_csv(out, index=False)
 
 
 def _print_corr(corr) -> None:
-    import pandas as pd
+    from bertbench.proxies.correlations import format_table
 
-    with pd.option_context("display.width", 200, "display.max_columns", 20, "display.float_format", "{:.3f}".format):
-        echo(corr.to_string(index=False))
+    echo(format_table(corr))

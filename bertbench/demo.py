@@ -90,6 +90,7 @@ def run_demo(out: Path, processes: int | None = None, grid: str = "tiny", recipe
     from bertbench.hub import export
     from bertbench.loaders.release import load_release, load_run
     from bertbench.plots import curves_plot, reliability_plot, results_plot
+    from bertbench.proxies.correlations import format_table as format_correlations
     from bertbench.proxies.evaluate import evaluate, score_benchmark
     from bertbench.proxies.registry import list_proxies
     from bertbench.reliability import (
@@ -164,12 +165,10 @@ def run_demo(out: Path, processes: int | None = None, grid: str = "tiny", recipe
     _say(f"{len(above)} of {len(main)} targets rank the architectures above seed noise (seed tau CI above 0)"
          + (f": {', '.join(above['target'])}" if len(above) else "") + f"; {len(gate)} pass the reproducibility gate "
          "(seed tau >= 0.7, ICC CI >= 0.5)" + (f": {', '.join(gate['target'])}" if len(gate) else "") + f"; with {rel['n_archs'].max()} architectures and {len(SEEDS)} seeds the CIs are wide, so nothing else is claimed")
-    _say("\nproxies vs the synthetic aggregate (signed Kendall tau; params is the baseline):")
+    _say("\nproxies vs the synthetic aggregate beside the size baselines (oriented Kendall tau, 95 % CI):")
     _, corr = evaluate(bench, list_proxies("bert"), seed=0, out=out / "proxies", n_boot=500,
                        scores=bench.tables["proxies"])
-    with pd.option_context("display.width", 200, "display.float_format", "{:.3f}".format):
-        _say(corr[["proxy", "n", "kendall_tau", "spearman_rho", "pearson_r", "precision_top10", "tau_ci_low",
-                   "tau_ci_high"]].to_string(index=False))
+    _say(format_correlations(corr))
     results_plot(bench, plots / "results.png")
     reliability_plot(rel, plots / "reliability.png", title=f"{NAME} {VERSION}: seed-to-seed Kendall tau")
     curves_plot(bench, plots / "pretrain_heldout.png")

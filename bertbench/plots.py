@@ -3,6 +3,7 @@ the target (rank scatter, Kendall tau with CIs)."""
 
 from __future__ import annotations
 
+import logging
 import math
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+log = logging.getLogger(__name__)
 
 
 def pyplot():
@@ -31,42 +34,123 @@ def save_figure(fig: Any, path: str | Path) -> Path:
     return path
 
 
+def arch_labels(bench: Any) -> dict[str, str]:
+    """arch_id -> a short label with the ops in layer order (runs of one op folded: ``SA-SDP x2``), H and L."""
+    import json
+
+    archs = bench.tables["architectures"].to_pandas()
+    out = {}
+    if "arch_json" not in archs:
+        return out
+    for aid, text in zip(archs["arch_id"], archs["arch_json"]):
+        spec = json.loads(text)
+        ops = [f"{ly['op_type']}-{ly['op_param']}" for ly in spec["layers"]]
+        runs, last = [], None
+        for op in ops:
+            if op == last:
+                runs[-1][1] += 1
+            else:
+                runs.append([op, 1])
+            last = op
+        folded = " ".join(op if n == 1 else f"{op} x{n}" for op, n in runs)
+        out[str(aid)] = f"H{spec['hidden_size']} L{len(ops)} {folded}"
+    return out
+
+
+def constant_baselines(bench: Any, tasks: list[str]) -> dict[str, float]:
+    """Per task, the main metric of predicting the training split's majority class for every example (x100; a
+    regression task's constant predictor has no correlation and is left out). Only where the task data can be read
+    (synthetic tasks always; GLUE from the release's recorded source); {} otherwise."""
+    from bertbench.data.tasks import get_task
+
+    data = (bench.metadata.get("manifest") or {}).get("data") or {}
+    source = data.get("task_source") if isinstance(data, dict) else None
+    out = {}
+    for name in tasks:
+        try:
+            task = get_task(name)
+            if task.is_regression:
+                continue
+            if task.suite == "synthetic":
+                from bertbench.data.synthetic import load_synthetic
+
+                ds = load_synthetic(name)
+            elif source and source != "hub":
+                from bertbench.data.glue import load_glue
+
+                ds = load_glue(name, source)
+            else:
+                continue
+            train = np.asarray(ds["train"]["label"])
+            split = next(iter(task.eval_splits.items()))
+            ref = np.asarray(ds[split[1]]["label"])
+            majority = np.bincount(train).argmax()
+            out[name] = task.compute(np.full_like(ref, majority), ref, split[0])[task.main_metric + split[0]]
+        except (KeyError, OSError, ValueError) as err:  # no data here: the plot says so instead of guessing
+            log.debug("no constant baseline for %s: %s", name, err)
+    return out
+
+
 def results_plot(bench: Any, path: str | Path) -> Path:
-    """Heatmap of per-task main metrics (rows: architectures sorted by the aggregate) beside the aggregate bars."""
+    """Per architecture (one row each, sorted by the aggregate, labelled with its ops): a heatmap of each task's main
+    metric (colour scaled per task, from that task's lowest to highest architecture; the numbers are the scores x100)
+    and, on the same rows, the aggregate's mean over pretraining seeds with the sd between seeds as an error bar.
+    A task's constant (majority-class) predictor is marked under its column where its data can be read."""
+    from bertbench.reliability import run_values
+
     plt = pyplot()
     s = bench.to_pandas()
     tasks = [t for t in bench.metadata.get("tasks", []) if t in s.columns]
-    agg = next((a for a in ("synthetic", "glue_2023", "glue", "glue_mini") if a in s.columns and s[a].notna().any()), None)
-    s = s.sort_values(agg, ascending=False, na_position="last") if agg else s
-    labels = [f"{a} H{h} L{n}" for a, h, n in zip(s["arch_id"], s["hidden_size"], s["num_layers"])]
-    data = np.array([[float(v) if v is not None and v == v else np.nan for v in s[t]] for t in tasks]).T
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(4 + 0.9 * len(tasks), 1.2 + 0.38 * len(s)),
-                                   gridspec_kw={"width_ratios": [max(1, len(tasks)), 2]})
-    im = ax1.imshow(data, aspect="auto", cmap="viridis")
-    ax1.set_xticks(range(len(tasks)), [t.removeprefix("synthetic-") for t in tasks], rotation=45, ha="right", fontsize=8)
-    ax1.set_yticks(range(len(s)), labels, fontsize=7)
-    for i in range(data.shape[0]):
-        for j in range(data.shape[1]):
-            txt = "NaN" if np.isnan(data[i, j]) else f"{data[i, j]:.0f}"
-            ax1.text(j, i, txt, ha="center", va="center", fontsize=6, color="w")
-    fig.colorbar(im, ax=ax1, fraction=0.03)
-    ax1.set_title("main metric per task (x100)", fontsize=9)
+    agg = next((a for a in ("synthetic", "glue_2023", "glue_mini", "glue") if a in s.columns and s[a].notna().any()),
+               None)
+    if agg is None and "pretrain" in s.columns:
+        agg = "pretrain"
+    s = s.sort_values(agg, ascending=bench.direction(agg) == "lower", na_position="last") if agg else s
+    s = s.reset_index(drop=True)
+    names = arch_labels(bench)
+    labels = [f"{names.get(str(a), '')}  {str(a)[:8]}" for a in s["arch_id"]]
+    data = np.array([[float(v) if v is not None and v == v else np.nan for v in s[t]] for t in tasks]).T \
+        if tasks else np.empty((len(s), 0))
+    lo, hi = np.nanmin(data, axis=0) if data.size else [], np.nanmax(data, axis=0) if data.size else []
+    scaled = (data - lo) / np.where(np.asarray(hi) > np.asarray(lo), np.asarray(hi) - np.asarray(lo), 1.0) \
+        if data.size else data
+    fig, (ax1, ax2) = plt.subplots(1, 2, sharey=True, figsize=(5 + 0.9 * max(1, len(tasks)), 1.6 + 0.3 * len(s)),
+                                   gridspec_kw={"width_ratios": [max(1, len(tasks)), 2.5]})
+    if tasks:
+        im = ax1.imshow(scaled, aspect="auto", cmap="viridis", vmin=0, vmax=1)
+        base = constant_baselines(bench, tasks)
+        ticks = [t.removeprefix("synthetic-") + (f"\n(const {base[t]:.0f})" if t in base else "") for t in tasks]
+        ax1.set_xticks(range(len(tasks)), ticks, rotation=0, fontsize=7)
+        for i in range(data.shape[0]):
+            for j in range(data.shape[1]):
+                txt = "NaN" if np.isnan(data[i, j]) else f"{data[i, j]:.1f}"
+                below = tasks[j] in base and not np.isnan(data[i, j]) and data[i, j] <= base[tasks[j]]
+                ax1.text(j, i, txt + ("*" if below else ""), ha="center", va="center", fontsize=6,
+                         color="k" if scaled[i, j] > 0.6 else "w")
+        cb = fig.colorbar(im, ax=ax1, fraction=0.03, ticks=[0, 1])
+        cb.ax.set_yticklabels(["task min", "task max"], fontsize=7)
+        ax1.set_title("main metric per task (x100); * at or below the constant predictor", fontsize=8)
+    else:
+        ax1.set_xticks([])
+    ax1.set_yticks(range(len(s)), labels, fontsize=6)
     if agg:
         vals = np.array([float(v) if v is not None and v == v else np.nan for v in s[agg]])
-        ax2.barh(range(len(s)), np.nan_to_num(vals), color="tab:green")
-        ax2.set_yticks(range(len(s)), [])
-        ax2.invert_yaxis()
-        ax2.set_title(agg, fontsize=9)
+        rv = run_values(bench, curves=False)
+        per_seed = rv[rv["target"] == agg].groupby("unit")["value"].std(ddof=1)
+        sd = np.array([per_seed.get(str(a), np.nan) for a in s["arch_id"]])
+        ax2.errorbar(vals, range(len(s)), xerr=np.nan_to_num(sd), fmt="o", ms=3, color="tab:green", ecolor="0.4",
+                     capsize=2, lw=0.8)
         for i, v in enumerate(vals):
-            ax2.text(0, i, "NaN" if np.isnan(v) else f"{v:.1f}", va="center", fontsize=7)
+            if np.isnan(v):
+                ax2.text(0.02, i, "NaN (failed)", va="center", fontsize=6, transform=ax2.get_yaxis_transform())
+        ax2.set_xlabel(f"{agg} ({bench.direction(agg)} is better)\nbars: sd between pretraining seeds", fontsize=7)
+        ax2.grid(axis="x", lw=0.3)
+        ax2.tick_params(labelsize=7)
     else:
         ax2.axis("off")
-    fig.suptitle(f"{bench.name} {bench.version}", fontsize=10)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    ax1.set_ylim(len(s) - 0.5, -0.5)
+    fig.suptitle(f"{bench.name} {bench.version}: {len(s)} architectures, best first", fontsize=10)
+    return save_figure(fig, path)
 
 
 def curves_plot(bench: Any, path: str | Path, name: str | None = None) -> Path:
@@ -127,18 +211,31 @@ def plot_scatter(df: pd.DataFrame, target: str, proxies: list[str], path: Path, 
 
 
 def plot_ranks(corr: pd.DataFrame, path: Path, title: str = "") -> Path:
-    """Kendall tau of every proxy with its bootstrap 95 % interval (params highlighted)."""
+    """Kendall tau (oriented: positive = ranks the better architectures higher) of every proxy and size baseline with
+    its 95 % interval, baselines in grey, proxies that beat the best size baseline (paired interval above 0) in green,
+    and the tau the target's own reliability allows as a dotted line."""
+    from matplotlib.patches import Patch
+
     plt = pyplot()
-    c = corr.sort_values("kendall_tau", key=lambda s: s.abs(), ascending=True)
-    fig, ax = plt.subplots(figsize=(6, 0.35 * len(c) + 1.2))
+    c = corr.dropna(subset=["kendall_tau"]).sort_values("kendall_tau", ascending=True)
+    fig, ax = plt.subplots(figsize=(6.5, 0.35 * len(c) + 1.6))
     y = np.arange(len(c))
     err = np.vstack([c["kendall_tau"] - c["tau_ci_low"], c["tau_ci_high"] - c["kendall_tau"]])
-    colors = ["tab:red" if p == "params" else "tab:blue" for p in c["proxy"]]
-    ax.barh(y, c["kendall_tau"], xerr=np.clip(np.nan_to_num(err), 0.0, None), color=colors, alpha=0.8)  # a bound
+    role = c["role"] if "role" in c else pd.Series(["proxy"] * len(c), index=c.index)
+    beats = c["beats_size"].fillna(False).astype(bool) if "beats_size" in c else pd.Series(False, index=c.index)
+    colors = ["0.55" if r == "baseline" else ("tab:green" if b else "tab:blue") for r, b in zip(role, beats)]
+    ax.barh(y, c["kendall_tau"], xerr=np.clip(np.nan_to_num(err), 0.0, None), color=colors, alpha=0.85)  # a bound
     # can sit 1 ulp on the wrong side of the estimate
-    ax.set_yticks(y, c["proxy"], fontsize=8)
+    ax.set_yticks(y, [f"{p} (size)" if r == "baseline" else p for p, r in zip(c["proxy"], role)], fontsize=8)
     ax.axvline(0, color="k", lw=0.8)
-    ax.set_xlabel("Kendall tau (signed)")
+    handles = [Patch(color="0.55", label="size baseline"), Patch(color="tab:blue", label="proxy"),
+               Patch(color="tab:green", label="proxy beating the best size baseline")]
+    ceiling = float(c["tau_ceiling"].iloc[0]) if "tau_ceiling" in c and len(c) else math.nan
+    if np.isfinite(ceiling):
+        ax.axvline(ceiling, color="tab:red", ls=":", lw=1.2)
+        handles.append(plt.Line2D([], [], color="tab:red", ls=":", label=f"target's reliability allows {ceiling:.2f}"))
+    ax.legend(handles=handles, fontsize=7, loc="lower right")
+    ax.set_xlabel("Kendall tau, oriented (positive: ranks the better architectures higher)", fontsize=8)
     ax.set_title(title, fontsize=9)
     return save_figure(fig, path)
 

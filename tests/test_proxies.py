@@ -79,9 +79,8 @@ def test_rnn_builder_matches_nasbench_nlp_param_counts(shared_data):
 
 def test_precision_at_top():
     x = np.arange(20.0)
-    assert precision_at_top(x, x, 0.1, True, True) == 1.0
-    assert precision_at_top(x, -x, 0.1, True, True) == 0.0
-    assert precision_at_top(x, -x, 0.1, True, False) == 1.0
+    assert precision_at_top(x, x, 0.1) == 1.0
+    assert precision_at_top(x, -x, 0.1) == 0.0
 
 
 @pytest.mark.parametrize("which", ["rnn", "bert"])
@@ -137,8 +136,11 @@ def test_evaluate_on_the_2023_benchmark_both_variants(shared_data, tmp_path):
     for variant in ("as_trained_2023", "as_named"):
         wide, corr = evaluate(bench, ["naswot", "hidden_covariance"], n=6, variant=variant, out=tmp_path / variant,
                               batch_size=4, seq_len=32, n_boot=20, progress=False)
-        assert list(corr["proxy"]) == ["params", "naswot", "hidden_covariance"]
+        assert list(corr["proxy"]) == ["params", "flops", "num_layers", "hidden_size", "size_model", "naswot",
+                                       "hidden_covariance"]
+        assert list(corr["role"]) == ["baseline"] * 5 + ["proxy"] * 2
         assert corr["target"].iloc[0] == "glue_2023"
+        assert (corr["pairing"] == "valid").all() == (variant == "as_trained_2023")
         assert (corr["n"] >= 5).all()
         assert (tmp_path / variant / "scatter.png").stat().st_size > 1000
         assert (tmp_path / variant / "ranks.png").exists()
@@ -468,3 +470,45 @@ def test_precision_gaps_are_computed_once_and_then_read_from_the_cache(monkeypat
     assert stability.cached_precision_gaps("rnn", ["params", "naswot"]) == first
     with pytest.raises(AssertionError, match="recomputed"):  # another set of names is another key
         stability.cached_precision_gaps("rnn", ["params"])
+
+
+def test_the_table_says_whether_a_proxy_beats_size():
+    """A synthetic benchmark: the target is size plus an architecture effect plus noise. A proxy that is size plus
+    noise does not beat the size baselines; a proxy that sees the architecture effect does (paired interval above 0),
+    and its partial correlation given size is clearly positive while the size-only proxy's is not."""
+    from bertbench.proxies.correlations import correlation_table
+
+    rng = np.random.default_rng(0)
+    n = 240
+    hidden = rng.choice([128, 256], n)
+    depth = rng.choice([2, 4], n)
+    params = hidden * hidden * depth * 12 + rng.integers(0, 50_000, n)
+    effect = rng.normal(size=n)
+    loss = 6.0 - 0.4 * (hidden == 256) - 0.5 * (depth == 4) - 0.3 * effect + 0.1 * rng.normal(size=n)
+    df = pd.DataFrame({"hidden_size": hidden, "num_layers": depth, "params": params, "loss": loss,
+                       "size_noise": np.log(params) + 0.3 * rng.normal(size=n),
+                       "sees_effect": -loss + 0.2 * rng.normal(size=n)})
+    t = correlation_table(df, "loss", ["size_noise", "sees_effect"], "lower", n_boot=300).set_index("proxy")
+    assert list(t.index) == ["params", "num_layers", "hidden_size", "size_model", "size_noise", "sees_effect"]
+    assert t.loc["size_model", "kendall_tau"] > 0.3  # oriented: bigger predicts lower loss, so positive
+    assert not t.loc["size_noise", "beats_size"] and t.loc["size_noise", "vs_size_ci_low"] < 0
+    assert t.loc["sees_effect", "beats_size"] and t.loc["sees_effect", "vs_size_ci_low"] > 0
+    assert t.loc["sees_effect", "partial_ci_low"] > 0.5
+    assert t.loc["size_noise", "partial_ci_low"] < 0.1
+    assert t.loc["sees_effect", "within_ci_low"] > 0.3 and abs(t.loc["size_noise", "within_group_tau"]) < 0.2
+
+
+def test_correlate_leaves_out_columns_derived_from_the_target(shared_data, tmp_path):
+    from typer.testing import CliRunner
+
+    from bertbench.cli import app
+
+    res = CliRunner().invoke(app, ["proxies", "correlate", str(shared_data / "seed-paper" / "RNN_results.csv"),
+                                   "--target", "loss", "--target-direction", "lower", "--n-boot", "50",
+                                   "--out", str(tmp_path / "c.csv")])
+    assert res.exit_code == 0, res.output
+    assert "left out as functions of the target, not proxies: perplexity, bits per word" in res.output
+    table = pd.read_csv(tmp_path / "c.csv").set_index("proxy")
+    assert "perplexity" not in table.index
+    assert table.loc["Layer 1 Hidden Covariance", "kendall_tau"] == pytest.approx(0.372, abs=1e-3)  # oriented
+    assert table.loc["Layer 1 Hidden Covariance", "tau_ci_low"] > 0.35

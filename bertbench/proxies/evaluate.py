@@ -1,15 +1,13 @@
 """Score proxies on a benchmark's untrained architectures and measure how well they rank the trained results.
 
-``correlation_table`` gives, per proxy, the signed Kendall tau-b, Spearman rho and Pearson r against the target (as
-the target is: for a loss, a good proxy whose direction is "higher" has a negative tau), precision at the top 10 %
-(the share of the truly best 10 % -- by the target's direction -- among the proxy's best 10 %, by the proxy's
-direction), and bootstrap 95 % intervals of tau and rho. A ``params`` row is always present as the baseline.
+``evaluate`` scores (or reads) the proxies and builds ``proxies/correlations.py``'s table: every proxy beside the
+size baselines (params of the network built, flops, depth, hidden size, the size model), oriented so that a positive
+tau means "ranks the better architectures higher", with the target's own reliability and the tau it allows.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import os
 from pathlib import Path
 from typing import Any
@@ -17,60 +15,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from scipy import stats
 
 from bertbench.families import get_family
+from bertbench.proxies.correlations import (  # noqa: F401 (correlation_table, precision_at_top re-exported)
+    BASELINES,
+    correlation_table,
+    duplicate_reliability,
+    precision_at_top,
+)
 from bertbench.proxies.inputs import ProxySeeds, default_batch
 from bertbench.store.schema import proxy_row, schema_for
 
 log = logging.getLogger(__name__)
-
-
-def precision_at_top(proxy: np.ndarray, target: np.ndarray, frac: float, proxy_higher: bool, target_higher: bool
-                     ) -> float:
-    n = len(target)
-    k = max(1, int(round(frac * n)))
-    best_true = set(np.argsort(-target if target_higher else target, kind="stable")[:k])
-    best_proxy = set(np.argsort(-proxy if proxy_higher else proxy, kind="stable")[:k])
-    return len(best_true & best_proxy) / k
-
-
-def correlation_table(df: pd.DataFrame, target: str, proxies: list[str], target_direction: str = "higher",
-                      directions: dict[str, str] | None = None, n_boot: int = 1000, seed: int = 0,
-                      top: float = 0.1) -> pd.DataFrame:
-    """One row per proxy (see the module docstring); rows with a NaN proxy or target are dropped per proxy."""
-    directions = directions or {}
-    rng = np.random.default_rng(seed)
-    rows = []
-    for name in proxies:
-        sub = df[[name, target]].apply(pd.to_numeric, errors="coerce").dropna()
-        sub = sub[np.isfinite(sub[name]) & np.isfinite(sub[target])]
-        x, y = sub[name].to_numpy(float), sub[target].to_numpy(float)
-        n = len(x)
-        row: dict[str, Any] = {"proxy": name, "n": n}
-        if n < 3 or np.std(x) == 0:
-            row.update(kendall_tau=math.nan, spearman_rho=math.nan, pearson_r=math.nan, precision_top10=math.nan,
-                       tau_ci_low=math.nan, tau_ci_high=math.nan, rho_ci_low=math.nan, rho_ci_high=math.nan)
-            rows.append(row)
-            continue
-        tau = stats.kendalltau(x, y).statistic
-        rho = stats.spearmanr(x, y).statistic
-        r = stats.pearsonr(x, y).statistic
-        p_top = precision_at_top(x, y, top, directions.get(name, "higher") == "higher", target_direction == "higher")
-        taus, rhos = [], []
-        for _ in range(n_boot):
-            idx = rng.integers(0, n, n)
-            xb, yb = x[idx], y[idx]
-            if np.std(xb) == 0 or np.std(yb) == 0:
-                continue
-            taus.append(stats.kendalltau(xb, yb).statistic)
-            rhos.append(stats.spearmanr(xb, yb).statistic)
-        lo_t, hi_t = (np.nanpercentile(taus, [2.5, 97.5]) if taus else (math.nan, math.nan))
-        lo_r, hi_r = (np.nanpercentile(rhos, [2.5, 97.5]) if rhos else (math.nan, math.nan))
-        row.update(kendall_tau=float(tau), spearman_rho=float(rho), pearson_r=float(r), precision_top10=p_top,
-                   tau_ci_low=float(lo_t), tau_ci_high=float(hi_t), rho_ci_low=float(lo_r), rho_ci_high=float(hi_r))
-        rows.append(row)
-    return pd.DataFrame(rows)
 
 
 # ------------------------------------------------------------------------------------------------------- scoring
@@ -206,13 +162,26 @@ def _add_ceiling(bench: Any, target: str, corr: pd.DataFrame) -> None:
     from bertbench.reliability import column_reliability
     from bertbench.stats import tau_from_reliability
 
-    r = column_reliability(bench, target) if bench.id_column == "arch_id" else None
-    rel = r.reliability if r is not None else float("nan")
+    if bench.id_column == "arch_id":
+        r = column_reliability(bench, target)
+        rel = r.reliability if r is not None else float("nan")
+    else:  # one run per unit: the noise between duplicated architectures (the 2023 data)
+        summary = bench.to_pandas()
+        rel = duplicate_reliability(summary[target], summary["arch_id"]) if target in summary else float("nan")
     corr["target_reliability"] = rel
     corr["tau_ceiling"] = tau_from_reliability(np.sqrt(rel)) if np.isfinite(rel) else float("nan")
     warning = bench.target_warning(target)
     if warning:
         log.warning("%s", warning)
+
+
+def _size_columns(summary: pd.DataFrame, variant: str) -> pd.DataFrame:
+    """Per arch_id: hidden size, depth and the forward FLOPs of the network as built in ``variant`` (the 2023 data's
+    ``flops_as_trained`` for as_trained_2023); params come from the scored ``params`` proxy (the network built)."""
+    flops = "flops_as_trained" if variant == "as_trained_2023" and "flops_as_trained" in summary else "flops"
+    cols = [c for c in ("hidden_size", "num_layers", flops) if c in summary]
+    out = summary.groupby("arch_id")[cols].first().rename(columns={flops: "flops"})
+    return out.astype(float)
 
 
 def evaluate(bench: Any, names: list[str] | None = None, n: int | None = None, seed: int | ProxySeeds = 0,
@@ -227,7 +196,7 @@ def evaluate(bench: Any, names: list[str] | None = None, n: int | None = None, s
     from bertbench.proxies.registry import get_proxy, list_proxies
 
     names = list(names or list_proxies(bench.family))
-    if "params" not in names:
+    if "params" not in names:  # the built network's parameter count: the first size baseline
         names.append("params")
     if scores is not None:
         missing = sorted(set(names) - set(scores.column("proxy").to_pylist()))
@@ -241,14 +210,21 @@ def evaluate(bench: Any, names: list[str] | None = None, n: int | None = None, s
     tgt, tdir = (target, bench.direction(target)) if target else bench.default_target()
     summary = bench.to_pandas()
     per_arch = summary.groupby("arch_id")[tgt].mean() if tgt in summary else pd.Series(dtype=float)
-    wide = wide.join(per_arch.astype(float), how="left")
+    sizes = _size_columns(summary, variant or bench.default_variant)
+    wide = wide.join(per_arch.astype(float), how="left").join(sizes.drop(columns=[c for c in sizes if c in wide]))
     directions = {p: get_proxy(p).direction for p in names}
-    order = ["params"] + [p for p in names if p != "params"]
-    corr = correlation_table(wide.reset_index(), tgt, order, tdir, directions, n_boot=n_boot,
+    proxies = [p for p in names if p not in BASELINES]  # params and flops of the built network are size baselines
+    corr = correlation_table(wide.reset_index(), tgt, proxies, tdir, directions, n_boot=n_boot,
                              seed=ProxySeeds.of(seed).bootstrap)
-    corr.insert(1, "target", tgt)
-    corr.insert(2, "direction", [directions[p] for p in corr["proxy"]])
     _add_ceiling(bench, tgt, corr)
+    trained_as = bench.default_variant
+    built_as = variant or trained_as
+    corr["pairing"] = "valid" if built_as == trained_as else (
+        f"invalid: proxies of networks built {built_as}, scores of networks trained {trained_as}")
+    if built_as != trained_as:
+        log.warning("proxies of networks built %s are paired with scores of networks trained %s: this table compares "
+                    "two different networks and says nothing about either (its size baselines only describe size)",
+                    built_as, trained_as)
     if out is not None:
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
@@ -259,6 +235,6 @@ def evaluate(bench: Any, names: list[str] | None = None, n: int | None = None, s
         corr.to_csv(out / "correlations.csv", index=False)
         from bertbench.plots import plot_ranks, plot_scatter
 
-        plot_scatter(wide.reset_index(), tgt, order, out / "scatter.png", title=f"{bench.name}: proxies vs {tgt}")
-        plot_ranks(corr, out / "ranks.png", title=f"{bench.name}: Kendall tau vs {tgt} (95% CI)")
+        plot_scatter(wide.reset_index(), tgt, ["params", *proxies], out / "scatter.png", title=f"{bench.name}: proxies vs {tgt}")
+        plot_ranks(corr, out / "ranks.png", title=f"{bench.name}: Kendall tau vs {tgt} (oriented, 95% CI)")
     return wide.reset_index(), corr
