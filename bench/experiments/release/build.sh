@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Builds (or resumes) the ptb release's run folder in the background on a 2-core CPU: prepare once (tokenizer,
+# corpus, tasks, run.json), then two 1-thread grid workers over the 80 units (40 architectures x 2 pretraining seeds;
+# each unit = MLM pretraining + SST-2 and STS-B x 3 fine-tuning seeds). Rerun to resume: finished results are kept
+# and a pretraining resumes from its last checkpoint. When every unit is done:
+#   bertbench commit RUN --name bertbench-ptb --version 0.1.0 --out bertbench/releases --license cc-by-sa-4.0
+#
+#   bash bench/experiments/release/build.sh PTB_ZIP GLUE_DIR [RUN]     # e.g. ../shared/data/ptb/ptb.zip ../shared/data/glue
+set -euo pipefail
+PTB=${1:?path to ptb.zip}; GLUE=${2:?path to the GLUE folder}; RUN=${3:-runs/ptb}
+PY=${PYTHON:-.venv/bin/python}
+export OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
+ARGS=(--grid ptb --recipe ptb --out "$RUN" --no-progress --set "data.corpus=$PTB::ptb/ptb.train.txt"
+      --set "data.task_source=$GLUE")
+"$PY" -m bertbench.cli regenerate "${ARGS[@]}" --prepare-only
+mkdir -p "$RUN-logs"
+for i in 0 1; do
+  nice -n 19 "$PY" -m bertbench.cli regenerate "${ARGS[@]}" --threads 1 --worker-index "$i" --num-workers 2 \
+    >> "$RUN-logs/worker$i.log" 2>&1 &
+done
+wait
