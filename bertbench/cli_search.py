@@ -27,6 +27,8 @@ def search_cmd(
 
     Example: bertbench search nas-bench-bert-2023 --path data/ --proxy params --seeds 20 --out search-2023
     """
+    import warnings
+
     import pandas as pd
 
     from bertbench import search
@@ -42,9 +44,16 @@ def search_cmd(
     budget = budget_frac * float(bench.train_costs().sum())
     runs = [(a.strip(), None) for a in algorithms.split(",") if a.strip()]
     runs += [(a, p) for p in proxy for a in search.NEEDS_PROXY]
-    frame = pd.concat([search.run(bench, a, budget, range(seeds), metric=metric, proxy=p) for a, p in runs],
-                      ignore_index=True)
-    attrs = search.run(bench, runs[0][0], budget, [0], metric=metric, proxy=runs[0][1]).attrs
+    for line in dict.fromkeys(x for a, _ in runs for x in search.budget_warnings(bench, a, budget)):
+        echo(f"warning: {line}")
+    select, judged = search.search_metrics(bench, metric)
+    if select != judged:
+        echo(f"searching on {select}, reporting {judged} (a search never sees the test metric)")
+    with warnings.catch_warnings():  # the budget warnings were printed once above
+        warnings.simplefilter("ignore", UserWarning)
+        frame = pd.concat([search.run(bench, a, budget, range(seeds), metric=metric, proxy=p) for a, p in runs],
+                          ignore_index=True)
+        attrs = search.run(bench, runs[0][0], budget, [0], metric=metric, proxy=runs[0][1]).attrs
     frame.attrs.update(attrs)
     out.mkdir(parents=True, exist_ok=True)
     frame.to_parquet(out / "search.parquet", index=False)

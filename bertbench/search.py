@@ -35,10 +35,13 @@ POPULATION, TOURNAMENT = 20, 5
 
 @dataclass
 class Clock:
-    """A search's simulated clock and its trace."""
+    """A search's simulated clock and its trace. ``draw(unit)`` is what the search observes when it trains a unit
+    (the validation metric where one exists; on a benchmark with several seeds, one seed's value drawn by the
+    search's RNG); ``report`` is what the search is judged by (the test metric, the mean over seeds)."""
 
     bench: Any
-    values: dict[str, float]
+    draw: Callable[[str], float]
+    report: dict[str, float]
     lower: bool
     budget: float
     costs: pd.Series
@@ -46,23 +49,26 @@ class Clock:
     trained: dict[str, float] = field(default_factory=dict)
     trace: list[dict[str, Any]] = field(default_factory=list)
     best: float = math.nan
+    incumbent: str | None = None
 
     def can_train(self, unit: str) -> bool:
         return unit in self.trained or self.time + float(self.costs[unit]) <= self.budget
 
     def train(self, unit: str) -> float:
-        """The unit's true metric (NaN for a failed unit), paying its cost the first time; raises StopIteration
-        when the budget does not allow it."""
+        """What the search observes of the unit (NaN for a failed unit), paying its cost the first time; raises
+        StopIteration when the budget does not allow it. A unit trained before is looked up again for free."""
         if unit in self.trained:
             return self.trained[unit]
         if not self.can_train(unit):
             raise StopIteration
         self.time += float(self.costs[unit])
-        v = self.values.get(unit, math.nan)
+        v = self.draw(unit)
         self.trained[unit] = v
-        if not math.isnan(v) and (math.isnan(self.best) or (v < self.best if self.lower else v > self.best)):
-            self.best = v
-        self.trace.append({"time": self.time, "unit": unit, "value": v, "best_so_far": self.best})
+        if self.better(v, self.best):
+            self.best, self.incumbent = v, unit
+        self.trace.append({"time": self.time, "unit": unit, "value": v, "best_so_far": self.best,
+                           "incumbent": self.incumbent,
+                           "reported": self.report.get(self.incumbent, math.nan) if self.incumbent else math.nan})
         return v
 
     def pay(self, seconds: float) -> None:
@@ -189,11 +195,58 @@ def proxy_scores(bench: Any, proxy: str, proxies: Any = None, variant: str | Non
     return scores, seconds, higher
 
 
+#: A test metric and the validation metric a search must select on instead, where a benchmark has both.
+VALIDATION_OF = {"test_loss": "val_loss", "test_perplexity": "val_loss"}
+MIN_TRAININGS = 10
+
+
+def search_metrics(bench: Any, metric: str | None = None) -> tuple[str, str]:
+    """(the metric a search selects on, the metric it reports): the validation metric where ``metric`` is a test
+    metric with a validation counterpart in the summary (NAS-Bench-NLP: val_loss, test_loss), else ``metric`` twice."""
+    metric = metric or bench.default_target()[0]
+    columns = set(bench.to_pandas().columns)
+    if metric not in columns:
+        raise KeyError(f"metric {metric!r} is not a summary column of {bench.name}; allowed: {sorted(columns)}")
+    val = VALIDATION_OF.get(metric)
+    return (val if val in columns else metric), metric
+
+
+def _seed_values(bench: Any, metric: str) -> dict[str, np.ndarray]:
+    """unit -> the metric's value of each pretraining seed, for units with two or more (releases with seeds)."""
+    if bench.id_column != "arch_id" or len(bench.metadata.get("seeds") or []) < 2:
+        return {}
+    from bertbench.reliability import run_values
+
+    rv = run_values(bench, curves=False)
+    rv = rv[rv["target"] == metric].dropna(subset=["value"])
+    out = {u: g["value"].to_numpy(float) for u, g in rv.groupby("unit")}
+    return {u: v for u, v in out.items() if len(v) >= 2}
+
+
+def budget_warnings(bench: Any, algorithm: str, budget: float) -> list[str]:
+    """What a budget cannot buy: fewer than ``MIN_TRAININGS`` trainings at the median cost, or too few to fill an
+    evolution's first population."""
+    median = float(np.median(bench.train_costs().to_numpy(float)))
+    n = int(budget // median) if median > 0 else 0
+    out = []
+    if n < MIN_TRAININGS:
+        out.append(f"budget {budget:,.0f} {bench.cost_unit} buys about {n} trainings at the median cost: a search "
+                   f"needs at least {MIN_TRAININGS} to mean anything")
+    if algorithm in ("evolution", "proxy-evolution") and n < POPULATION:
+        out.append(f"{algorithm}: the budget buys about {n} trainings, fewer than its population of {POPULATION}: "
+                   "it never evolves, it is random search")
+    return out
+
+
 def run(bench: Any, algorithm: str, budget: float, seeds: Iterable[int], metric: str | None = None,
         proxy: str | None = None, proxies: Any = None, variant: str | None = None, pool: int = 100) -> pd.DataFrame:
     """Run ``algorithm`` once per seed on ``bench`` with a budget in ``bench.cost_unit``; the trace of every
-    training as a DataFrame (see the module docstring). ``metric``: the summary column searched for (default: the
-    benchmark's main aggregate, or test_loss for NAS-Bench-NLP)."""
+    training as a DataFrame (see the module docstring). ``metric``: the summary column the search is judged by
+    (default: the benchmark's main target). As NAS benchmarks define the protocol: the search selects on the
+    validation metric where one exists (``search_metrics``) and is judged by ``metric``; on a benchmark with several
+    seeds each training observes one seed's value, drawn by the search's RNG, while regret is measured on the mean
+    over seeds. Trace columns: value and best_so_far (what the search saw), incumbent, reported (``metric`` of the
+    incumbent) and regret (of ``reported`` from the best unit's ``metric``)."""
     if algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm={algorithm!r} is not known; allowed: {list(ALGORITHMS)}")
     if (algorithm in NEEDS_PROXY) != (proxy is not None):
@@ -201,14 +254,18 @@ def run(bench: Any, algorithm: str, budget: float, seeds: Iterable[int], metric:
                          f"proxy-guided algorithms: {list(NEEDS_PROXY)}")
     if budget <= 0:
         raise ValueError(f"budget={budget} must be > 0 ({bench.cost_unit})")
-    metric = metric or bench.default_target()[0]
+    select, metric = search_metrics(bench, metric)
+    for line in budget_warnings(bench, algorithm, budget):
+        warnings.warn(line, stacklevel=2)
     s = bench.to_pandas()
-    if metric not in s.columns:
-        raise KeyError(f"metric {metric!r} is not a summary column of {bench.name}; allowed: {list(s.columns)}")
     lower = bench.direction(metric) == "lower"
+    if bench.direction(select) != bench.direction(metric):
+        raise ValueError(f"{select} and {metric} are not ranked the same way")
     units = s[bench.id_column].astype(str).tolist()
-    values = dict(zip(units, pd.to_numeric(s[metric], errors="coerce").astype(float)))
-    finite = [v for v in values.values() if not math.isnan(v)]
+    observed = dict(zip(units, pd.to_numeric(s[select], errors="coerce").astype(float)))
+    report = dict(zip(units, pd.to_numeric(s[metric], errors="coerce").astype(float)))
+    per_seed = _seed_values(bench, select)
+    finite = [v for v in report.values() if not math.isnan(v)]
     optimum = min(finite) if lower else max(finite)
     costs = bench.train_costs()
     pool_fn = None
@@ -220,19 +277,26 @@ def run(bench: Any, algorithm: str, budget: float, seeds: Iterable[int], metric:
     frames = []
     for seed in seeds:
         rng = np.random.default_rng([int(seed), list(ALGORITHMS).index(algorithm)])
-        clock = Clock(bench, values, lower, float(budget), costs)
+        seed_rng = np.random.default_rng([int(seed), list(ALGORITHMS).index(algorithm), 1])  # draws of seeds only
+
+        def draw(unit: str, seed_rng: np.random.Generator = seed_rng) -> float:
+            vals = per_seed.get(unit)
+            return float(vals[int(seed_rng.integers(len(vals)))]) if vals is not None else observed.get(unit, math.nan)
+
+        clock = Clock(bench, draw, report, lower, float(budget), costs)
         try:
             ALGORITHMS[algorithm](clock, units, rng, pool_fn=pool_fn)
         except StopIteration:
             pass
-        f = pd.DataFrame(clock.trace, columns=["time", "unit", "value", "best_so_far"])
+        f = pd.DataFrame(clock.trace, columns=["time", "unit", "value", "best_so_far", "incumbent", "reported"])
         f.insert(0, "seed", int(seed))
         f.insert(0, "proxy", proxy or "")
         f.insert(0, "algorithm", algorithm)
-        f["regret"] = (f["best_so_far"] - optimum) if lower else (optimum - f["best_so_far"])
+        f["regret"] = (f["reported"] - optimum) if lower else (optimum - f["reported"])
         frames.append(f)
     out = pd.concat(frames, ignore_index=True)
-    out.attrs.update(metric=metric, direction="lower" if lower else "higher", optimum=optimum, budget=budget,
+    out.attrs.update(metric=metric, selected_on=select, seed_draws=bool(per_seed),
+                     direction="lower" if lower else "higher", optimum=optimum, budget=budget,
                      cost_unit=bench.cost_unit, benchmark=bench.name)
     return out
 
@@ -243,29 +307,42 @@ def final_regret(frame: pd.DataFrame) -> pd.DataFrame:
     return last.groupby(["algorithm", "proxy"])["regret"].agg(["mean", "std", "count"]).reset_index()
 
 
+def regret_curves(frame: pd.DataFrame, points: int = 200) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per (algorithm, proxy) label: (time grid, mean regret, sd over seeds) of the incumbent, on complete traces
+    only: from the time every seed has trained a unit with a finite value to the budget. Where the search selects on
+    the metric it reports, each seed's regret never rises, so neither does the mean; where it selects on a
+    validation metric or on drawn seeds, the incumbent's reported value can get worse, and the curve shows it."""
+    budget = float(frame.attrs.get("budget", frame["time"].max()))
+    out = {}
+    for (alg, proxy), part in frame.groupby(["algorithm", "proxy"]):
+        done = part.dropna(subset=["regret"])
+        firsts = done.groupby("seed")["time"].min()
+        if firsts.empty or len(firsts) < part["seed"].nunique():
+            continue  # a seed that never found a finite unit has no curve
+        grid = np.linspace(float(firsts.max()), budget, points)
+        curves = []
+        for _, f in done.groupby("seed"):
+            idx = np.searchsorted(f["time"].to_numpy(), grid, side="right") - 1
+            curves.append(f["regret"].to_numpy()[idx])
+        c = np.vstack(curves)
+        out[f"{alg} ({proxy})" if proxy else alg] = (grid, c.mean(axis=0), c.std(axis=0))
+    return out
+
+
 def plot(frame: pd.DataFrame, path: str | Path, title: str = "") -> Path:
-    """Mean best-so-far vs simulated time with a band of one std over seeds, one line per (algorithm, proxy)."""
+    """``regret_curves`` drawn: one line per (algorithm, proxy), a band of one sd over seeds."""
     from bertbench.plots import pyplot, save_figure
 
     plt = pyplot()
-    budget = float(frame.attrs.get("budget", frame["time"].max()))
-    grid = np.linspace(0, budget, 200)
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for (alg, proxy), part in frame.groupby(["algorithm", "proxy"]):
-        curves = []
-        for _, f in part.groupby("seed"):
-            idx = np.searchsorted(f["time"].to_numpy(), grid, side="right") - 1
-            vals = np.where(idx >= 0, f["best_so_far"].to_numpy()[np.clip(idx, 0, None)], np.nan)
-            curves.append(vals)
-        c = np.vstack(curves)
-        with warnings.catch_warnings():  # before a seed's first training its best is NaN
-            warnings.simplefilter("ignore", RuntimeWarning)
-            mean, std = np.nanmean(c, axis=0), np.nanstd(c, axis=0)
-        label = f"{alg} ({proxy})" if proxy else alg
+    n_seeds = frame["seed"].nunique()
+    for label, (grid, mean, std) in regret_curves(frame).items():
         ax.plot(grid, mean, label=label)
-        ax.fill_between(grid, mean - std, mean + std, alpha=0.15)
+        ax.fill_between(grid, np.maximum(mean - std, 0), mean + std, alpha=0.15)
+    metric, sel = frame.attrs.get("metric", ""), frame.attrs.get("selected_on", "")
     ax.set_xlabel(f"simulated time ({frame.attrs.get('cost_unit', 'cost')})")
-    ax.set_ylabel(f"best {frame.attrs.get('metric', '')} so far")
-    ax.set_title(title)
+    ax.set_ylabel(f"regret of the incumbent's {metric}" + (f"\n(selected on {sel})" if sel and sel != metric else ""))
+    ax.set_title(f"{title}\nmean over {n_seeds} seeds from the time all have a result; band: +-1 sd over seeds",
+                 fontsize=9)
     ax.legend(fontsize=8)
     return save_figure(fig, path)

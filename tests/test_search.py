@@ -99,3 +99,66 @@ def test_costs_queries_and_proxy_guided_search_on_the_2023_data(paper, shared_da
     assert wt2.cost_unit == "gpu seconds" and wt2.encode(wt2.to_pandas()["run_key"][0], "adjacency").ndim == 1
     g = run(wt2, "evolution", 0.1 * wt2.train_costs().sum(), range(2))
     assert g.attrs["metric"] == "test_loss" and g.attrs["direction"] == "lower" and (g["regret"] >= 0).all()
+
+
+@pytest.fixture(scope="module")
+def nlp(shared_data):
+    return bertbench.load("nas-bench-nlp", path=shared_data / "nas-bench-nlp" / "train_logs_wikitext-2" / "logs.zip")
+
+
+def test_search_selects_on_validation_and_reports_test(nlp):
+    """NAS-Bench-NLP has val_loss and test_loss: asked for test_loss, a search chooses exactly as a search on
+    val_loss does (it never sees the test metric), and reports the test loss of its validation incumbent."""
+    from bertbench.search import search_metrics
+
+    assert search_metrics(nlp, "test_loss") == ("val_loss", "test_loss")
+    budget = 0.2 * nlp.train_costs().sum()
+    on_test = run(nlp, "evolution", budget, [0, 1], metric="test_loss")
+    on_val = run(nlp, "evolution", budget, [0, 1], metric="val_loss")
+    assert on_test.attrs["selected_on"] == "val_loss"
+    assert on_test["unit"].tolist() == on_val["unit"].tolist()
+    s = nlp.to_pandas().set_index(nlp.id_column)
+    s.index = s.index.astype(str)
+    for _, f in on_test.groupby("seed"):
+        seen = {}
+        for row in f.itertuples():
+            seen[row.unit] = s.loc[row.unit, "val_loss"]
+            best = min((v, u) for u, v in seen.items() if v == v)[1]
+            assert row.incumbent == best
+            assert row.reported == pytest.approx(s.loc[best, "test_loss"])
+
+
+def test_search_curves_are_complete_and_never_rise(paper, tmp_path):
+    """Regret curves start when every seed has a result; where the search selects on what it reports they never
+    rise; the plot is written."""
+    from bertbench.search import plot, regret_curves
+
+    budget = 0.1 * paper.train_costs().sum()
+    frame = pd.concat([run(paper, a, budget, range(5)) for a in ("random", "evolution")], ignore_index=True)
+    frame.attrs.update(run(paper, "random", budget, [0]).attrs)
+    curves = regret_curves(frame)
+    assert set(curves) == {"random", "evolution"}
+    for grid, mean, _ in curves.values():
+        assert np.isfinite(mean).all() and (np.diff(mean) <= 1e-12).all()
+        first = frame.dropna(subset=["regret"]).groupby(["algorithm", "seed"])["time"].min().max()
+        assert grid[0] <= first
+    assert plot(frame, tmp_path / "search.png").stat().st_size > 1000
+
+
+def test_budget_warnings_fire_when_the_budget_buys_too_little():
+    """The mini release at 10 % of its cost buys about 3 trainings: both warnings fire (evolution never fills its
+    population of 20); a budget of the whole benchmark warns of nothing for random search. On a release with seeds a
+    training observes one seed's value, and regret is measured on the mean over seeds."""
+    from bertbench.search import budget_warnings
+
+    mini = bertbench.load("bertbench-mini-ptb-glue")
+    lines = budget_warnings(mini, "evolution", 0.1 * mini.train_costs().sum())
+    assert any("buys about 3 trainings" in x for x in lines) and any("population of 20" in x for x in lines)
+    assert budget_warnings(mini, "random", mini.train_costs().sum()) == []
+    with pytest.warns(UserWarning, match="fewer than its population"):
+        frame = run(mini, "evolution", 0.1 * mini.train_costs().sum(), [0, 1])
+    assert frame.attrs["seed_draws"]
+    summary = mini.to_pandas().set_index("arch_id")
+    target = frame.attrs["metric"]
+    for row in frame.itertuples():
+        assert row.reported == pytest.approx(float(summary.loc[row.incumbent, target]))
