@@ -173,6 +173,8 @@ def regenerate_cmd(
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Train again the results recorded as failed."),
     prepare_only: bool = typer.Option(False, "--prepare-only", help="Only check and cache the inputs (tokenizer, "
                                       "corpus, tasks) and write run.json; start workers after."),
+    pretrain_only: bool = typer.Option(False, "--pretrain-only", help="Pretrain every unit first and leave the "
+                                       "tasks to a later run on the same folder (scheduling only; same run)."),
 ) -> None:
     """Train a grid (pretraining + every task), resumable; under torchrun / accelerate launch each process takes
     its share.
@@ -217,7 +219,8 @@ def regenerate_cmd(
         echo(f"prepared {out}: {len(runner.units())} units planned, inputs cached")
         return
     counts = regenerate(g, r, out, seeds=seed_list, tasks=task_list, parallel=parallel, worker_index=worker_index,
-                        num_workers=num_workers, threads=threads, progress=not no_progress, retry_failed=retry_failed)
+                        num_workers=num_workers, threads=threads, progress=not no_progress, retry_failed=retry_failed,
+                        pretrain_only=pretrain_only)
     elsewhere = f", {counts['claimed_elsewhere']} unit(s) left to other workers" if counts.get("claimed_elsewhere") else ""
     echo(f"worker done: {counts['written']} results written, {counts['skipped']} already present{elsewhere}, "
          f"{counts['seconds']} s; results in {out}/shards")

@@ -312,6 +312,22 @@ def test_trained_encoders_round_trip_through_transformers(env, reference, tmp_pa
     assert res.returncode != 0 and "no trained encoder for arch_id='0000000000000000'" in res.stderr
 
 
+def test_pretraining_first_then_the_tasks_gives_the_same_results(env, reference, tmp_path):
+    """--pretrain-only trains only the pretraining stage of every unit (the headline target first); a later run on
+    the same folder fine-tunes from the saved encoders, and every result equals a run that did both at once."""
+    root, e = env
+    out = tmp_path / "staged"
+    regenerate(root, e, out, "--limit", "2", "--pretrain-only")
+    first = runs_of(out)
+    assert first and {k[2] for k in first} == {"pretrain"}
+    res = regenerate(root, e, out, "--limit", "2")
+    assert "2 already present" in res.stdout
+    both, ref = runs_of(out), runs_of(reference)
+    assert {k[2] for k in both} == {"pretrain", "synthetic-rte", "synthetic-sst2"}
+    for key, row in both.items():
+        assert row["score"] == ref[key]["score"] or (math.isnan(row["score"]) and math.isnan(ref[key]["score"])), key
+
+
 def test_a_release_with_models_says_where_the_weights_are(reference, tmp_path):
     import bertbench
     from bertbench.models.export import export_model

@@ -57,7 +57,7 @@ class GridRunner:
     def __init__(self, grid: Grid, recipe: Recipe, run_dir: str | os.PathLike[str], seeds: tuple[int, ...] | None = None,
                  tasks: tuple[str, ...] | None = None, parallel: str = "grid", worker_index: int | None = None,
                  num_workers: int | None = None, threads: int | None = None, progress: bool = True,
-                 retry_failed: bool = False) -> None:
+                 retry_failed: bool = False, pretrain_only: bool = False) -> None:
         if parallel not in ("grid", "ddp"):
             raise ValueError(f"parallel={parallel!r} is not known; allowed: 'grid', 'ddp'")
         self.grid, self.recipe, self.run_dir = grid, recipe, Path(run_dir)
@@ -67,6 +67,7 @@ class GridRunner:
         self.tasks = tuple(tasks if tasks is not None else recipe.data.tasks)
         self.parallel, self.progress, self.threads = parallel, progress, threads
         self.retry_failed = retry_failed
+        self.pretrain_only = pretrain_only  # scheduling only: the run's identity (tasks included) is unchanged
         self.index, self.count = worker_position(worker_index, num_workers)
         self.writer = ResultWriter(self.run_dir)
         self._tokenizer = self._corpus = self._heldout = None
@@ -287,10 +288,12 @@ class GridRunner:
         return counts
 
     def _result_keys(self, unit: Unit) -> dict[tuple[str, int | None], str]:
-        """{(stage, fine-tuning seed): result file name} of every stage of ``unit`` (pretraining: seed None)."""
+        """{(stage, fine-tuning seed): result file name} of every stage of ``unit`` (pretraining: seed None) that this
+        invocation trains (``pretrain_only``: the pretraining stage alone; the tasks are left for a later one)."""
         a, s = unit.arch.arch_id, unit.seed
+        tasks = () if self.pretrain_only else self.tasks
         return {("pretrain", None): result_name(a, s, "pretrain"),
-                **{(t, f): result_name(a, s, t, f) for t in self.tasks for f in self.recipe.finetune.seeds}}
+                **{(t, f): result_name(a, s, t, f) for t in tasks for f in self.recipe.finetune.seeds}}
 
     def _unit_done(self, unit: Unit) -> bool:
         return all(self._done(k) for k in self._result_keys(unit).values())

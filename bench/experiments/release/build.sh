@@ -2,7 +2,8 @@
 # Builds (or resumes) the ptb release's run folder in the background on a 2-core CPU: prepare once (tokenizer,
 # corpus, tasks, run.json), then two 1-thread grid workers over the 80 units (40 architectures x 2 pretraining seeds;
 # each unit = MLM pretraining + SST-2 and STS-B x 3 fine-tuning seeds). Rerun to resume: finished results are kept
-# and a pretraining resumes from its last checkpoint. When every unit is done:
+# and a pretraining resumes from its last checkpoint. PRETRAIN_ONLY=1 pretrains every unit first (the headline
+# held-out target), leaving fine-tuning to a later run on the same folder. When every unit is done:
 #   bertbench commit RUN --name bertbench-ptb --version 0.1.0 --out bertbench/releases --license cc-by-sa-4.0
 #
 #   bash bench/experiments/release/build.sh PTB_ZIP GLUE_DIR [RUN]     # e.g. ../shared/data/ptb/ptb.zip ../shared/data/glue
@@ -16,6 +17,7 @@ ARGS=(--grid ptb --recipe ptb --out "$RUN" --no-progress --set "data.corpus=$PTB
 mkdir -p "$RUN-logs"
 for i in 0 1; do
   nice -n 19 "$PY" -m bertbench.cli regenerate "${ARGS[@]}" --threads 1 --worker-index "$i" --num-workers 2 \
+    ${PRETRAIN_ONLY:+--pretrain-only} \
     >> "$RUN-logs/worker$i.log" 2>&1 &
 done
 wait
