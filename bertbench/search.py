@@ -172,8 +172,11 @@ def proxy_scores(bench: Any, proxy: str, proxies: Any = None, variant: str | Non
     idc = bench.id_column
     if proxy == "params":
         return dict(zip(s[idc].astype(str), pd.to_numeric(s["params"], errors="coerce").astype(float))), {}, True
+    from bertbench.proxies.registry import match_name
+
     table = proxies if proxies is not None else bench.tables["proxies"]
     df = table.to_pandas() if hasattr(table, "to_pandas") else pd.DataFrame(table)
+    proxy = match_name(proxy, sorted(set(df["proxy"]))) or proxy  # "synaptic_diversity" finds "Synaptic Diversity"
     df = df[df["proxy"] == proxy]
     if variant is not None:
         df = df[df["variant"] == variant]
@@ -186,12 +189,11 @@ def proxy_scores(bench: Any, proxy: str, proxies: Any = None, variant: str | Non
     arch_of = dict(zip(s[idc].astype(str), s["arch_id"].astype(str)))
     scores = {u: float(by_arch["value"].get(a, math.nan)) for u, a in arch_of.items()}
     seconds = {u: float(x) for u, a in arch_of.items() if not math.isnan(x := float(by_arch["seconds"].get(a, math.nan)))}
-    try:
-        from bertbench.proxies.registry import get_proxy
+    from bertbench.proxies.registry import PROXIES
 
-        higher = get_proxy(proxy).direction == "higher"
-    except KeyError:
-        higher = True  # a column of another table (e.g. the 2023 paper's): higher is better, as the paper ranks
+    # a column of another table (the 2023 paper's CSV: its own definitions, spec section 3) is ranked higher-is-better,
+    # as the paper ranks; only a proxy registered under exactly this name has a registered direction
+    higher = PROXIES.get(proxy).direction == "higher" if proxy in PROXIES else True
     return scores, seconds, higher
 
 

@@ -162,3 +162,22 @@ def test_budget_warnings_fire_when_the_budget_buys_too_little():
     target = frame.attrs["metric"]
     for row in frame.itertuples():
         assert row.reported == pytest.approx(float(summary.loc[row.incumbent, target]))
+
+
+def test_simulated_clock_and_proxy_names_across_sources(paper):
+    """NATS-Bench's clock: every simulated training pays the unit's cost, used_time adds them up, reset_time sets it
+    back to 0. A proxy asked for by its registry name finds the 2023 CSV's column of that name."""
+    paper.reset_time()
+    value, cost, total = paper.simulate_train_eval(47, "glue_2023", seed=None)
+    assert cost == paper.train_cost(47) and total == cost and math.isnan(value)  # 47's RTE failed: no aggregate
+    value, cost2, total = paper.simulate_train_eval(0, "sst2", seed="random", rng=np.random.default_rng(0))
+    assert value == pytest.approx(paper.query_seed(0)["sst2"]) and total == pytest.approx(cost + cost2)
+    assert paper.used_time == pytest.approx(cost + cost2)
+    with pytest.raises(KeyError, match="metric 'glue_x' is not a stage or summary column"):
+        paper.simulate_train_eval(0, "glue_x")
+    paper.reset_time()
+    assert paper.used_time == 0.0
+    budget = 0.05 * paper.train_costs().sum()
+    by_registry_name = run(paper, "proxy", budget, [0], proxy="synaptic_diversity")
+    by_csv_name = run(paper, "proxy", budget, [0], proxy="Synaptic Diversity")
+    assert by_registry_name["unit"].tolist() == by_csv_name["unit"].tolist()

@@ -130,6 +130,39 @@ class NasQueries:
         """What training this unit costs, in ``cost_unit``."""
         return float(self.train_costs()[self._resolve_ids(arch_or_id)[0]])
 
+    # -- the simulated clock (NATS-Bench's simulate_train_eval / used_time / reset_time) -----------------------------
+    def simulate_train_eval(self, arch_or_id: Any, metric: str | None = None, seed: int | str | None = "random",
+                            rng: np.random.Generator | None = None) -> tuple[float, float, float]:
+        """Train a unit on the simulated clock: (its ``metric`` as one training gives it, what this training cost
+        in ``cost_unit``, the clock's total so far). ``seed``: "random" draws one of the unit's seeds with ``rng``
+        (noise as a real training would have), an int picks one, None takes the mean over seeds; a metric that is
+        not a stage (an aggregate, a summary column) is the summary's mean. Every call pays the unit's cost;
+        ``used_time`` is the total, ``reset_time()`` sets it to 0."""
+        unit = self._resolve_ids(arch_or_id)[0]
+        metric = metric or self.default_target()[0]
+        per_seed = self.query_seed(unit, seed, rng)
+        if metric in per_seed:
+            value = per_seed[metric]
+        else:
+            row = self._summary_frame().set_index(self._summary_frame()[self.id_column].astype(str)).loc[unit]
+            if metric not in row.index:
+                raise KeyError(f"metric {metric!r} is not a stage or summary column of {self.name}; allowed: "
+                               f"{sorted(per_seed)} or {sorted(map(str, row.index))}")
+            value = float(pd.to_numeric(pd.Series([row[metric]]), errors="coerce").astype(float).iloc[0])
+        cost = self.train_cost(unit)
+        clock = self._groups.setdefault("_clock", {"used": 0.0})
+        clock["used"] += cost
+        return value, cost, clock["used"]
+
+    @property
+    def used_time(self) -> float:
+        """Simulated training time spent by ``simulate_train_eval`` since the last ``reset_time`` (``cost_unit``)."""
+        return float(self._groups.get("_clock", {}).get("used", 0.0))
+
+    def reset_time(self) -> None:
+        """Set the simulated clock back to 0."""
+        self._groups["_clock"] = {"used": 0.0}
+
     def find_best(self, metric: str, max_params: float | None = None, max_flops: float | None = None,
                   **filters: Any) -> dict[str, Any]:
         """The summary row with the best ``metric`` (its documented direction) among units with ``params <=

@@ -8,6 +8,8 @@ the registry is complete as soon as anything under ``bertbench.proxies`` is impo
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -47,11 +49,26 @@ def proxy(name: str, direction: str = "higher", families: tuple[str, ...] = ("be
     return deco
 
 
+def normalise_name(name: str) -> str:
+    """A proxy name compared across sources: lower case, runs of other characters as one "_" (the 2023 CSV's
+    "Synaptic Diversity" and "synaptic-diversity" are ``synaptic_diversity``)."""
+    return re.sub(r"[^a-z0-9]+", "_", str(name).lower()).strip("_")
+
+
+def match_name(name: str, names: list[str]) -> str | None:
+    """The one of ``names`` that ``name`` means: itself, else the one with the same ``normalise_name``."""
+    if name in names:
+        return name
+    hits = [n for n in names if normalise_name(n) == normalise_name(name)]
+    return hits[0] if len(hits) == 1 else None
+
+
 def get_proxy(name: str) -> ProxySpec:
-    try:
-        return PROXIES.get(name)
-    except KeyError:
-        raise KeyError(f"proxy {name!r} is not known; allowed: {sorted(map(str, PROXIES.keys()))}") from None
+    """The registered proxy ``name`` (matched by ``normalise_name`` when not registered as written)."""
+    key = match_name(name, [str(k) for k in PROXIES.keys()])
+    if key is None:
+        raise KeyError(f"proxy {name!r} is not known; allowed: {sorted(map(str, PROXIES.keys()))}")
+    return PROXIES.get(key)
 
 
 def list_proxies(family: str | None = None) -> list[str]:
