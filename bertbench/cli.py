@@ -135,8 +135,9 @@ def publish_cmd(
     timeout: float = typer.Option(30.0, "--timeout", help="Seconds for the whole call, retries included (a rerun "
                                   "resumes: it only sends what the Hub lacks)."),
     endpoint: str | None = typer.Option(None, "--endpoint", help="Hub endpoint (default: huggingface.co)."),
-    record: Path | None = typer.Option(Path("manifests/releases/index.json"), "--record",
-                                       help="Record of publications, in your working folder (created if missing)."),
+    record: Path | None = typer.Option(None, "--record", help="JSON record of publications to append to (created "
+                                       "with its folders if missing); default: manifests/releases/index.json when "
+                                       "that folder exists here (a bertbench checkout)."),
 ) -> None:
     """Publish a release to the Hugging Face Hub as one commit plus a tag (token from HF_TOKEN or `hf auth login`).
 
@@ -144,8 +145,12 @@ def publish_cmd(
     """
     from bertbench.hub import publish
 
-    res = publish(release, repo_id, tag, private=private, timeout=timeout, endpoint=endpoint,
-                  record=record if record and record.parent.exists() else None)
+    default = Path("manifests/releases/index.json")
+    if record is None and default.parent.is_dir():
+        record = default
+    res = publish(release, repo_id, tag, private=private, timeout=timeout, endpoint=endpoint, record=record)
+    if record is None:
+        echo("not recorded in a publications index (no --record, and no manifests/releases/ here)")
     echo(f"{res['action']}: {res['name']} {res['version']} at {res['url']}, commit {res['commit'][:12]}, tag "
          f"{res['tag']}; load with bertbench.load('hf://{repo_id}@{tag}')")
 

@@ -19,7 +19,7 @@ class FakeHub:
     def __init__(self, stall: bool = False, faults: dict[str, int] | None = None) -> None:
         """``faults``: how many times to inject each fault: "tag_500" (the tag POST answers 500), "commit_lost"
         (the commit is applied, then the connection is closed without a response), "commit_stall" (the commit POST
-        hangs until the server stops)."""
+        hangs until the server stops), "status_503" (any request answers 503)."""
         self.stall = stall
         self.faults = dict(faults or {})
         self.release = threading.Event()
@@ -53,6 +53,10 @@ class FakeHub:
             def _handle(self, method: str) -> None:
                 path = unquote(urlparse(self.path).path)
                 hub.requests.append((method, path))
+                if hub._fault("status_503"):  # the Hub is down: every request answers 503
+                    self._body()
+                    self._send(503, {"error": "Service Unavailable"})
+                    return
                 if hub.stall:
                     hub.release.wait(120)
                     return

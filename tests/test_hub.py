@@ -211,3 +211,17 @@ def test_cards_claim_only_what_the_release_is(tmp_path):
     assert "- `glue_mini`: The mini benchmark's GLUE" in text
     assert "MRPC is scored on `msr_paraphrase_test.txt`" in text
     assert DatasetCard.load(mini / "README.md").data.language == ["en"]
+
+
+def test_publish_timeout_bounds_the_hubs_own_retries_and_record_folders_are_created(release, online, tmp_path):
+    """huggingface_hub retries a 503 five times with sleeps of 1+2+4+8+8 s; --timeout 3 still ends the whole call
+    within its deadline, with one line and nothing committed. A --record path whose folders are missing is created."""
+    with FakeHub(faults={"status_503": 10_000}) as hub:
+        t = time.perf_counter()
+        with pytest.raises(HubError, match="failed after .* within 3 s"):
+            publish(release, "org/bench", "v1", endpoint=hub.url, timeout=3)
+        assert time.perf_counter() - t < 3 + 2.5
+        assert hub.repos == {}
+    with FakeHub() as hub:
+        publish(release, "org/bench", "v1", endpoint=hub.url, timeout=20, record=tmp_path / "new" / "dir" / "i.json")
+    assert json.loads((tmp_path / "new" / "dir" / "i.json").read_text())["releases"][0]["tag"] == "v1"

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -13,17 +14,37 @@ from bertbench.loaders.release import load_release
 
 @contextmanager
 def client_timeout(timeout: float) -> Iterator[None]:
-    """Every request of ``huggingface_hub``'s shared HTTP session (public ``get_session``) gets ``timeout`` seconds
-    for the duration of the block; the previous setting is restored after it."""
+    """A deadline of ``timeout`` seconds for every ``huggingface_hub`` call in the block, retries included: each
+    request of its shared HTTP session (public ``get_session``) gets ``timeout`` seconds, and a back-off sleep of
+    its retry loop that would end past the deadline raises ``TimeoutError`` instead of sleeping (huggingface_hub
+    retries 5xx answers 5 times with sleeps of 1, 2, 4, 8 and 8 s and has no setting for a total time). Both are
+    restored after the block."""
+    import huggingface_hub.utils._http as hf_http
     from huggingface_hub import get_session
 
+    end = time.monotonic() + timeout
+
+    class _DeadlineTime:
+        """The ``time`` module as huggingface_hub's retry loop sees it, with a bounded ``sleep``."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(time, name)
+
+        @staticmethod
+        def sleep(seconds: float) -> None:
+            if time.monotonic() + seconds > end:
+                raise TimeoutError(f"the deadline of {timeout:g} s ends before the Hub's next retry")
+            time.sleep(seconds)
+
     session = get_session()
-    previous = session.timeout
+    previous, previous_time = session.timeout, getattr(hf_http, "time", time)
     session.timeout = timeout
+    hf_http.time = _DeadlineTime()
     try:
         yield
     finally:
         session.timeout = previous
+        hf_http.time = previous_time
 
 
 def parse_hf(source: str) -> tuple[str, str | None]:

@@ -9,7 +9,6 @@ the registry is complete as soon as anything under ``bertbench.proxies`` is impo
 from __future__ import annotations
 
 import re
-
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
