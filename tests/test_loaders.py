@@ -245,11 +245,13 @@ def test_a_changed_table_is_noticed_and_a_truncated_one_is_refused_by_name(tmp_p
     runs = pq.read_table(dest / "runs.parquet")
     keep = [i for i, s in enumerate(runs.column("stage").to_pylist()) if s != "wnli"]
     pq.write_table(runs.take(keep), dest / "runs.parquet")  # a user edits the table of a release copy
-    after = bertbench.load(str(dest)).to_pandas()
-    assert "wnli" in before.columns and "wnli" not in after.columns  # not the cached summary of the old file
+    with pytest.raises(CorruptRelease, match=r"runs.parquet: sha256 .* the file is corrupt or was changed"):
+        bertbench.load(str(dest))  # verified on load: the edit does not match the manifest
+    after = bertbench.load(str(dest), verify=False).to_pandas()  # asked not to verify: the new file, not the cache
+    assert "wnli" in before.columns and "wnli" not in after.columns
     (dest / "curves.parquet").write_bytes((dest / "curves.parquet").read_bytes()[:1000])
     with pytest.raises(CorruptRelease, match=r"curves.parquet: table 'curves' cannot be read"):
-        bertbench.load(str(dest)).to_pandas("curves")
+        bertbench.load(str(dest), verify=False).to_pandas("curves")
 
 
 def test_the_nas_query_layer_indexes_iterates_and_looks_up_by_architecture_json():

@@ -197,3 +197,60 @@ def test_validate_names_a_truncated_table_even_with_a_resealed_manifest(tmp_path
     (dest / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(CorruptRelease, match=r"runs.parquet: not a readable Parquet file .* 'tables.runs' is truncated"):
         validate(dest)
+
+
+def test_load_and_query_refuse_a_corrupt_release(tmp_path):
+    """load verifies checksums (each file state hashed once, then remembered): a zeroed manifest checksum, a
+    truncated table with a warm summary cache, a flipped byte and a column stored with another type are each refused
+    by load and by `bertbench query` with CorruptRelease: exit 2, one line naming the file."""
+    import shutil
+    import subprocess
+    import sys
+
+    fill(tmp_path / "run")
+    good = commit(tmp_path / "run", "unit", "1.0.0", tmp_path / "releases", license="cc-by-4.0")
+    bertbench.load(str(good)).to_pandas()  # warm every cache
+
+    def broken(name, change):
+        dest = tmp_path / name
+        shutil.copytree(good, dest)
+        change(dest)
+        return dest
+
+    def zero_sum(d):
+        m = json.loads((d / "manifest.json").read_text())
+        m["tables"]["runs"]["sha256"] = "0" * 64
+        (d / "manifest.json").write_text(json.dumps(m))
+
+    def truncate(d):
+        bertbench.load(str(d)).to_pandas()  # the copy's own summary cache is warm before the damage
+        f = d / "runs.parquet"
+        f.write_bytes(f.read_bytes()[:200])
+
+    def flip(d):
+        f = d / "architectures.parquet"
+        data = bytearray(f.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        f.write_bytes(bytes(data))
+
+    def retype(d):  # seed stored as strings, the manifest re-sealed with the new file's checksum and rows
+        t = pq.read_table(d / "runs.parquet")
+        i = t.schema.get_field_index("seed")
+        t = t.set_column(i, "seed", t.column("seed").cast("string"))
+        pq.write_table(t, d / "runs.parquet")
+        m = json.loads((d / "manifest.json").read_text())
+        from bertbench.store.release import sha256_file
+
+        m["tables"]["runs"]["sha256"] = sha256_file(d / "runs.parquet")
+        (d / "manifest.json").write_text(json.dumps(m))
+
+    for name, change, file in [("zeroed", zero_sum, "runs.parquet"), ("truncated", truncate, "runs.parquet"),
+                               ("flipped", flip, "architectures.parquet"), ("retyped", retype, "runs.parquet")]:
+        dest = broken(name, change)
+        with pytest.raises(CorruptRelease, match=file):
+            bertbench.load(str(dest)).to_pandas()
+        res = subprocess.run([sys.executable, "-m", "bertbench.cli", "query", str(dest)], capture_output=True,
+                             text=True, timeout=120)
+        assert res.returncode == 2, (name, res.stderr[-500:])
+        lines = res.stderr.strip().splitlines()
+        assert len(lines) == 1 and file in lines[0], (name, lines)

@@ -10,10 +10,12 @@ from bertbench.store.release import read_manifest, validate
 from bertbench.store.schema import TABLES, schema_for
 
 
-def load_release(path: str | os.PathLike[str], verify: bool = False) -> Benchmark:
-    """Read a release folder. ``verify=True`` re-checks every sha256 first (`bertbench validate` does the same)."""
+def load_release(path: str | os.PathLike[str], verify: bool | None = None) -> Benchmark:
+    """Read a release folder, verified first: every table's sha256 against the manifest (each file hashed once per
+    file state, then remembered), its rows and its column names and types; a mismatch raises CorruptRelease naming
+    the file. ``verify=True`` hashes every file again (`bertbench validate` does the same); ``False`` skips it."""
     path = Path(path)
-    manifest = validate(path) if verify else read_manifest(path)
+    manifest = read_manifest(path) if verify is False else validate(path, remembered=verify is None)
     family = manifest.get("family", "bert")
     tables = LazyTables({name: path / manifest["tables"][name]["file"] for name in TABLES},
                         {name: schema_for(name, family) for name in TABLES})

@@ -39,6 +39,31 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def remembered_sha256(path: Path) -> str:
+    """``sha256_file``, computed once per file state: remembered in the cache (``checksums/``) under the file's
+    absolute path, inode, size and mtime, so loading a release verifies it without re-reading unchanged files. An
+    unwritable cache only means hashing again."""
+    from bertbench.env import cache_root
+
+    st = path.stat()
+    key = hashlib.sha256(f"{path.resolve()}|{st.st_ino}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:32]
+    memo = cache_root("checksums") / key
+    try:
+        known = memo.read_text().strip()
+        if len(known) == 64:
+            return known
+    except OSError:
+        pass
+    digest = sha256_file(path)
+    try:
+        from bertbench.store.writer import atomic_write_bytes
+
+        atomic_write_bytes(memo, digest.encode())
+    except OSError:
+        pass
+    return digest
+
+
 def _sorted(table: pa.Table, keys: list[str]) -> pa.Table:
     keys = [k for k in keys if k in table.column_names]
     if table.num_rows == 0 or not keys:
@@ -263,8 +288,10 @@ def read_manifest(release: str | os.PathLike[str]) -> dict[str, Any]:
     return manifest
 
 
-def validate(release: str | os.PathLike[str], check_checksums: bool = True) -> dict[str, Any]:
-    """Re-check schema version, checksums, row counts and column schemas; return the manifest."""
+def validate(release: str | os.PathLike[str], check_checksums: bool = True, remembered: bool = False
+             ) -> dict[str, Any]:
+    """Re-check schema version, checksums, row counts and column names and types; return the manifest.
+    ``remembered``: checksums of unchanged files come from ``remembered_sha256`` (what ``load`` does)."""
     release = Path(release)
     manifest = read_manifest(release)
     tables = manifest.get("tables")
@@ -275,7 +302,11 @@ def validate(release: str | os.PathLike[str], check_checksums: bool = True) -> d
         if not path.exists():
             raise CorruptRelease(f"{path}: file listed in manifest 'tables.{table_name}' is missing")
         if check_checksums:
-            digest = sha256_file(path)
+            sha = entry.get("sha256") if isinstance(entry, dict) else None
+            if not isinstance(sha, str) or len(sha) != 64:
+                raise CorruptRelease(f"{release}/manifest.json: field 'tables.{table_name}.sha256' must be a sha256 "
+                                     f"hex digest (64 characters), got {sha!r}")
+            digest = remembered_sha256(path) if remembered else sha256_file(path)
             if digest != entry["sha256"]:
                 raise CorruptRelease(
                     f"{path}: sha256 {digest[:12]}... differs from manifest 'tables.{table_name}.sha256' "
@@ -294,4 +325,7 @@ def validate(release: str | os.PathLike[str], check_checksums: bool = True) -> d
         got = pq.read_schema(path)
         if [f.name for f in got] != [f.name for f in expected]:
             raise CorruptRelease(f"{path}: columns {got.names} differ from schema {expected.names}")
+        for f in expected:
+            if not got.field(f.name).type.equals(f.type):
+                raise CorruptRelease(f"{path}: column {f.name!r} is {got.field(f.name).type}, schema says {f.type}")
     return manifest
