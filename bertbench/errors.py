@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 class BertbenchError(Exception):
@@ -80,6 +82,20 @@ def environment_failure(err: BaseException, memory_errors: tuple[type[BaseExcept
             return True
         e = e.__cause__ or e.__context__
     return False
+
+
+@contextmanager
+def machine_io(what: str) -> Iterator[None]:
+    """Classify by where an error happens: file I/O of a run (writing or reading a checkpoint, an encoder, a result,
+    a cache) is the machine's, whatever a library makes of the OS error (torch's zip writer says "unexpected pos",
+    with no errno). Any exception inside the block becomes an EnvironmentFault naming ``what``; only errors of the
+    architecture's own steps (forward, backward, optimizer) and divergence are left to become result rows."""
+    try:
+        yield
+    except EnvironmentFault:
+        raise
+    except Exception as err:
+        raise EnvironmentFault(f"{what}: {type(err).__name__}: {' '.join(str(err).split())[:300]}") from err
 
 
 class IncompleteRun(BertbenchError, ValueError):

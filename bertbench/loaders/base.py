@@ -215,16 +215,14 @@ class Benchmark(NasQueries):
         """{seed: folder} of the trained encoders this benchmark holds for ``arch_id`` (transformers folders, see
         ``bertbench export-model``); empty when it has none (the 2023 data, NAS-Bench-NLP, releases without
         ``--models``)."""
-        import re
+        from bertbench.store.run_folder import available_units, parse_unit_name, unit_dir
 
-        root = Path(str(self.metadata.get("source", ""))) / "models"
-        if not root.is_dir():
-            return {}
+        source = Path(str(self.metadata.get("source", "")))
         found = {}
-        for d in root.glob(f"{arch_id}__s*"):
-            m = re.fullmatch(rf"{re.escape(arch_id)}__s(\d+)", d.name)
-            if m and (d / "model.safetensors").exists():
-                found[int(m.group(1))] = str(d)
+        for name in available_units(source):
+            parsed = parse_unit_name(name)
+            if parsed and parsed[0] == arch_id and (unit_dir(source, *parsed) / "model.safetensors").exists():
+                found[parsed[1]] = str(unit_dir(source, *parsed))
         return dict(sorted(found.items()))
 
     def _rows_of(self, table: str, unit: str) -> pa.Table:

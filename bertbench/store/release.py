@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 from bertbench.env import atomic_dir, package_version
 from bertbench.errors import CorruptRelease, IncompleteRun, ReleaseExists, RunMismatch
 from bertbench.licenses import LICENSES, SEED_PAPER_BIBTEX
+from bertbench.store.run_folder import unit_name
 from bertbench.store.schema import SCHEMA_VERSION, TABLES, schema_for, version_tuple
 from bertbench.store.writer import ResultWriter
 
@@ -199,7 +200,7 @@ def _one_run(run_dir: Path, run_info: dict[str, Any], runs: pa.Table) -> pa.Tabl
     expected = (run_info.get("identity_sha256") or "")[:16] or None
     if run_info.get("units"):  # a row without a hash is adopted only for a unit this run plans
         planned = {(a, int(s)) for a, s in run_info["units"]}
-        stray = sorted({f"{a}__s{s}" for a, s in zip(runs.column("arch_id").to_pylist(), runs.column("seed").to_pylist())
+        stray = sorted({unit_name(a, s) for a, s in zip(runs.column("arch_id").to_pylist(), runs.column("seed").to_pylist())
                         if (a, s) not in planned})
         if stray:
             raise RunMismatch(f"run_dir={run_dir}: results of {len(stray)} unit(s) that run.json does not plan (e.g. "

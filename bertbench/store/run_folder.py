@@ -1,6 +1,6 @@
-"""The run folder's layout, as far as trained encoders go: ``models/<arch_id>__s<seed>/`` (a ``save_pretrained``
-folder per pretrained unit) and ``tokenizer/`` (the run's own vocabulary). Grid, commit and export read the paths
-from here."""
+"""The run folder's layout: the unit name ``<arch_id>__s<seed>``, ``models/<unit>/`` (a ``save_pretrained`` folder
+per pretrained unit), ``checkpoints/<unit>/`` (until its pretraining ends) and ``tokenizer/`` (the run's own
+vocabulary). Grid, commit and export read the paths from here."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 
 MODELS = "models"
 TOKENIZER = "tokenizer"
+CHECKPOINTS = "checkpoints"
 
 
 def unit_name(arch_id: str, seed: int) -> str:
@@ -16,9 +17,20 @@ def unit_name(arch_id: str, seed: int) -> str:
     return f"{arch_id}__s{seed}"
 
 
+def parse_unit_name(name: str) -> tuple[str, int] | None:
+    """(arch_id, seed) of a unit name, None when ``name`` is not one."""
+    arch_id, sep, seed = name.rpartition("__s")
+    return (arch_id, int(seed)) if sep and arch_id and seed.isdigit() else None
+
+
 def unit_dir(root: str | os.PathLike[str], arch_id: str, seed: int) -> Path:
     """Where a run or release keeps the encoder of (arch_id, seed)."""
     return Path(root) / MODELS / unit_name(arch_id, seed)
+
+
+def checkpoint_dir(root: str | os.PathLike[str], arch_id: str, seed: int) -> Path:
+    """Where a unit's pretraining checkpoints live until its pretraining result is written."""
+    return Path(root) / CHECKPOINTS / unit_name(arch_id, seed)
 
 
 def available_units(root: str | os.PathLike[str]) -> list[str]:

@@ -24,7 +24,9 @@ def result_name(arch_id: str, seed: int, stage: str, finetune_seed: int | None =
     results had before fine-tuning seeds existed, so older run folders resume)."""
     if "__" in stage or "/" in stage:
         raise ValueError(f"stage={stage!r} must not contain '__' or '/'")
-    return f"{arch_id}__s{seed}__{stage}" + (f"__f{finetune_seed}" if finetune_seed else "")
+    from bertbench.store.run_folder import unit_name
+
+    return f"{unit_name(arch_id, seed)}__{stage}" + (f"__f{finetune_seed}" if finetune_seed else "")
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

@@ -32,9 +32,10 @@ from typing import Any
 import torch
 
 from bertbench.data.tasks import get_task
-from bertbench.errors import EnvironmentFault, environment_failure
+from bertbench.errors import EnvironmentFault, environment_failure, machine_io
 from bertbench.grids import Grid
 from bertbench.models.export import load_encoder_state, save_encoder
+from bertbench.store.run_folder import checkpoint_dir, unit_dir, unit_name
 from bertbench.store.schema import architecture_row, curve_rows, run_row
 from bertbench.store.writer import ResultWriter, result_name
 from bertbench.training.common import RankSlice, device_summary, make_accelerator, set_threads
@@ -269,7 +270,7 @@ class GridRunner:
             if not own and self._unit_done(unit):
                 continue
             accelerator = new_accelerator()
-            name = f"{unit.arch.arch_id}__s{unit.seed}"
+            name = unit_name(unit.arch.arch_id, unit.seed)
             with claim(self.run_dir / "claims" / name, enabled=self.parallel == "grid") as mine:
                 if mine:
                     self._train_unit(unit, accelerator, ranks, dev, counts)
@@ -309,8 +310,9 @@ class GridRunner:
         if all(self._done(k) for k in keys.values()):
             counts["skipped"] += len(keys)
             return
-        model_dir = self.run_dir / "models" / f"{arch.arch_id}__s{seed}"
-        state = load_encoder_state(model_dir)
+        model_dir = unit_dir(self.run_dir, arch.arch_id, seed)
+        with machine_io(f"reading the saved encoder {model_dir}"):
+            state = load_encoder_state(model_dir)
         pre_key = keys[("pretrain", None)]
         if state is None and self._done(pre_key) and self._status_of(pre_key) == "ok" and writes:
             # The encoder is gone (a folder copied without models/): every result of a unit must come from one
@@ -323,9 +325,10 @@ class GridRunner:
             result, state = self._pretrain(unit, accelerator, ranks)
             if writes:
                 if state is not None:  # a transformers folder: `bertbench export-model` hands it out
-                    save_encoder(model_dir, arch, state, pad_token_id=self.tokenizer.pad_token_id)
+                    with machine_io(f"saving the encoder {model_dir}"):
+                        save_encoder(model_dir, arch, state, pad_token_id=self.tokenizer.pad_token_id)
                 self._write(pre_key, unit, "pretrain", self._pretrain_target, result, dev)
-                shutil.rmtree(self.run_dir / "checkpoints" / f"{arch.arch_id}__s{seed}", ignore_errors=True)
+                shutil.rmtree(checkpoint_dir(self.run_dir, arch.arch_id, seed), ignore_errors=True)
                 counts["written"] += 1
             pre_status = result.status
         else:  # the pretraining result and its encoder are reused: counted as already present
@@ -357,7 +360,7 @@ class GridRunner:
 
         def train() -> tuple[StageResult, dict | None]:
             out = pretrain(arch, self.recipe.pretrain, self.corpus, self.tokenizer, seed, accelerator,
-                           ckpt_dir=self.run_dir / "checkpoints" / f"{arch.arch_id}__s{seed}", ranks=ranks,
+                           ckpt_dir=checkpoint_dir(self.run_dir, arch.arch_id, seed), ranks=ranks,
                            progress=self.progress, heldout=self.heldout)
             return StageResult.of(out), out.encoder_state
 
@@ -377,6 +380,8 @@ class GridRunner:
         try:
             out = train()
             return out if isinstance(out, tuple) else (out, None)
+        except EnvironmentFault:
+            raise  # file I/O inside the stage (machine_io): the machine's, whatever the library said
         except Exception as err:  # noqa: BLE001 - a failed architecture must not stop the grid
             if environment_failure(err, (torch.OutOfMemoryError,)):
                 raise EnvironmentFault(f"{what} stopped by the environment: {type(err).__name__}: "
@@ -390,7 +395,8 @@ class GridRunner:
         row = run_row(aid, aid, unit.seed, stage, result.status, main_metric, result.metrics, steps=result.steps,
                       tokens=result.tokens, wall_seconds=result.seconds, device=dev, error=result.error,
                       run_hash=self.run_hash, finetune_seed=finetune_seed)
-        self.writer.write_result(key, [row], curve_rows(aid, aid, unit.seed, stage, result.curves, finetune_seed))
+        with machine_io(f"writing the result {key}"):
+            self.writer.write_result(key, [row], curve_rows(aid, aid, unit.seed, stage, result.curves, finetune_seed))
 
     def _done(self, key: str) -> bool:
         """A result exists (and, with ``retry_failed``, is not a recorded failure)."""
@@ -401,12 +407,12 @@ class GridRunner:
     def _clean_unit(self, arch_id: str, seed: int, keys: dict[tuple[str, int | None], str]) -> None:
         """Litter of killed runs of this unit (safe: the caller holds the unit's claim): orphan temp result files,
         and the checkpoints once its pretraining result exists."""
-        unit = f"{arch_id}__s{seed}__"
+        unit = f"{unit_name(arch_id, seed)}__"
         for table in ("runs", "curves"):
             for tmp in (self.run_dir / "shards" / table).glob(f".{unit}*.tmp"):
                 tmp.unlink(missing_ok=True)
         if self.writer.done(keys[("pretrain", None)]):
-            shutil.rmtree(self.run_dir / "checkpoints" / f"{arch_id}__s{seed}", ignore_errors=True)
+            shutil.rmtree(checkpoint_dir(self.run_dir, arch_id, seed), ignore_errors=True)
 
     # -- helpers --------------------------------------------------------------------------------------------------
     def _status_of(self, key: str) -> str:

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from bertbench.errors import machine_io
 from bertbench.models import build_model
 from bertbench.space import Architecture
 from bertbench.training.common import Diverged, RankSlice, derive_seed, finite, linear_schedule, param_groups
@@ -109,7 +110,8 @@ def pretrain(arch: Architecture, recipe: PretrainRecipe, corpus: Any, tokenizer:
             if bar is not None:
                 bar.update(1)
             if ckpt_dir is not None and (done % recipe.checkpoint_every == 0) and done < recipe.steps:
-                _save_checkpoint(accelerator, ckpt_dir, done, {"curves": curves, "first_loss": first_loss})
+                with machine_io(f"saving the checkpoint of step {done} in {ckpt_dir}"):
+                    _save_checkpoint(accelerator, ckpt_dir, done, {"curves": curves, "first_loss": first_loss})
         final = last.get("loss", math.nan)
         if recipe.diverge_factor and first_loss is not None and final > recipe.diverge_factor * first_loss:
             raise Diverged(f"pretraining loss ended at {final:.4g}, above diverge_factor {recipe.diverge_factor:g} "
@@ -145,9 +147,11 @@ def _resume(accelerator: Any, ckpt_dir: Path | None, arch: Architecture, seed: i
     found = _latest_checkpoint(ckpt_dir) if ckpt_dir is not None else None
     if found is None:
         return 0, history
-    accelerator.load_state(str(found[0]))
+    with machine_io(f"reading the checkpoint {found[0]}"):
+        accelerator.load_state(str(found[0]))
+        saved = json.loads((found[0] / "bertbench_step.json").read_text())
     log.info("resumed %s seed %d from step %d", arch.arch_id, seed, found[1])
-    return found[1], {**history, **json.loads((found[0] / "bertbench_step.json").read_text())}
+    return found[1], {**history, **saved}
 
 
 @dataclass(frozen=True)
