@@ -328,6 +328,50 @@ def test_pretraining_first_then_the_tasks_gives_the_same_results(env, reference,
         assert row["score"] == ref[key]["score"] or (math.isnan(row["score"]) and math.isnan(ref[key]["score"])), key
 
 
+def _killed_at_rename(code: str, env: dict, match: str) -> None:
+    """Run ``code`` in a fresh process whose os.rename SIGKILLs it when the source's name contains ``match``."""
+    prelude = ("import os, signal\n_rename = os.rename\n"
+               "def rename(a, b, *k, **kw):\n"
+               f"    if {match!r} in os.path.basename(str(a)):\n"
+               "        os.kill(os.getpid(), signal.SIGKILL)\n"
+               "    return _rename(a, b, *k, **kw)\n"
+               "os.rename = rename\n")
+    res = subprocess.run([sys.executable, "-c", prelude + code], env=env, cwd=REPO, capture_output=True, text=True,
+                         timeout=600)
+    assert res.returncode == -signal.SIGKILL, res.stderr[-2000:]
+
+
+def test_sigkill_at_the_encoder_save_and_at_commits_rename_leaves_nothing_behind(env, reference, tmp_path):
+    """A real SIGKILL at the rename that puts an encoder in place leaves models/.<unit>.XXXX/; the next run of the
+    folder removes it and ends with the reference's results. A SIGKILL at commit's final rename leaves a hidden
+    full copy of the release; the next commit removes it."""
+    import shutil
+
+    root, e = env
+    out = tmp_path / "killed-save"
+    code = (f"import sys; sys.argv = ['bertbench', 'regenerate', '--grid', {str(root / 'grid.yaml')!r}, '--recipe', "
+            f"{str(root / 'micro.yaml')!r}, '--out', {str(out)!r}, '--threads', '1', '--no-progress', '--limit', '1']\n"
+            "from bertbench.cli import main; main()\n")
+    _killed_at_rename(code, e, "__s0.")  # the temp folder of the first encoder save: .<arch_id>__s0.XXXX
+    assert [p.name for p in (out / "models").iterdir() if p.name.startswith(".")]
+    regenerate(root, e, out, "--limit", "1")
+    assert not [p.name for p in (out / "models").iterdir() if p.name.startswith(".")]
+    ref = runs_of(reference)
+    assert all(r["score"] == ref[k]["score"] for k, r in runs_of(out).items())
+
+    rel = tmp_path / "rel"
+    code = ("from bertbench.store.release import commit\n"
+            f"commit({str(reference)!r}, 'killed', '0.0.1', {str(rel)!r}, license='cc0-1.0')\n")
+    _killed_at_rename(code, e, ".killed-0.0.1.")
+    left = [p for p in rel.iterdir() if p.name.startswith(".killed-0.0.1.")]
+    assert len(left) == 1 and (left[0] / "manifest.json").exists()  # a hidden full copy
+    from bertbench.store.release import commit
+
+    shutil.rmtree(rel / "killed-0.0.1", ignore_errors=True)
+    dest = commit(reference, "killed", "0.0.1", rel, license="cc0-1.0")
+    assert sorted(p.name for p in rel.iterdir()) == ["killed-0.0.1"] and not (dest / ".owner").exists()
+
+
 def test_a_release_with_models_says_where_the_weights_are(reference, tmp_path):
     import bertbench
     from bertbench.models.export import export_model

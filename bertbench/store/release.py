@@ -175,9 +175,11 @@ def commit(
             if extra:
                 manifest.update(extra)
             (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
-            (tmp / ".owner").unlink()
     except FileExistsError as err:
         raise ReleaseExists(f"release {name} version {version} already exists at {dest}") from err
+    # the owner marker stays until the rename is done: a commit killed at its final rename leaves a temp folder the
+    # next commit recognises as stale and removes
+    (dest / ".owner").unlink(missing_ok=True)
     return dest
 
 

@@ -406,13 +406,16 @@ class GridRunner:
 
     def _clean_unit(self, arch_id: str, seed: int, keys: dict[tuple[str, int | None], str]) -> None:
         """Litter of killed runs of this unit (safe: the caller holds the unit's claim): orphan temp result files,
-        and the checkpoints once its pretraining result exists."""
+        temp folders of an encoder save, and the checkpoints once its pretraining result exists."""
         unit = f"{unit_name(arch_id, seed)}__"
         for table in ("runs", "curves"):
             for tmp in (self.run_dir / "shards" / table).glob(f".{unit}*.tmp"):
                 tmp.unlink(missing_ok=True)
         if self.writer.done(keys[("pretrain", None)]):
             shutil.rmtree(checkpoint_dir(self.run_dir, arch_id, seed), ignore_errors=True)
+        model_dir = unit_dir(self.run_dir, arch_id, seed)
+        for tmp in model_dir.parent.glob(f".{model_dir.name}.*"):  # an encoder save killed before its rename
+            shutil.rmtree(tmp, ignore_errors=True)
 
     # -- helpers --------------------------------------------------------------------------------------------------
     def _status_of(self, key: str) -> str:
