@@ -328,6 +328,28 @@ def test_pretraining_first_then_the_tasks_gives_the_same_results(env, reference,
         assert row["score"] == ref[key]["score"] or (math.isnan(row["score"]) and math.isnan(ref[key]["score"])), key
 
 
+def test_two_fresh_run_folders_of_one_identity_train_the_same_vocabulary_and_scores(env, tmp_path):
+    """A recipe that trains its WordPiece vocabulary: two fresh run folders (two processes, so two hash seeds)
+    write byte-identical tokenizer files and identical scores."""
+    root, e = env
+    recipe = {**MICRO, "name": "micro-wp", "data": {**MICRO["data"], "tokenizer": "wordpiece:400"}}
+    (tmp_path / "micro-wp.yaml").write_text(yaml.safe_dump(recipe))
+    outs = []
+    for name in ("a", "b"):
+        out = tmp_path / name
+        res = subprocess.run([sys.executable, "-m", "bertbench.cli", "regenerate", "--grid", str(root / "grid.yaml"),
+                              "--recipe", str(tmp_path / "micro-wp.yaml"), "--out", str(out), "--threads", "1",
+                              "--no-progress", "--limit", "1", "--tasks", "synthetic-sst2"],
+                             env={**e, "BERTBENCH_CACHE": str(tmp_path / f"cache-{name}")}, cwd=REPO,
+                             capture_output=True, text=True, timeout=600)
+        assert res.returncode == 0, res.stderr[-2000:]
+        outs.append(out)
+    a, b = outs
+    assert (a / "tokenizer" / "tokenizer.json").read_bytes() == (b / "tokenizer" / "tokenizer.json").read_bytes()
+    ra, rb = runs_of(a), runs_of(b)
+    assert ra.keys() == rb.keys() and all(ra[k]["score"] == rb[k]["score"] for k in ra)
+
+
 def _killed_at_rename(code: str, env: dict, match: str) -> None:
     """Run ``code`` in a fresh process whose os.rename SIGKILLs it when the source's name contains ``match``."""
     prelude = ("import os, signal\n_rename = os.rename\n"

@@ -1,8 +1,8 @@
 """Tokenizers: any Hugging Face tokenizer by name or path, WordPiece training, and the shipped synthetic vocabulary.
 
 ``load_tokenizer("synthetic")`` (the default) reads ``bertbench/resources/synthetic-tokenizer/vocab.txt``, a lower-cased
-WordPiece vocabulary trained once from the embedded synthetic corpus and tasks and shipped: WordPiece training is not
-reproducible run to run, so the default is never retrained at run time. The paper used the uncased BERT vocabulary:
+WordPiece vocabulary trained once from the embedded synthetic corpus and tasks and shipped (with the tokenizers
+trainer, before ``data/wordpiece.py`` made training deterministic; it is kept as released). The paper used the uncased BERT vocabulary:
 ``load_tokenizer("bert-base-uncased")`` (30,522 tokens; needs the Hub or a local copy).
 """
 
@@ -42,17 +42,18 @@ def load_tokenizer(name_or_path: str | os.PathLike[str] = "synthetic") -> Any:
 
 def train_wordpiece(texts: Iterable[str], vocab_size: int, out_dir: str | os.PathLike[str] | None = None,
                     lowercase: bool = True) -> Any:
-    """Train a BERT-style WordPiece tokenizer on ``texts``; saved in transformers format when ``out_dir`` is given.
-    Not bit-reproducible across runs (a property of the tokenizers trainer)."""
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    """A BERT-style WordPiece tokenizer whose vocabulary is learned from ``texts`` (``data/wordpiece.py``:
+    deterministic, the same tokens and ids in any process); saved in transformers format when ``out_dir`` is given."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
     from transformers import PreTrainedTokenizerFast
 
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    from bertbench.data.wordpiece import learn_vocabulary
+
+    vocab = learn_vocabulary(texts, vocab_size, SPECIAL, min_frequency=2, lowercase=lowercase)
+    tok = Tokenizer(models.WordPiece(vocab={t: i for i, t in enumerate(vocab)}, unk_token="[UNK]"))
     tok.normalizer = normalizers.BertNormalizer(lowercase=lowercase)
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tok.decoder = decoders.WordPiece()
-    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=SPECIAL, min_frequency=2)
-    tok.train_from_iterator(texts, trainer=trainer)
     cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
     tok.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls), ("[SEP]", sep)]
@@ -77,7 +78,7 @@ def wordpiece_size(spec: str) -> int | None:
 def run_tokenizer(spec: str, corpus: str, folder: str | os.PathLike[str]) -> Any:
     """The tokenizer of a run whose recipe says ``tokenizer: wordpiece:N``: trained once on ``corpus`` into
     ``folder`` (built beside it and renamed into place), then always loaded from there, so that every worker, every
-    resume and the release use one vocabulary even though WordPiece training is not bit-reproducible."""
+    resume and the release use the one saved vocabulary file (which training would also give again: it is deterministic)."""
     from bertbench.data.sources import iter_documents, parse_source
     from bertbench.env import atomic_dir
 

@@ -35,7 +35,7 @@ def budget_settings(steps: int) -> list[str]:
 
 
 def shared_tokenizer(corpus: str, runs: Path) -> Path:
-    """One WordPiece vocabulary for every budget (WordPiece training is not reproducible run to run)."""
+    """One WordPiece vocabulary for every budget, trained once."""
     from bertbench.data.tokenizer import run_tokenizer
 
     folder = runs / "tokenizer"
