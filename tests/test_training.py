@@ -350,6 +350,43 @@ def test_two_fresh_run_folders_of_one_identity_train_the_same_vocabulary_and_sco
     assert ra.keys() == rb.keys() and all(ra[k]["score"] == rb[k]["score"] for k in ra)
 
 
+def test_a_survivor_takes_over_dead_and_expired_claims(env, reference, tmp_path, monkeypatch):
+    """Worker 0 of 2 finds one unit claimed by a dead process of this host and another claimed by a process of
+    another host whose lease (here 4 s) is still fresh but never renewed: it trains its share, waits, takes both
+    over when their claims go stale, and the folder ends with every unit trained, equal to the reference."""
+    import json as json_module
+    import socket
+
+    from bertbench.grids import load_grid
+    from bertbench.training.grid import GridRunner
+    from bertbench.training.recipe import load_recipe
+
+    root, e = env
+    monkeypatch.setenv("BERTBENCH_CACHE", e["BERTBENCH_CACHE"])
+    monkeypatch.setenv("BERTBENCH_LEASE_SECONDS", "4")
+    grid, recipe = load_grid(str(root / "grid.yaml")), load_recipe(str(root / "micro.yaml"))
+    out = tmp_path / "survivor"
+    runner = GridRunner(grid, recipe, out, threads=1, progress=False, worker_index=0, num_workers=2)
+    units = runner.units()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    claims = out / "claims"
+    claims.mkdir(parents=True)
+    a, b = units[0], units[-1]
+    (claims / f"{a.arch.arch_id}__s{a.seed}").write_text(
+        json_module.dumps({"host": socket.gethostname(), "pid": dead.pid, "since": time.time()}))
+    (claims / f"{b.arch.arch_id}__s{b.seed}").write_text(
+        json_module.dumps({"host": "another-host", "pid": 1, "since": time.time()}))
+    t0 = time.time()
+    counts = runner.run()
+    assert counts["claimed_elsewhere"] == 0 and time.time() - t0 >= 1.0
+    got, ref = runs_of(out), runs_of(reference)
+    assert got.keys() == ref.keys()
+    assert all(r["score"] == ref[k]["score"] or (r["score"] != r["score"] and ref[k]["score"] != ref[k]["score"])
+               for k, r in got.items())
+    assert not [p for p in claims.iterdir()]
+
+
 def _killed_at_rename(code: str, env: dict, match: str) -> None:
     """Run ``code`` in a fresh process whose os.rename SIGKILLs it when the source's name contains ``match``."""
     prelude = ("import os, signal\n_rename = os.rename\n"

@@ -1,9 +1,12 @@
 """Claims on units of a run folder, so that independent workers (two `regenerate` commands, or more machines on a
 shared filesystem) train each unit once between them.
 
-A claim is a file created with O_CREAT | O_EXCL holding the claimant's host, pid and start time. A claim whose
-process is dead (same host, pid gone) is stale and taken over; a claim of another host is respected (its process
-cannot be checked from here). The claim is removed when the unit is done, whatever happened.
+A claim is a file created with O_CREAT | O_EXCL holding the claimant's host, pid and start time, and it is a
+lease: while the unit trains, a heartbeat thread touches the file every quarter of the lease
+(``BERTBENCH_LEASE_SECONDS``, default 900 s). A claim is stale, and any worker on any host takes it over, when its
+process is dead (same host, pid gone) or its heartbeat is older than the lease (a preempted Slurm task, a dead
+machine). Taking over renames the stale file away first, so of two workers that see it stale only one wins. The
+claim is removed when the unit is done, whatever happened.
 """
 
 from __future__ import annotations
@@ -11,7 +14,9 @@ from __future__ import annotations
 import json
 import os
 import socket
+import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -51,12 +56,42 @@ def is_stale(path: Path) -> bool:
     return path.exists() and _stale(path)
 
 
+def lease_seconds() -> float:
+    """How long a claim lives without a heartbeat (``BERTBENCH_LEASE_SECONDS``, default 900)."""
+    return float(os.environ.get("BERTBENCH_LEASE_SECONDS", "900"))
+
+
 def _stale(path: Path) -> bool:
     try:
         info = json.loads(path.read_text())
+        age = time.time() - path.stat().st_mtime
     except (OSError, ValueError):  # vanished, or half-written by a claimant that died at once
-        return path.exists() and time.time() - path.stat().st_mtime > 60
-    return info.get("host") == socket.gethostname() and not _alive(int(info.get("pid", -1)))
+        try:
+            return time.time() - path.stat().st_mtime > 60
+        except OSError:
+            return False
+    if info.get("host") == socket.gethostname() and not _alive(int(info.get("pid", -1))):
+        return True
+    return age > lease_seconds()  # no heartbeat within the lease: its worker is gone, on whatever host
+
+
+def _take_over(path: Path) -> bool:
+    """Remove a stale claim so that exactly one of the workers that saw it stale can create its own."""
+    grave = path.with_name(f".{path.name}.taken-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    try:
+        os.rename(path, grave)
+    except FileNotFoundError:  # another worker took it over first
+        return False
+    grave.unlink(missing_ok=True)
+    return _try_create(path)
+
+
+def _heartbeat(path: Path, stop: threading.Event) -> None:
+    while not stop.wait(lease_seconds() / 4):
+        try:
+            os.utime(path)
+        except OSError:
+            return
 
 
 @contextmanager
@@ -69,10 +104,16 @@ def claim(path: Path, enabled: bool = True) -> Iterator[bool]:
     path.parent.mkdir(parents=True, exist_ok=True)
     mine = _try_create(path)
     if not mine and _stale(path):
-        path.unlink(missing_ok=True)
-        mine = _try_create(path)
+        mine = _take_over(path)
+    stop = threading.Event()
+    beat = threading.Thread(target=_heartbeat, args=(path, stop), daemon=True) if mine else None
+    if beat is not None:
+        beat.start()
     try:
         yield mine
     finally:
+        stop.set()
+        if beat is not None:
+            beat.join()
         if mine:
             path.unlink(missing_ok=True)

@@ -284,9 +284,33 @@ class GridRunner:
             if mine and self.progress and (bar is None or bar.disable):  # not a terminal: one line per unit
                 progress_log.info("worker %d/%d: %s seed %d done (%d results written so far)", self.index, self.count,
                                   unit.arch.arch_id, unit.seed, counts["written"])
+        if self.parallel == "grid":
+            counts["claimed_elsewhere"] = self._wait_for_others([*units, *others], new_accelerator, ranks, dev, counts)
         if bar is not None:
             bar.close()
         return counts
+
+    def _wait_for_others(self, units: list[Unit], new_accelerator: Any, ranks: RankSlice, dev: str,
+                         counts: dict[str, int]) -> int:
+        """Units claimed by other workers: wait for them to be done, taking over any whose claim goes stale (a dead
+        process, or a lease without heartbeat), so a surviving worker finishes the grid. Returns 0 when all are done;
+        with ``BERTBENCH_WAIT_FOR_OTHERS=0`` it does not wait and returns how many were left to others."""
+        from bertbench.training.claims import claim, lease_seconds
+
+        pending = [u for u in units if not self._unit_done(u)]
+        if os.environ.get("BERTBENCH_WAIT_FOR_OTHERS", "1") == "0":
+            return len(pending)
+        if pending:
+            log.info("worker %d/%d: waiting for %d unit(s) claimed by other workers", self.index, self.count,
+                     len(pending))
+        while pending:
+            time.sleep(min(30.0, lease_seconds() / 4))
+            for unit in pending:
+                with claim(self.run_dir / "claims" / unit_name(unit.arch.arch_id, unit.seed)) as mine:
+                    if mine and not self._unit_done(unit):
+                        self._train_unit(unit, new_accelerator(), ranks, dev, counts)
+            pending = [u for u in pending if not self._unit_done(u)]
+        return 0
 
     def _result_keys(self, unit: Unit) -> dict[tuple[str, int | None], str]:
         """{(stage, fine-tuning seed): result file name} of every stage of ``unit`` (pretraining: seed None) that this
