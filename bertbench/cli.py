@@ -64,8 +64,8 @@ def list_cmd() -> None:
 # ---------------------------------------------------------------------------------------------------------- models
 @app.command("models")
 def models_cmd(
-    seq_len: int = typer.Option(128, help="Sequence length of the timing batch."),
-    batch: int = typer.Option(8, help="Batch size of the timing batch."),
+    seq_len: int = typer.Option(128, min=1, help="Sequence length of the timing batch."),
+    batch: int = typer.Option(8, min=1, help="Batch size of the timing batch."),
 ) -> None:
     """Build one model per op type at H256 (2 layers), print parameter counts and forward time.
 

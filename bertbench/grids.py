@@ -48,6 +48,9 @@ class Grid:
         return hashlib.sha256("\n".join(a.to_json() for a in self.architectures).encode()).hexdigest()
 
 
+GRID_KEYS = {"name", "description", "seeds", "architectures", "generator", "space", "n", "seed"}
+
+
 def load_grid(name_or_path: str | os.PathLike[str]) -> Grid:
     """A grid by name (``grids/NAME.yaml`` on the manifest search path) or by YAML path."""
     from bertbench.manifest_files import find
@@ -57,6 +60,9 @@ def load_grid(name_or_path: str | os.PathLike[str]) -> Grid:
     if not isinstance(d, dict) or not d:
         raise InvalidArchitecture(f"{path}: a grid must be a mapping with 'architectures' or 'generator'; got "
                                   f"{type(d).__name__ if d else 'nothing'}")
+    unknown = sorted(set(d) - GRID_KEYS)
+    if unknown:
+        raise InvalidArchitecture(f"{path}: unknown top-level field(s) {unknown}; allowed: {sorted(GRID_KEYS)}")
     _check_seeds(d.get("seeds"), f"{path}: field 'seeds'")
     arch_seeds: tuple[tuple[int, ...] | None, ...] = ()
     if "architectures" in d:

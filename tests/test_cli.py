@@ -1,10 +1,14 @@
 """The command line: every command has --help with an example; errors are one clear line."""
 
+import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
+
+import bertbench
 
 COMMANDS = [["space", "show"], ["space", "size"], ["space", "sample"], ["regenerate"], ["commit"], ["validate"],
             ["query"], ["proxies", "list"], ["proxies", "score"], ["proxies", "evaluate"], ["proxies", "correlate"],
@@ -159,3 +163,54 @@ def test_release_folders_follow_the_users_umask(tmp_path):
     finally:
         os.umask(old)
     assert stat.S_IMODE(dest.stat().st_mode) == 0o755  # not mkdtemp's 0700: the group can read a shared release
+
+
+def test_remaining_bad_inputs_get_one_line_naming_the_file_and_field(tmp_path, shared_data):
+    """Each: exit 2, one line that names the file (or option) and the field, nothing written."""
+    import json
+    import shutil
+    import subprocess
+    import sys
+    import zipfile
+
+    paper = json.loads((shared_data / "seed-paper" / "BERT_benchmark.json").read_text())[:4]
+    paper[1]["scores"] = [1, 2]
+    (tmp_path / "scores").mkdir()
+    (tmp_path / "scores" / "BERT_benchmark.json").write_text(json.dumps(paper))
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "BERT_benchmark.json").write_text("[]")
+    rel = tmp_path / "rel"
+    shutil.copytree(Path(bertbench.__file__).parent / "releases" / "bertbench-mini-ptb-glue-0.1.0", rel)
+    (rel / "manifest.json").write_text("[1, 2]")
+    logs = zipfile.ZipFile(shared_data / "nas-bench-nlp" / "train_logs_wikitext-2" / "logs.zip")
+    names = [n for n in logs.namelist() if n.endswith(".json")][:2]
+    with zipfile.ZipFile(tmp_path / "nlp.zip", "w") as out:
+        for i, n in enumerate(names):
+            log = json.loads(logs.read(n))
+            if i == 0:
+                log["train_losses"] = 3.5
+            out.writestr(n, json.dumps(log))
+    (tmp_path / "grid.yaml").write_text("name: g\narchitecture: []\n")
+    cases = [
+        (["query", "nas-bench-bert-2023", "--path", str(tmp_path / "scores")], "field 'scores' must be an object"),
+        (["query", "nas-bench-bert-2023", "--path", str(tmp_path / "empty")], "non-empty JSON list"),
+        (["validate", str(rel)], "manifest.json: must be a JSON object"),
+        (["query", str(rel)], "manifest.json: must be a JSON object"),
+        (["query", "nas-bench-nlp", "--path", str(tmp_path / "nlp.zip")], "field 'train_losses' must be a list"),
+        (["models", "--batch", "0"], "--batch"),
+        (["regenerate", "--grid", str(tmp_path / "grid.yaml"), "--out", str(tmp_path / "r")],
+         "unknown top-level field(s) ['architecture']"),
+        (["regenerate", "--out", str(tmp_path / "r"), "--set", "finetune.max_train_examples=-1"],
+         "finetune.max_train_examples=-1 is not valid"),
+        (["regenerate", "--out", str(tmp_path / "r"), "--set", "finetune.eval_batch_size=0"],
+         "finetune.eval_batch_size=0 is not valid"),
+        (["regenerate", "--out", str(tmp_path / "r"), "--set", "pretrain.max_predictions=-3"],
+         "pretrain.max_predictions=-3 is not valid"),
+    ]
+    for args, expected in cases:
+        res = subprocess.run([sys.executable, "-m", "bertbench.cli", *args], capture_output=True, text=True,
+                             timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+        lines = [x for x in res.stderr.strip().splitlines() if x.strip()]
+        assert res.returncode == 2, (args, res.stderr[-800:])
+        assert expected in res.stderr and (len(lines) == 1 or "Usage" in res.stderr), (args, res.stderr[-800:])
+    assert not (tmp_path / "r").exists()

@@ -145,6 +145,12 @@ def _parse_log(path: Path, name: str, data: bytes) -> tuple[dict[str, Any], RnnA
         raise CorruptRelease(f"{path}: log {name} is not valid JSON ({err})") from err
     if not isinstance(log, dict):
         raise CorruptRelease(f"{path}: log {name} is not a JSON object")
+    for field_name in ("train_losses", "val_losses", "test_losses"):
+        values = log.get(field_name, [])
+        if not isinstance(values, list) or not all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
+                                                   for v in values):
+            raise CorruptRelease(f"{path}: log {name}, field {field_name!r} must be a list of numbers (null for a "
+                                 f"missing epoch), got {json.dumps(values)[:60]}")
     for field_name in ("recepie", "recepie_id"):
         if field_name not in log:
             raise CorruptRelease(f"{path}: log {name} has no field {field_name!r}")

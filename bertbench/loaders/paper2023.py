@@ -135,6 +135,9 @@ def _convert(file: Path, metrics_csv: str | os.PathLike[str] | None) -> dict[str
         entries = json.loads(file.read_text())
     except json.JSONDecodeError as err:
         raise CorruptRelease(f"{file} is not valid JSON: {err}") from err
+    if not isinstance(entries, list) or not entries:
+        raise CorruptRelease(f"{file}: must be a non-empty JSON list of architecture entries, got "
+                             f"{'an empty list' if isinstance(entries, list) else type(entries).__name__}")
     arch_rows: dict[str, dict[str, Any]] = {}
     runs: list[dict[str, Any]] = []
     for e in entries:
@@ -143,6 +146,10 @@ def _convert(file: Path, metrics_csv: str | os.PathLike[str] | None) -> dict[str
             pid, scores = int(e["id"]), e["scores"]
         except (KeyError, TypeError, ValueError) as err:
             raise CorruptRelease(f"{file}: entry {e.get('id', '?') if isinstance(e, dict) else '?'} is malformed: {err}") from err
+        if not isinstance(scores, dict) or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                   for v in scores.values()):
+            raise CorruptRelease(f"{file}: entry {pid}, field 'scores' must be an object of numbers "
+                                 f"({', '.join(TASK_MAP)}, glue), got {json.dumps(scores)[:80]}")
         arch_rows.setdefault(arch.arch_id, architecture_row(arch))
         unit = (arch.arch_id, str(pid), 0)
         runs.append(run_row(*unit, "pretrain", "ok" if e.get("completed") else "failed", "", {}, steps=100_000,

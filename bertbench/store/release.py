@@ -281,6 +281,9 @@ def read_manifest(release: str | os.PathLike[str]) -> dict[str, Any]:
         manifest = json.loads(path.read_text())
     except json.JSONDecodeError as err:
         raise CorruptRelease(f"{path} is not valid JSON: {err}") from err
+    if not isinstance(manifest, dict):
+        raise CorruptRelease(f"{path}: must be a JSON object with fields name, version, schema_version, tables, ...; "
+                             f"got a JSON {type(manifest).__name__}")
     sv = manifest.get("schema_version")
     if sv is None:
         raise CorruptRelease(f"{path}: field 'schema_version' is missing")

@@ -188,6 +188,8 @@ def _validate(obj: Any, section: str) -> None:
             raise bad("weight_decay" if not 0 <= obj.weight_decay < 1 else "dropout", "a number in [0, 1)")
         if not isinstance(obj.heldout_tokens, int) or obj.heldout_tokens < 0:
             raise bad("heldout_tokens", "an integer >= 0 (0: no held-out evaluation)")
+        if obj.max_predictions is not None and (not isinstance(obj.max_predictions, int) or obj.max_predictions < 1):
+            raise bad("max_predictions", "null (from mask_prob) or an integer >= 1")
         if obj.heldout_every is not None and (not isinstance(obj.heldout_every, int) or obj.heldout_every < 1):
             raise bad("heldout_every", "null (every log_every steps) or an integer >= 1")
         if not isinstance(obj.diverge_factor, (int, float)) or not (obj.diverge_factor == 0 or obj.diverge_factor > 1):
@@ -197,8 +199,12 @@ def _validate(obj: Any, section: str) -> None:
             raise bad("lr", f"a number or one of {sorted(FINETUNE_LRS)}")
         if not isinstance(obj.lr, str) and (not isinstance(obj.lr, (int, float)) or obj.lr <= 0):
             raise bad("lr", f"a number > 0 or one of {sorted(FINETUNE_LRS)}")
-        if not isinstance(obj.batch_size, int) or obj.batch_size < 1:
-            raise bad("batch_size", "an integer >= 1")
+        for f in ("batch_size", "eval_batch_size"):
+            if not isinstance(getattr(obj, f), int) or getattr(obj, f) < 1:
+                raise bad(f, "an integer >= 1")
+        if obj.max_train_examples is not None and (not isinstance(obj.max_train_examples, int)
+                                                   or obj.max_train_examples < 1):
+            raise bad("max_train_examples", "null (every row) or an integer >= 1")
         if obj.epochs <= 0 or any(not isinstance(v, (int, float)) or v <= 0 for v in obj.epochs_by_task.values()):
             raise bad("epochs", "a number > 0 (also in epochs_by_task)")
         if not 0 <= obj.warmup_ratio < 1:
