@@ -670,7 +670,7 @@ def test_a_run_identity_names_local_data_by_content_not_by_path(tmp_path):
     from bertbench.errors import RunMismatch
     from bertbench.grids import load_grid
     from bertbench.training.grid import GridRunner
-    from bertbench.training.run_info import record_run
+    from bertbench.training.run_info import grid_info, record_run
 
     a = tmp_path / "a"
     (a / "glue" / "RTE").mkdir(parents=True)
@@ -687,14 +687,14 @@ def test_a_run_identity_names_local_data_by_content_not_by_path(tmp_path):
     assert first.identity() == moved.identity() and first.run_hash == moved.run_hash
     assert first.identity()["data"]["corpus"].startswith("corpus.txt@sha256:")
     units = [[u.arch.arch_id, u.seed] for u in first.units()]
-    record_run(tmp_path / "run.json", first.identity(), units, first._grid_info(), dict)
-    record_run(tmp_path / "run.json", moved.identity(), units, moved._grid_info(), dict)  # accepted: same content
+    record_run(tmp_path / "run.json", first.identity(), units, grid_info(first.grid), dict)
+    record_run(tmp_path / "run.json", moved.identity(), units, grid_info(moved.grid), dict)  # accepted: same content
     with open(tmp_path / "b" / "glue" / "RTE" / "train.tsv", "a") as fh:
         fh.write("1\te f\tg h\tnot_entailment\n")
     edited = runner(tmp_path / "b", tmp_path / "run")
     assert edited.run_hash != first.run_hash
     with pytest.raises(RunMismatch, match=r"recipe\.data\.task_source: 'glue@sha256:\w+' -> 'glue@sha256:\w+'"):
-        record_run(tmp_path / "run.json", edited.identity(), units, edited._grid_info(), dict)
+        record_run(tmp_path / "run.json", edited.identity(), units, grid_info(edited.grid), dict)
 
 
 def test_a_runs_local_files_are_hashed_once_for_its_identity_and_its_run_json(tmp_path, monkeypatch):

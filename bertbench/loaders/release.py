@@ -68,14 +68,14 @@ def digest(obj: object) -> str:
 
 def load_run(run_dir: str | os.PathLike[str]) -> Benchmark:
     """A run folder's completed results as an (unversioned) Benchmark, e.g. to score proxies before committing."""
-    import json
 
     from bertbench.data.tasks import aggregates_for
     from bertbench.store.release import collect_tables
+    from bertbench.store.run_folder import read_run_info
 
     run_dir = Path(run_dir)
     tables = collect_tables(run_dir)
-    info = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").exists() else {}
+    info = read_run_info(run_dir)
     tasks = sorted(set(tables["runs"].column("stage").to_pylist()) - {"pretrain"})
     metadata = {"name": f"run:{run_dir.name}", "version": "0.0.0", "source": str(run_dir), "family": "bert",
                 "tasks": tasks, "metrics": metric_docs(), "caveats": info.get("caveats", []),

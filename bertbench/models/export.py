@@ -113,11 +113,15 @@ STANDALONE_AUTO_MAP = {"AutoConfig": "configuration.BertBenchConfig", "AutoModel
 
 def _source_info(source: Path) -> dict[str, Any]:
     """The run's identity: ``manifest.json`` of a release or ``run.json`` of a run folder (recipe, data, license)."""
-    import json
 
-    for name in ("manifest.json", "run.json"):
-        if (source / name).exists():
-            return json.loads((source / name).read_text())
+    from bertbench.store.release import read_manifest
+    from bertbench.store.run_folder import read_run_info
+
+    if (source / "manifest.json").exists():
+        return read_manifest(source)
+    info = read_run_info(source)
+    if info:
+        return info
     raise FileNotFoundError(f"{source} is neither a release (manifest.json) nor a run folder (run.json)")
 
 

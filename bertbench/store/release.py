@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 from bertbench.env import atomic_dir, package_version
 from bertbench.errors import CorruptRelease, IncompleteRun, ReleaseExists, RunMismatch
 from bertbench.licenses import LICENSES, SEED_PAPER_BIBTEX
-from bertbench.store.run_folder import unit_name
+from bertbench.store.run_folder import read_run_info, unit_name
 from bertbench.store.schema import SCHEMA_VERSION, TABLES, schema_for, version_tuple
 from bertbench.store.writer import ResultWriter
 
@@ -144,7 +144,7 @@ def commit(
     tables = collect_tables(run_dir)
     if tables["runs"].num_rows == 0:
         raise CorruptRelease(f"run_dir={run_dir} holds no completed results (shards/runs is empty)")
-    run_info = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").exists() else {}
+    run_info = read_run_info(run_dir)
     tables["runs"] = _one_run(run_dir, run_info, tables["runs"])
     missing = missing_results(run_info, tables["runs"])
     if missing and not allow_partial:

@@ -1,15 +1,18 @@
-"""The run folder's layout: the unit name ``<arch_id>__s<seed>``, ``models/<unit>/`` (a ``save_pretrained`` folder
-per pretrained unit), ``checkpoints/<unit>/`` (until its pretraining ends) and ``tokenizer/`` (the run's own
-vocabulary). Grid, commit and export read the paths from here."""
+"""The run folder's layout: the unit name ``<arch_id>__s<seed>``, ``run.json`` (the run's identity),
+``models/<unit>/`` (a ``save_pretrained`` folder per pretrained unit), ``checkpoints/<unit>/`` (until its pretraining
+ends) and ``tokenizer/`` (the run's own vocabulary). Grid, commit, export and loaders read the paths from here."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
+from typing import Any
 
 MODELS = "models"
 TOKENIZER = "tokenizer"
 CHECKPOINTS = "checkpoints"
+RUN_INFO = "run.json"
 
 
 def unit_name(arch_id: str, seed: int) -> str:
@@ -42,3 +45,24 @@ def available_units(root: str | os.PathLike[str]) -> list[str]:
 def tokenizer_dir(root: str | os.PathLike[str]) -> Path:
     """The run's own tokenizer (``tokenizer: wordpiece:N`` recipes), kept beside its encoders in a release."""
     return Path(root) / TOKENIZER
+
+
+def run_info_path(root: str | os.PathLike[str]) -> Path:
+    """The run's identity file (written by ``training/run_info.py``)."""
+    return Path(root) / RUN_INFO
+
+
+def read_run_info(root: str | os.PathLike[str]) -> dict[str, Any]:
+    """The run folder's ``run.json`` as a dict ({} when the folder has none yet)."""
+    from bertbench.errors import CorruptRelease
+
+    path = run_info_path(root)
+    if not path.exists():
+        return {}
+    try:
+        info = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise CorruptRelease(f"{path} is not valid JSON: {err}") from err
+    if not isinstance(info, dict):
+        raise CorruptRelease(f"{path}: must be a JSON object (the run's identity)")
+    return info

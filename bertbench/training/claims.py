@@ -12,14 +12,19 @@ claim is removed when the unit is done, whatever happened.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 def _alive(pid: int) -> bool:
@@ -117,3 +122,22 @@ def claim(path: Path, enabled: bool = True) -> Iterator[bool]:
             beat.join()
         if mine:
             path.unlink(missing_ok=True)
+
+
+def finish(pending: list[T], done: Callable[[T], bool], path_of: Callable[[T], Path], train: Callable[[T], None]
+           ) -> int:
+    """What a worker does once its own share is done: wait for the ``pending`` units other workers hold, claiming
+    and training each whose claim goes stale (a dead process, or a lease without heartbeat), until all are
+    ``done``; returns 0. With ``BERTBENCH_WAIT_FOR_OTHERS=0`` it returns at once the number left to others."""
+    if os.environ.get("BERTBENCH_WAIT_FOR_OTHERS", "1") == "0":
+        return len(pending)
+    if pending:
+        log.info("waiting for %d unit(s) claimed by other workers", len(pending))
+    while pending:
+        time.sleep(min(30.0, lease_seconds() / 4))
+        for unit in pending:
+            with claim(path_of(unit)) as mine:
+                if mine and not done(unit):
+                    train(unit)
+        pending = [u for u in pending if not done(u)]
+    return 0

@@ -1,23 +1,15 @@
 """The grid runner: trains every (architecture, seed) of a grid -- pretraining, then each task -- and writes one
 result file per (arch_id, seed, stage) through the store's atomic result writer.
 
-Parallel modes:
-- ``grid``: each process trains whole architectures alone (no gradient sync), the right mode for small models. Work
-  units (arch, seed) are split over processes by the rank / world size that torchrun or ``accelerate launch`` set
-  (``RANK``/``WORLD_SIZE``), or a Slurm array (``SLURM_ARRAY_TASK_ID``/``SLURM_ARRAY_TASK_COUNT``), or explicit
-  ``worker_index``/``num_workers``; balanced greedily by estimated cost (FLOPs x tokens). Each process then runs a
-  single-process Accelerator on its own device (``cuda:LOCAL_RANK`` or the CPU).
-- ``ddp``: every process trains every architecture together (data parallel, gradient sync), via Accelerate.
-
-Resuming: a result whose file exists is skipped; pretraining resumes from its last checkpoint; so a rerun on the same
-RUN_DIR only does what is missing. Seeds derive from (arch_id, seed, stage), never from rank or order.
-Failures and divergences are recorded (status failed / diverged, NaN metrics, error text); the grid goes on.
+Parallel modes: ``grid`` (each process trains whole architectures alone; units split by rank/world size from
+torchrun or ``accelerate launch``, a Slurm array or ``worker_index``/``num_workers``, balanced by estimated cost;
+claims keep independent workers apart) and ``ddp`` (every process trains every architecture together, via
+Accelerate). A rerun on the same RUN_DIR only does what is missing; seeds derive from (arch_id, seed, stage), never
+from rank or order. Failures and divergences are recorded (status, NaN metrics, error text); the grid goes on.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
 import platform
@@ -35,7 +27,7 @@ from bertbench.data.tasks import get_task
 from bertbench.errors import EnvironmentFault, environment_failure, machine_io
 from bertbench.grids import Grid
 from bertbench.models.export import load_encoder_state, save_encoder
-from bertbench.store.run_folder import checkpoint_dir, unit_dir, unit_name
+from bertbench.store.run_folder import checkpoint_dir, run_info_path, unit_dir, unit_name
 from bertbench.store.schema import architecture_row, curve_rows, run_row
 from bertbench.store.writer import ResultWriter, result_name
 from bertbench.training.common import RankSlice, device_summary, make_accelerator, set_threads
@@ -43,7 +35,15 @@ from bertbench.training.data_identity import run_data_files
 from bertbench.training.finetune import finetune
 from bertbench.training.pretrain import pretrain
 from bertbench.training.recipe import Recipe
-from bertbench.training.run_info import StageResult, identity_sha256, record_invocation, record_run
+from bertbench.training.run_info import (
+    StageResult,
+    grid_info,
+    identity_sha256,
+    record_invocation,
+    record_run,
+    run_details,
+    run_identity,
+)
 from bertbench.training.work_split import Unit, units_for_worker, worker_position
 
 log = logging.getLogger(__name__)
@@ -125,18 +125,9 @@ class GridRunner:
         return out
 
     def identity(self) -> dict[str, Any]:
-        """What a result row of this run means: the resolved recipe, the tasks and the data sources. Two
-        invocations on one folder must agree on it (the grid's units and seeds may grow). JSON-normalised, as stored."""
-        recipe = self.recipe.to_dict()
-        recipe["data"].update(self._data_by_content)
-        return json.loads(json.dumps({
-            "grid": {"name": self.grid.name, "definition_sha256": hashlib.sha256(json.dumps(
-                {k: v for k, v in self.grid.definition.items() if k != "limit"}, sort_keys=True, default=str
-            ).encode()).hexdigest()},  # the grid, whatever --limit took of it this time
-            "recipe": recipe,
-            "tasks": list(self.tasks),
-            "data": {**self._data_by_content, "task_revision": self.recipe.data.task_revision},
-        }, default=str))
+        """What a result row of this run means (``run_info.run_identity``)."""
+        return run_identity(self.grid, self.recipe.to_dict(), self.tasks, self._data_by_content,
+                            self.recipe.data.task_revision)
 
     @cached_property
     def _data_by_content(self) -> dict[str, str]:
@@ -152,10 +143,6 @@ class GridRunner:
         one hash were trained under one recipe, grid, task list and data; ``commit`` refuses a mix."""
         return identity_sha256(self.identity())[:16]
 
-    def _grid_info(self) -> dict[str, Any]:
-        return {"name": self.grid.name, "n": len(self.grid.architectures), "sha256": self.grid.digest,
-                "definition": self.grid.definition}
-
     def check_inputs(self) -> None:
         """Everything the run needs, before anything is written: known tasks, every task's data (cheap: a wrong
         GLUE path is named before the corpus is packed), the tokenizer and the corpus (packed into the cache). A
@@ -170,7 +157,7 @@ class GridRunner:
                 self.task_data(name)
             _ = self.tokenizer, self.corpus
         except BaseException as err:
-            if fresh and not (self.run_dir / "run.json").exists():
+            if fresh and not run_info_path(self.run_dir).exists():
                 shutil.rmtree(self.run_dir, ignore_errors=True)  # only the tokenizer can be in it: nothing is kept
             if isinstance(err, (OSError, MemoryError)) and not isinstance(err, FileNotFoundError):
                 raise EnvironmentFault(f"cannot prepare the run's data: {type(err).__name__}: {err}") from err
@@ -178,29 +165,16 @@ class GridRunner:
 
     def write_run_info(self, accelerator: Any) -> None:
         """Create run.json, or check the folder's identity against it and add this invocation's units."""
-        record_run(self.run_dir / "run.json", self.identity(), [[u.arch.arch_id, u.seed] for u in self.units()],
-                   self._grid_info(), lambda: self._run_details(accelerator))
+        record_run(run_info_path(self.run_dir), self.identity(), [[u.arch.arch_id, u.seed] for u in self.units()],
+                   grid_info(self.grid), lambda: run_details(self.grid, self.recipe, self.tasks, run_data_files(
+                                                                 self.recipe.data, self.tasks, self.run_dir),
+                                                             len(self.tokenizer), self.heldout, self.parallel,
+                                                             self._hardware(accelerator)))
 
     def _hardware(self, accelerator: Any) -> dict[str, Any]:
         """The environment of this process: device, python, torch, machine, worker count."""
         return {"device": device_summary(accelerator), "python": platform.python_version(),
                 "torch": torch.__version__, "machine": platform.machine(), "workers": self.count}
-
-    def _run_details(self, accelerator: Any) -> dict[str, Any]:
-        """What run.json records beyond the identity, when the run folder is created."""
-        return {
-            "space": self.grid.definition.get("space"),
-            "recipe": self.recipe.to_dict(),
-            "data": {"corpus": self.recipe.data.corpus, "tokenizer": self.recipe.data.tokenizer,
-                     "task_source": self.recipe.data.task_source, "task_revision": self.recipe.data.task_revision,
-                     "tasks": list(self.tasks), "files_sha256": run_data_files(self.recipe.data, self.tasks, self.run_dir),
-                     "tokenizer_vocab_size": len(self.tokenizer),
-                     "heldout": self.heldout.describe() if self.heldout is not None else None},
-            "parallel": self.parallel,
-            "hardware": self._hardware(accelerator),
-            "caveats": (["Trained on the embedded synthetic corpus and tasks: scores are not GLUE."]
-                        if self.recipe.data.task_source == "synthetic" else []),
-        }
 
     def prepare(self) -> None:
         """Check and cache every input (tokenizer, packed corpus, tasks) and write run.json; train nothing. Run it
@@ -292,25 +266,12 @@ class GridRunner:
 
     def _wait_for_others(self, units: list[Unit], new_accelerator: Any, ranks: RankSlice, dev: str,
                          counts: dict[str, int]) -> int:
-        """Units claimed by other workers: wait for them to be done, taking over any whose claim goes stale (a dead
-        process, or a lease without heartbeat), so a surviving worker finishes the grid. Returns 0 when all are done;
-        with ``BERTBENCH_WAIT_FOR_OTHERS=0`` it does not wait and returns how many were left to others."""
-        from bertbench.training.claims import claim, lease_seconds
+        """Wait for the units other workers hold, taking over those whose claims go stale (``claims.finish``)."""
+        from bertbench.training.claims import finish
 
-        pending = [u for u in units if not self._unit_done(u)]
-        if os.environ.get("BERTBENCH_WAIT_FOR_OTHERS", "1") == "0":
-            return len(pending)
-        if pending:
-            log.info("worker %d/%d: waiting for %d unit(s) claimed by other workers", self.index, self.count,
-                     len(pending))
-        while pending:
-            time.sleep(min(30.0, lease_seconds() / 4))
-            for unit in pending:
-                with claim(self.run_dir / "claims" / unit_name(unit.arch.arch_id, unit.seed)) as mine:
-                    if mine and not self._unit_done(unit):
-                        self._train_unit(unit, new_accelerator(), ranks, dev, counts)
-            pending = [u for u in pending if not self._unit_done(u)]
-        return 0
+        return finish([u for u in units if not self._unit_done(u)], self._unit_done,
+                      lambda u: self.run_dir / "claims" / unit_name(u.arch.arch_id, u.seed),
+                      lambda u: self._train_unit(u, new_accelerator(), ranks, dev, counts))
 
     def _result_keys(self, unit: Unit) -> dict[tuple[str, int | None], str]:
         """{(stage, fine-tuning seed): result file name} of every stage of ``unit`` (pretraining: seed None) that this

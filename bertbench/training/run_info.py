@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bertbench.errors import RunMismatch
+from bertbench.store.run_folder import read_run_info
 from bertbench.store.writer import atomic_write_bytes
 
 
@@ -25,7 +26,7 @@ def record_run(path: Path, identity: dict[str, Any], units: list[list[Any]], gri
     """Create ``run.json`` (identity, its hash, units, grid, seeds and ``details()``), or check an existing one's
     identity and add the units it does not plan yet. A different identity raises RunMismatch naming the fields."""
     if path.exists():
-        info = json.loads(path.read_text())
+        info = read_run_info(path.parent)
         old = info.get("identity")
         if old != identity:
             diff = _differences(old or {}, identity)
@@ -119,3 +120,40 @@ class StageResult:
     @classmethod
     def failed(cls, metric_names: list[str], error: str) -> StageResult:
         return cls("failed", {m: math.nan for m in metric_names}, error=error)
+
+
+def run_identity(grid: Any, recipe: dict[str, Any], tasks: tuple[str, ...], data_by_content: dict[str, str],
+                 task_revision: str | None) -> dict[str, Any]:
+    """What a result row of a run means: the resolved recipe (local data named by content), the tasks and the data
+    sources. Two invocations on one folder must agree on it (the grid's units and seeds may grow). JSON-normalised,
+    as stored."""
+    recipe = {**recipe, "data": {**recipe["data"], **data_by_content}}
+    definition = {k: v for k, v in grid.definition.items() if k != "limit"}  # the grid, whatever --limit took of it
+    return json.loads(json.dumps({
+        "grid": {"name": grid.name, "definition_sha256": hashlib.sha256(
+            json.dumps(definition, sort_keys=True, default=str).encode()).hexdigest()},
+        "recipe": recipe, "tasks": list(tasks), "data": {**data_by_content, "task_revision": task_revision},
+    }, default=str))
+
+
+def grid_info(grid: Any) -> dict[str, Any]:
+    """What run.json records of the grid."""
+    return {"name": grid.name, "n": len(grid.architectures), "sha256": grid.digest, "definition": grid.definition}
+
+
+def run_details(grid: Any, recipe: Any, tasks: tuple[str, ...], files_sha256: dict[str, str], vocab_size: int,
+                heldout: Any, parallel: str, hardware: dict[str, Any]) -> dict[str, Any]:
+    """What run.json records beyond the identity, when the run folder is created."""
+    d = recipe.data
+    return {
+        "space": grid.definition.get("space"),
+        "recipe": recipe.to_dict(),
+        "data": {"corpus": d.corpus, "tokenizer": d.tokenizer, "task_source": d.task_source,
+                 "task_revision": d.task_revision, "tasks": list(tasks),
+                 "files_sha256": files_sha256, "tokenizer_vocab_size": vocab_size,
+                 "heldout": heldout.describe() if heldout is not None else None},
+        "parallel": parallel,
+        "hardware": hardware,
+        "caveats": (["Trained on the embedded synthetic corpus and tasks: scores are not GLUE."]
+                    if d.task_source == "synthetic" else []),
+    }
