@@ -685,6 +685,10 @@ def test_a_run_identity_names_local_data_by_content_not_by_path(tmp_path):
 
     first, moved = runner(a, tmp_path / "run"), runner(tmp_path / "b", tmp_path / "run")
     assert first.identity() == moved.identity() and first.run_hash == moved.run_hash
+    shutil.copytree(a / "glue", a / "GLUE-renamed")
+    renamed = GridRunner(load_grid("mini").head(1), load_recipe("mini").replace(data={
+        "corpus": str(a / "corpus.txt"), "task_source": str(a / "GLUE-renamed"), "tasks": ["rte"]}), tmp_path / "run")
+    assert renamed.run_hash == first.run_hash  # a renamed GLUE folder with the same files is the same data
     assert first.identity()["data"]["corpus"].startswith("corpus.txt@sha256:")
     units = [[u.arch.arch_id, u.seed] for u in first.units()]
     record_run(tmp_path / "run.json", first.identity(), units, grid_info(first.grid), dict)
