@@ -519,7 +519,12 @@ def test_every_row_carries_its_run_hash_and_commit_refuses_a_mix(reference, tmp_
                                           r"0123456789abcdef__s0\)"):
         commit(mixed, "mixed", "0.0.1", tmp_path / "rel", license="cc0-1.0")
     files[0].with_name("0123456789abcdef__s0__pretrain.parquet").unlink()
-    pq.write_table(t.drop_columns(["run_hash"]), files[0])  # a row written before schema 1.2
+    pq.write_table(t.drop_columns(["run_hash"]), files[0])  # a hash-less row inside a planned unit
+    with pytest.raises(RunMismatch, match=r"1 result row\(s\) carry no run_hash, but every row this run writes"):
+        commit(mixed, "mixed", "0.0.1", tmp_path / "rel", license="cc0-1.0")  # this run writes hashes: foreign
+    info = json.loads((mixed / "run.json").read_text())
+    del info["row_hashes"]  # a run folder from before schema 1.2: its rows had no hash
+    (mixed / "run.json").write_text(json.dumps(info))
     dest = commit(mixed, "legacy", "0.0.1", tmp_path / "rel", license="cc0-1.0")
     manifest = validate(dest)
     assert manifest["run_hash"] == run_hash

@@ -197,8 +197,8 @@ def _check_release_fields(name: str, version: str, license: str | None) -> None:
 def _one_run(run_dir: Path, run_info: dict[str, Any], runs: pa.Table) -> pa.Table:
     """``runs`` with every row's ``run_hash`` checked against run.json's identity: rows of another run (another
     recipe, grid, task list or data) are refused, and so are rows of units that run.json does not plan. Rows written
-    before schema 1.2 have no hash; those of planned units were written under the same run.json identity check, so
-    they get the run's hash."""
+    before schema 1.2 have no hash; in a run folder from before then (run.json without ``row_hashes``) those of planned
+    units were written under the same run.json identity check, so they get the run's hash."""
     expected = (run_info.get("identity_sha256") or "")[:16] or None
     if run_info.get("units"):  # a row without a hash is adopted only for a unit this run plans
         planned = {(a, int(s)) for a, s in run_info["units"]}
@@ -215,6 +215,10 @@ def _one_run(run_dir: Path, run_info: dict[str, Any], runs: pa.Table) -> pa.Tabl
                           f"{expected}: they were trained under other settings; move them to their own run folder")
     if expected is None:
         return runs
+    missing = runs.column("run_hash").null_count
+    if missing and run_info.get("row_hashes"):  # this run wrote a hash on every row: a row without one is foreign
+        raise RunMismatch(f"run_dir={run_dir}: {missing} result row(s) carry no run_hash, but every row this run "
+                          "writes has one: they come from another run; move them to their own run folder")
     filled = pc.fill_null(runs.column("run_hash"), pa.scalar(expected, pa.string()))
     return runs.set_column(runs.schema.get_field_index("run_hash"), runs.schema.field("run_hash"), filled)
 

@@ -153,6 +153,7 @@ def run_details(grid: Any, recipe: Any, tasks: tuple[str, ...], files_sha256: di
                  "files_sha256": files_sha256, "tokenizer_vocab_size": vocab_size,
                  "heldout": heldout.describe() if heldout is not None else None},
         "parallel": parallel,
+        "row_hashes": True,  # every result row of this run carries run_hash (commit refuses hash-less rows)
         "hardware": hardware,
         "caveats": (["Trained on the embedded synthetic corpus and tasks: scores are not GLUE."]
                     if d.task_source == "synthetic" else []),
