@@ -817,7 +817,7 @@ def test_a_full_disk_or_a_file_size_limit_stops_the_run_and_records_nothing(env,
     # the larger sizes the limit is hit inside torch.save, whose zip writer reports no errno ("unexpected pos"):
     # what decides is where the error happens (machine_io), not its text.
     messages = {}
-    for limit in (48_000, 400_000, 1_000_000, 1_500_000):
+    for limit in (48_000, 400_000, 1_000_000):  # the last two hit inside safetensors and torch.save
         out = tmp_path / f"efbig-{limit}"
         proc = regenerate(root, e, out, check=False, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                           preexec_fn=_fsize_limit(limit))
@@ -842,14 +842,15 @@ def test_a_full_disk_or_a_file_size_limit_stops_the_run_and_records_nothing(env,
         raise OSError(errno.ENOSPC, "No space left on device", "checkpoints")
 
     monkeypatch.setenv("BERTBENCH_CACHE", e["BERTBENCH_CACHE"])
-    save_checkpoint = pretrain_module._save_checkpoint
-    monkeypatch.setattr(pretrain_module, "_save_checkpoint", no_space)
+    assert pretrain_module  # the checkpoint writer's own library call fails: torch.save inside accelerate's save_state
+    monkeypatch.setattr(torch, "save", no_space)
     grid = load_grid(str(root / "grid.yaml")).head(1)
     runner = GridRunner(grid, load_recipe(str(root / "micro.yaml")), tmp_path / "enospc", threads=1, progress=False)
-    with pytest.raises(EnvironmentFault, match="No space left on device"):
+    with pytest.raises(EnvironmentFault, match="saving the checkpoint .*No space left on device"):
         runner.run()
     assert runs_of(tmp_path / "enospc") == {}
-    monkeypatch.setattr(pretrain_module, "_save_checkpoint", save_checkpoint)  # space again: the rerun completes
+    monkeypatch.undo()  # space again: the rerun completes
+    monkeypatch.setenv("BERTBENCH_CACHE", e["BERTBENCH_CACHE"])
     GridRunner(grid, load_recipe(str(root / "micro.yaml")), tmp_path / "enospc", threads=1, progress=False).run()
     got, ref = runs_of(tmp_path / "enospc"), runs_of(reference)
     assert len(got) == 3 and all(r["status"] == "ok" and r["score"] == pytest.approx(ref[k]["score"], abs=1e-6)
