@@ -25,11 +25,16 @@ def proxies_list(
     Example: bertbench proxies list --family rnn
     """
     from bertbench.families import family_names
-    from bertbench.proxies import STABILITY_TOL
-    from bertbench.proxies.registry import get_proxy, list_proxies
 
     if family not in (None, *family_names()):
         raise typer.BadParameter(f"--family {family!r}; allowed: {', '.join(family_names())}")
+    listing = _listing_cache(family, check)
+    if listing.exists():  # the same proxies' sources and bertbench version: no torch import, no scoring
+        echo(listing.read_text().rstrip("\n"))
+        return
+    from bertbench.proxies import STABILITY_TOL
+    from bertbench.proxies.registry import get_proxy, list_proxies
+
     names = list_proxies(family)
     gaps: dict[str, dict[str, float]] = {}
     if check:
@@ -38,13 +43,36 @@ def proxies_list(
         for fam in family_names():
             if family in (None, fam):
                 gaps[fam] = cached_precision_gaps(fam, [n for n in names if fam in get_proxy(n).families])
-    echo(f"{'proxy':<22} {'better':<7} {'families':<9} " + ("".join(f"{f + ' f32/f64':<13}" for f in gaps)) +
-         f"description (gate: relative gap <= {STABILITY_TOL:g})")
+    lines = [f"{'proxy':<22} {'better':<7} {'families':<9} " + ("".join(f"{f + ' f32/f64':<13}" for f in gaps)) +
+             f"description (gate: relative gap <= {STABILITY_TOL:g})"]
     for name in names:
         spec = get_proxy(name)
         cells = "".join(f"{'self' if spec.self_checked and f in spec.families else _gap(gaps[f].get(name)):<13}"
                         for f in gaps)
-        echo(f"{name:<22} {spec.direction:<7} {','.join(spec.families):<9} {cells}{_first_sentence(spec.doc)}")
+        lines.append(f"{name:<22} {spec.direction:<7} {','.join(spec.families):<9} {cells}{_first_sentence(spec.doc)}")
+    echo("\n".join(lines))
+    try:
+        from bertbench.store.writer import atomic_write_bytes
+
+        atomic_write_bytes(listing, ("\n".join(lines) + "\n").encode())
+    except OSError:  # an unwritable cache only means computing again next time
+        pass
+
+
+def _listing_cache(family: str | None, check: bool) -> Path:
+    """Where the printed listing is kept, keyed by the bertbench version and the proxies' source files (name, size,
+    mtime), so a changed proxy is listed afresh."""
+    import hashlib
+
+    import bertbench
+    from bertbench.env import cache_root
+
+    folder = Path(bertbench.__file__).resolve().parent / "proxies"
+    h = hashlib.sha256(f"{bertbench.__version__}|{family}|{check}".encode())
+    for f in sorted(folder.glob("*.py")):
+        st = f.stat()
+        h.update(f"{f.name}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    return cache_root("proxy-gaps") / f"listing-{h.hexdigest()[:24]}.txt"
 
 
 def _first_sentence(doc: str) -> str:

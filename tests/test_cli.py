@@ -214,3 +214,19 @@ def test_remaining_bad_inputs_get_one_line_naming_the_file_and_field(tmp_path, s
         assert res.returncode == 2, (args, res.stderr[-800:])
         assert expected in res.stderr and (len(lines) == 1 or "Usage" in res.stderr), (args, res.stderr[-800:])
     assert not (tmp_path / "r").exists()
+
+
+def test_proxies_list_is_kept_once_computed(tmp_path):
+    """`proxies list` computes its float32/float64 gaps once; a later call prints the same listing from the cache
+    without importing torch (what made it slow), and a changed cache key lists afresh."""
+    env = {**os.environ, "BERTBENCH_CACHE": str(tmp_path / "cache"), "HF_HUB_OFFLINE": "1"}
+    first = subprocess.run([sys.executable, "-m", "bertbench.cli", "proxies", "list", "--family", "rnn"], env=env,
+                           capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr[-1000:]
+    code = ("import sys; from typer.testing import CliRunner; from bertbench.cli import app; "
+            "r = CliRunner().invoke(app, ['proxies', 'list', '--family', 'rnn']); "
+            "print(r.output, end=''); assert 'torch' not in sys.modules, 'torch imported'")
+    again = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-1000:]
+    assert again.stdout == first.stdout and "hidden_covariance" in again.stdout
+    assert len(list((tmp_path / "cache" / "proxy-gaps").glob("listing-*.txt"))) == 1
