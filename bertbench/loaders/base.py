@@ -174,7 +174,8 @@ class Benchmark(NasQueries):
             return [key]
         hits = by_arch.get(key)
         if not hits:
-            raise KeyError(f"{arch_or_id!r} is not in benchmark {self.name} (looked up by {self.id_column} and arch_id)")
+            by = "arch_id" if self.id_column == "arch_id" else f"{self.id_column} and arch_id"
+            raise KeyError(f"{arch_or_id!r} is not in benchmark {self.name} (looked up by {by})")
         return hits
 
     def query(self, arch_or_id: Any, seed: int | str | None = None, stage: str | None = None, step: int | None = None,
