@@ -74,31 +74,25 @@ def op_effects(s: pd.DataFrame, target: str, n_boot: int = 1000, seed: int = 0) 
                          "differs": present & ((lo > 0) | (hi < 0))})
 
 
-def correlations(bench, s: pd.DataFrame, target: str, lower: bool, n_boot: int, ceiling: float) -> pd.DataFrame:
-    from bertbench.stats import kendall_tau
+def correlations(bench, s: pd.DataFrame, target: str, n_boot: int, ceiling: float) -> pd.DataFrame:
+    """The package's proxy table (``bertbench.proxies.correlations``): the size baselines (params, flops, depth,
+    hidden size, size model) and every proxy of the release against ``target``, oriented, with CIs, within-group
+    taus, partial Spearman given size and the paired difference from the best size baseline."""
+    from bertbench.proxies.correlations import correlation_table
+    from bertbench.proxies.registry import get_proxy
 
-    y = s[target].astype(float).to_numpy() * (-1 if lower else 1)  # positive tau: better ranked higher
-    size_key = (s["num_layers"].astype(float) * 1e12 + s["hidden_size"].astype(float) * 1e8
-                + s["params"].astype(float) / 1e2).to_numpy()
-    columns = {"params": s["params"].astype(float).to_numpy(), "depth": s["num_layers"].astype(float).to_numpy(),
-               "hidden_size": s["hidden_size"].astype(float).to_numpy(), "size model (depth, H, params)": size_key}
+    df = s[[c for c in ("arch_id", "hidden_size", "num_layers", "params", "flops", target) if c in s]].copy()
     proxies = bench.tables["proxies"].to_pandas()
+    names: list[str] = []
     if len(proxies):
-        from bertbench.proxies.registry import get_proxy
-
         wide = proxies[proxies["status"] == "ok"].pivot_table(index="arch_id", columns="proxy", values="value",
                                                                 aggfunc="mean")
-        for name in wide.columns:
-            if name in columns:
-                continue
-            sign = 1 if get_proxy(name).direction == "higher" else -1
-            columns[name] = sign * wide[name].reindex(s["arch_id"].astype(str)).to_numpy(dtype=float)
-    rows = []
-    for name, x in columns.items():
-        est = kendall_tau(x, y, n_boot=n_boot)
-        rows.append({"score": name, "kind": "baseline" if len(rows) < 4 else "proxy", "n": int(np.isfinite(x).sum()),
-                     "kendall_tau": est.value, "ci_low": est.low, "ci_high": est.high, "tau_ceiling": ceiling})
-    return pd.DataFrame(rows)
+        names = [n for n in wide.columns if n not in df.columns]
+        df = df.join(wide[names], on="arch_id")
+    corr = correlation_table(df, target, names, bench.direction(target),
+                             {n: get_proxy(n).direction for n in names}, n_boot=n_boot)
+    corr["tau_ceiling"] = ceiling
+    return corr
 
 
 def main() -> None:
@@ -108,6 +102,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--boot", type=int, default=1000)
     args = ap.parse_args()
+    from bertbench.proxies.correlations import format_table
     from bertbench.reliability import target_reliability
     from bertbench.stats import tau_from_reliability
 
@@ -118,7 +113,8 @@ def main() -> None:
     ceiling = tau_from_reliability(float(np.sqrt(rel.reliability))) if np.isfinite(rel.reliability) else float("nan")
     lower = bench.direction(args.target) == "lower"
     ops = op_effects(s, args.target, args.boot)
-    corr = correlations(bench, s, args.target, lower, args.boot, ceiling)
+    corr = correlations(bench, s, args.target, args.boot, ceiling)
+    corr["target_reliability"] = rel.reliability
     pd.set_option("display.width", 200)
     print(f"{bench.name} {bench.version}: target {args.target!r} ({'lower' if lower else 'higher'} is better), "  # noqa: T201
           f"{len(s)} architectures; seed tau {rel.seed_tau:.3f} [{rel.tau_low:.3f}, {rel.tau_high:.3f}], "
@@ -127,7 +123,7 @@ def main() -> None:
     print("\nop effects vs SA-SDP, (hidden size, depth) held fixed (bootstrap 95 % CIs over architectures):")  # noqa: T201
     print(ops.round(4).to_string(index=False))  # noqa: T201
     print("\nsize baselines and proxies vs the target (tau > 0: ranks better architectures higher):")  # noqa: T201
-    print(corr.round(3).to_string(index=False))  # noqa: T201
+    print(format_table(corr))  # noqa: T201
     if args.out is not None:
         from bertbench.plots import pyplot, save_figure
 
@@ -144,9 +140,9 @@ def main() -> None:
         a.set_xlabel(f"effect on {args.target} vs SA-SDP (H, L fixed)")
         y = np.arange(len(corr))
         b.barh(y, corr["kendall_tau"].fillna(0), xerr=np.clip(np.nan_to_num(np.vstack([
-            corr["kendall_tau"] - corr["ci_low"], corr["ci_high"] - corr["kendall_tau"]])), 0, None),
-            color=["tab:red" if k == "baseline" else "tab:blue" for k in corr["kind"]])
-        b.set_yticks(y, corr["score"], fontsize=7)
+            corr["kendall_tau"] - corr["tau_ci_low"], corr["tau_ci_high"] - corr["kendall_tau"]])), 0, None),
+            color=["tab:red" if k == "baseline" else "tab:blue" for k in corr["role"]])
+        b.set_yticks(y, corr["proxy"], fontsize=7)
         b.axvline(0, color="k", lw=0.8)
         if np.isfinite(ceiling):
             b.axvline(ceiling, color="tab:green", ls="--", lw=1, label="ceiling (target's reliability)")

@@ -189,9 +189,10 @@ def format_table(corr: pd.DataFrame) -> str:
     notes = []
     if "best_size_baseline" in corr and corr["best_size_baseline"].notna().any():
         notes.append(f"best size baseline: {corr['best_size_baseline'].dropna().iloc[0]}")
-    if "tau_ceiling" in corr and np.isfinite(corr["tau_ceiling"].iloc[0]):
-        notes.append(f"target reliability {corr['target_reliability'].iloc[0]:.2f}: no ranking of it can reach "
-                     f"tau above about {corr['tau_ceiling'].iloc[0]:.2f}")
+    if "tau_ceiling" in corr and len(corr) and np.isfinite(corr["tau_ceiling"].iloc[0]):
+        rel = corr["target_reliability"].iloc[0] if "target_reliability" in corr else math.nan
+        notes.append((f"target reliability {rel:.2f}: " if np.isfinite(rel) else "")
+                     + f"no ranking of the target can reach tau above about {corr['tau_ceiling'].iloc[0]:.2f}")
     if "pairing" in corr and (corr["pairing"] != "valid").any():
         notes.append(f"PAIRING {corr['pairing'].iloc[0]}")
     return "\n".join(lines + notes)
