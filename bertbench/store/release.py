@@ -40,6 +40,9 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+_REMEMBERED: dict[str, str] = {}  # file state -> sha256, in this process (the cache keeps it across processes)
+
+
 def remembered_sha256(path: Path) -> str:
     """``sha256_file``, computed once per file state: remembered in the cache (``checksums/``) under the file's
     absolute path, inode, size and mtime, so loading a release verifies it without re-reading unchanged files. An
@@ -47,15 +50,18 @@ def remembered_sha256(path: Path) -> str:
     from bertbench.env import cache_root
 
     st = path.stat()
-    key = hashlib.sha256(f"{path.resolve()}|{st.st_ino}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:32]
-    memo = cache_root("checksums") / key
+    state = f"{path.resolve()}|{st.st_ino}|{st.st_size}|{st.st_mtime_ns}"
+    if state in _REMEMBERED:
+        return _REMEMBERED[state]
+    memo = cache_root("checksums") / hashlib.sha256(state.encode()).hexdigest()[:32]
     try:
         known = memo.read_text().strip()
         if len(known) == 64:
+            _REMEMBERED[state] = known
             return known
     except OSError:
         pass
-    digest = sha256_file(path)
+    digest = _REMEMBERED[state] = sha256_file(path)
     try:
         from bertbench.store.writer import atomic_write_bytes
 

@@ -16,19 +16,12 @@ from typing import Any
 LOCAL_FIELDS = ("corpus", "tokenizer", "task_source")  # the DataSpec fields that may name local files
 
 
-_DIGESTS: dict[tuple[str, int, int], str] = {}  # (resolved path, size, mtime_ns) -> sha256
-
-
 def file_sha256(path: Path) -> str:
-    """sha256 of a file's bytes, read once per process while its size and mtime are unchanged: a run's identity
+    """sha256 of a file's bytes, hashed once per file state (``store.release.remembered_sha256``): a run's identity
     and its run.json ``files_sha256`` hash the same (possibly large) corpus files."""
-    from bertbench.store.release import sha256_file
+    from bertbench.store.release import remembered_sha256
 
-    st = path.stat()
-    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
-    if key not in _DIGESTS:
-        _DIGESTS[key] = sha256_file(path)
-    return _DIGESTS[key]
+    return remembered_sha256(path)
 
 
 def content_name(name: str, root: Path, files: Iterable[Path]) -> str:
