@@ -1,6 +1,6 @@
 """Train the grid `mini` with the recipe `mini` (the release bertbench-mini-ptb-glue) with N worker processes that
 share one machine (one GPU, or the CPU cores): inputs are prepared once (tokenizer, packed corpus, tasks, run.json),
-then N independent grid workers claim units from the same run folder (``training/claims.py``), so each unit is
+then N independent grid workers claim units from the same run folder (``store/claims.py``), so each unit is
 trained once and a killed run resumes where it stopped. A ``--deadline`` stops the workers (they are killed: every
 result is written atomically, a unit in flight is trained again on the next call).
 

@@ -1,7 +1,10 @@
 """Milliseconds per architecture for `hidden_covariance` (layer 1) on the NAS-Bench-NLP WT2 recipes, on the PTB test
 batch (50 x 70), against a naive reference measured in the same run: the same model evaluated node by node with
 autograd on (all three layers, as the 2023 notebook does), then float64 numpy.corrcoef + numpy.linalg.eig on the full
-matrix. Targets: <= 0.3 s per architecture and >= 2x the reference. Also checks both give the same value.
+matrix. Targets: <= 0.3 s per architecture and >= 2x the reference, with the stability check on (the RNN hidden
+covariance checks itself: ``proxies/covariance.py``, PERTURB_ULPS). Also checks both give the same value, and that the
+self-check's verdict (ok / unstable) equals the float64 gate's (a float64 copy of the network scored again) on every
+architecture (outside the timing).
 
     python bench/proxy_speed.py [--n 345] [--shared ../shared/data]
 """
@@ -9,6 +12,7 @@ matrix. Targets: <= 0.3 s per architecture and >= 2x the reference. Also checks 
 from __future__ import annotations
 
 import argparse
+import copy
 import statistics
 import time
 from pathlib import Path
@@ -20,6 +24,7 @@ import torch.nn.functional as F
 import bertbench
 from bertbench.models.rnn import _ACTS, build_rnn_lm
 from bertbench.proxies import rnn_batch, score
+from bertbench.proxies.gate import float64_check
 
 
 def naive_hidden_covariance(model, tokens: torch.Tensor) -> float:
@@ -68,13 +73,19 @@ def main() -> None:
     bench = bertbench.load("nas-bench-nlp", path=args.shared / "nas-bench-nlp" / "train_logs_wikitext-2" / "logs.zip")
     batch = rnn_batch(str(args.shared / "ptb" / "ptb.zip"))
     keys = bench.to_pandas()["run_key"].tolist()[: args.n]
-    ours_t, ref_t, rel = [], [], []
+    ours_t, ref_t, rel, verdicts = [], [], [], []
     for k in keys:
         arch = bench.query(k)["architecture"]
         t = time.perf_counter()
         model = build_rnn_lm(arch, seed=0, ntoken=batch.vocab_size)
-        value = score(model, batch, ["hidden_covariance"])["hidden_covariance"]["value"]
+        res = score(model, batch, ["hidden_covariance"])["hidden_covariance"]
+        value = res["value"]
         ours_t.append(time.perf_counter() - t)
+        if res["status"] != "failed":
+            torch.manual_seed(0)
+            raw = _unchecked(model, batch)
+            gate = float64_check(lambda m, b, seed: _unchecked(m, b), copy.deepcopy(model).double(), batch, 0, raw)
+            verdicts.append((res["status"], "ok" if gate is None else "unstable"))
         t = time.perf_counter()
         model = build_rnn_lm(arch, seed=0, ntoken=batch.vocab_size)
         try:  # as in the 2023 notebook, a failure (NaN correlations from constant units) is a NaN score
@@ -89,6 +100,18 @@ def main() -> None:
     print(f"hidden_covariance: ours median {1000 * o:.0f} ms/arch (mean {1000 * statistics.mean(ours_t):.0f}), "
           f"naive reference {1000 * r:.0f} ms/arch; speed-up x{r / o:.2f} (targets: <= 300 ms, >= 2x)")
     print(f"agreement with the reference: max relative difference {max(rel):.2e} over {len(rel)} finite scores")
+    same = sum(a == b for a, b in verdicts)
+    print(f"self-check verdicts equal to the float64 gate's: {same} of {len(verdicts)} "
+          f"(self-check unstable: {sum(a == 'unstable' for a, _ in verdicts)}, float64 gate unstable: "
+          f"{sum(b == 'unstable' for _, b in verdicts)})")
+
+
+def _unchecked(model, batch) -> float:
+    """The layer-1 hidden covariance of the float32 states, without the self-check."""
+    from bertbench.proxies.common import s_cov
+    from bertbench.proxies.covariance import rnn_hidden_states
+
+    return s_cov(rnn_hidden_states(model, batch, 1)[0])
 
 
 if __name__ == "__main__":

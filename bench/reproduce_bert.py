@@ -9,7 +9,7 @@ OUT/<variant>/scores/, and a rerun scores only what is missing. All 500 with --n
 (folders OUT/<variant>-H256-F1024/); the params baseline is then the true architecture's (the 2023 CSV's).
 
     python bench/reproduce_bert.py [--n 500] [--processes 2] [--batch-size 16] [--out reproduce-bert] [--paper-shape]
-        [--device cuda] [--variants as_named] [--only-scored]
+        [--device cuda] [--variants as_named] [--only-scored] [--from-suite]
 
 ``--device cuda`` scores on a GPU (models built on the CPU from their seed, then moved; several processes may share
 one GPU): values agree with the CPU's to rounding, so give a GPU run its own --out. bench/reproduce_bert_gpu.sh is
@@ -71,8 +71,8 @@ def main() -> None:
     ap.add_argument("--variants", default="as_trained_2023,as_named", help="builders to score, comma-separated")
     ap.add_argument("--only-scored", action="store_true",
                     help="score nothing: correlate the architectures already in OUT/<variant>/scores (a partial run)")
-    ap.add_argument("--from-tables", action="store_true",
-                    help="score nothing: correlate the committed OUT/<variant>/proxies.parquet again")
+    ap.add_argument("--from-suite", action="store_true",
+                    help="score nothing: correlate the scores of the shipped proxy suite (bertbench-zero) again")
     args = ap.parse_args()
     torch.set_num_threads(max(1, 2 // args.processes))
     bench = bertbench.load("nas-bench-bert-2023", path=args.shared / "seed-paper")
@@ -80,8 +80,13 @@ def main() -> None:
     shape = (256, 1024) if args.paper_shape else None
     for variant in args.variants.split(","):
         folder = args.out / (f"{variant}-H256-F1024" if shape else variant)
-        if args.from_tables:
-            table = pq.read_table(folder / "proxies.parquet")
+        if args.from_suite and variant != bench.default_variant:
+            print(f"{variant}: not in the proxy suite (it holds the networks as trained); score it without --from-suite")
+            continue
+        if args.from_suite:
+            key = "nas-bench-bert-2023" + ("@H256-F1024" if shape else "")
+            scores = bertbench.load("bertbench-zero").scores(key).drop(columns="benchmark")
+            table = pa.Table.from_pandas(scores, preserve_index=False)
         elif args.only_scored:
             table = read_scored(folder / "scores")
         else:

@@ -17,10 +17,12 @@ __all__ = ["Architecture", "BertbenchError", "LayerSpec", "SearchSpace", "__vers
 
 if TYPE_CHECKING:
     from bertbench.loaders.base import Benchmark
+    from bertbench.loaders.proxy_suite import ProxySuite
 
 
-def load(source: str, **options: Any) -> Benchmark:
-    """Load a benchmark: a release folder, ``hf://ID@vX.Y.Z``, ``nas-bench-bert-2023`` or ``nas-bench-nlp``."""
+def load(source: str, **options: Any) -> Benchmark | ProxySuite:
+    """Load a benchmark: a shipped release's name, a release folder, ``hf://ID@vX.Y.Z``, ``nas-bench-bert-2023`` or
+    ``nas-bench-nlp``; or a proxy suite (``bertbench-zero``, or a folder with ``suite.json``) as a ``ProxySuite``."""
     from bertbench.loaders.registry import load as _load
 
     return _load(source, **options)

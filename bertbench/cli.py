@@ -278,7 +278,7 @@ def export_model_cmd(
 
     Example: bertbench export-model runs/tiny 303bbbae7e9a911d --out my-encoder
     """
-    from bertbench.models.export import export_model
+    from bertbench.loaders.model_export import export_model
 
     dest = export_model(release_folder(source), arch_id, out, seed=seed)
     echo(f"exported to {dest} (transformers.AutoModel.from_pretrained('{dest}', trust_remote_code=True))")

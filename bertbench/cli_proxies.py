@@ -47,12 +47,12 @@ def proxies_list(
              f"description (gate: relative gap <= {STABILITY_TOL:g})"]
     for name in names:
         spec = get_proxy(name)
-        cells = "".join(f"{'self' if spec.self_checked and f in spec.families else _gap(gaps[f].get(name)):<13}"
+        cells = "".join(f"{'self' if f in spec.self_checked else _gap(gaps[f].get(name)):<13}"
                         for f in gaps)
         lines.append(f"{name:<22} {spec.direction:<7} {','.join(spec.families):<9} {cells}{_first_sentence(spec.doc)}")
     echo("\n".join(lines))
     try:
-        from bertbench.store.writer import atomic_write_bytes
+        from bertbench.file_io import atomic_write_bytes
 
         atomic_write_bytes(listing, ("\n".join(lines) + "\n").encode())
     except OSError:  # an unwritable cache only means computing again next time
@@ -201,3 +201,40 @@ def _print_corr(corr) -> None:
     from bertbench.proxies.correlations import format_table
 
     echo(format_table(corr))
+
+
+@proxies_app.command("leaderboard")
+def proxies_leaderboard(
+    suite: str = typer.Argument("bertbench-zero", help="A proxy suite: a shipped name or a suite folder."),
+    benchmark: str | None = typer.Option(None, "--benchmark", help="Comma-separated benchmark keys (default: all)."),
+    n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap resamples per interval."),
+    out: Path | None = typer.Option(None, "--out", help="Folder for leaderboard.csv and leaderboard.png."),
+) -> None:
+    """Every proxy of a precomputed suite beside the size baselines, per benchmark, with CIs and the target's
+    reliability ceiling; a PNG with --out.
+
+    Example: bertbench proxies leaderboard bertbench-zero --out leaderboard
+    """
+    import bertbench
+    from bertbench.loaders.proxy_suite import ProxySuite
+    from bertbench.loaders.registry import list_benchmarks
+    from bertbench.proxies.leaderboard import format_leaderboard, leaderboard
+
+    s = bertbench.load(suite)
+    if not isinstance(s, ProxySuite):
+        raise ValueError(f"suite={suite!r} is a benchmark, not a proxy suite; shipped suites: "
+                         f"{[b.name for b in list_benchmarks() if 'proxy suite' in b.description]}")
+    keys = benchmark.split(",") if benchmark else None
+    for k in keys or []:
+        s.benchmark(k)  # names the allowed keys
+    table = leaderboard(s, keys, n_boot=n_boot)
+    echo(f"{s.name} {s.version}: signs oriented (a positive tau ranks the better architectures higher); a proxy "
+         "beats size only where its paired interval against the best size baseline lies above 0")
+    echo(format_leaderboard(table, s))
+    if out is not None:
+        from bertbench.plots import plot_leaderboard
+
+        out.mkdir(parents=True, exist_ok=True)
+        table.to_csv(out / "leaderboard.csv", index=False)
+        plot_leaderboard(table, out / "leaderboard.png", title=f"{s.name} {s.version}")
+        echo(f"wrote {out / 'leaderboard.csv'} and {out / 'leaderboard.png'}")

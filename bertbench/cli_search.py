@@ -21,6 +21,9 @@ def search_cmd(
                                       help="Budget as a fraction of the benchmark's total training cost."),
     seeds: int = typer.Option(20, "--seeds", min=1, help="Searches per algorithm (seeds 0..N-1)."),
     metric: str | None = typer.Option(None, "--metric", help="Summary column to search for (default: the main one)."),
+    cost: str = typer.Option("measured", "--cost", help="measured: each training costs its own time; flat: every "
+                             "training costs the median (the cost-matched comparison: --proxy params then picks by "
+                             "size without paying more for large units)."),
     out: Path = typer.Option(Path("search-out"), "--out", help="Folder for search.parquet and search.png."),
 ) -> None:
     """Simulated NAS on a benchmark: best-so-far and regret vs simulated training time (bertbench.search).
@@ -33,6 +36,8 @@ def search_cmd(
 
     from bertbench import search
 
+    if cost not in search.COSTS:
+        raise ValueError(f"--cost {cost!r} is not known; allowed: {', '.join(search.COSTS)}")
     bench = load_bench(source, path)
     if metrics_csv is not None:
         import bertbench
@@ -51,9 +56,9 @@ def search_cmd(
         echo(f"searching on {select}, reporting {judged} (a search never sees the test metric)")
     with warnings.catch_warnings():  # the budget warnings were printed once above
         warnings.simplefilter("ignore", UserWarning)
-        frame = pd.concat([search.run(bench, a, budget, range(seeds), metric=metric, proxy=p) for a, p in runs],
-                          ignore_index=True)
-        attrs = search.run(bench, runs[0][0], budget, [0], metric=metric, proxy=runs[0][1]).attrs
+        frame = pd.concat([search.run(bench, a, budget, range(seeds), metric=metric, proxy=p, cost=cost)
+                           for a, p in runs], ignore_index=True)
+        attrs = search.run(bench, runs[0][0], budget, [0], metric=metric, proxy=runs[0][1], cost=cost).attrs
     frame.attrs.update(attrs)
     out.mkdir(parents=True, exist_ok=True)
     frame.to_parquet(out / "search.parquet", index=False)
@@ -61,6 +66,7 @@ def search_cmd(
     table = search.final_regret(frame)
     with pd.option_context("display.width", 160, "display.float_format", "{:.3f}".format):
         echo(f"{bench.name}: {attrs['metric']} ({attrs['direction']} is better), best {attrs['optimum']:.3f}; budget "
-             f"{budget:,.0f} {attrs['cost_unit']} ({budget_frac:.0%}); final regret over {seeds} seeds:")
+             f"{budget:,.0f} {attrs['cost_unit']} ({budget_frac:.0%}"
+             f"{', every training charged the median cost' if cost == 'flat' else ''}); final regret over {seeds} seeds:")
         echo(table.to_string(index=False))
     echo(f"written: {out}/search.parquet, {out}/search.png")

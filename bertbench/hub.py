@@ -25,8 +25,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bertbench.env import atomic_dir
 from bertbench.errors import HubError
+from bertbench.file_io import atomic_dir
 from bertbench.loaders.hub_source import client_timeout as _client_timeout
 from bertbench.loaders.hub_source import load_hub, parse_hf  # noqa: F401  (re-exported: hub.load_hub)
 
@@ -47,8 +47,8 @@ def export(release: str | os.PathLike[str], out: str | os.PathLike[str], repo_id
     import pyarrow.parquet as pq
 
     from bertbench.card import build_card
+    from bertbench.file_io import sha256_file
     from bertbench.loaders.release import load_release
-    from bertbench.store.release import sha256_file
     from bertbench.store.schema import TABLES
 
     release, out = Path(release), Path(out)
@@ -110,7 +110,7 @@ def publish(release: str | os.PathLike[str], repo_id: str, tag: str, private: bo
     import huggingface_hub
     from huggingface_hub import HfApi, constants
 
-    from bertbench.store.release import sha256_file
+    from bertbench.file_io import sha256_file
 
     if constants.HF_HUB_OFFLINE:
         raise HubError("cannot publish: offline mode is on (HF_HUB_OFFLINE=1); unset it to publish")
@@ -156,7 +156,7 @@ def _remote_manifest_sha(api: Any, repo_id: str, revision: str, cache: Path) -> 
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import EntryNotFoundError, RevisionNotFoundError
 
-    from bertbench.store.release import sha256_file
+    from bertbench.file_io import sha256_file
 
     try:
         path = hf_hub_download(repo_id, "manifest.json", repo_type="dataset", revision=revision,
@@ -201,8 +201,7 @@ def _publish_once(api: Any, repo_id: str, tag: str, folder: Path, digest: str, m
 def _record(index: Path, result: dict[str, Any], folder: Path) -> None:
     import datetime as dt
 
-    from bertbench.store.release import sha256_file
-    from bertbench.store.writer import atomic_write_bytes
+    from bertbench.file_io import atomic_write_bytes, sha256_file
 
     data = json.loads(index.read_text()) if index.exists() else {"releases": []}
     data["releases"].append({**result, "manifest_sha256": sha256_file(folder / "manifest.json"),

@@ -214,11 +214,32 @@ def plot_ranks(corr: pd.DataFrame, path: Path, title: str = "") -> Path:
     """Kendall tau (oriented: positive = ranks the better architectures higher) of every proxy and size baseline with
     its 95 % interval, baselines in grey, proxies that beat the best size baseline (paired interval above 0) in green,
     and the tau the target's own reliability allows as a dotted line."""
+    plt = pyplot()
+    n = int(corr["kendall_tau"].notna().sum())
+    fig, ax = plt.subplots(figsize=(6.5, 0.35 * n + 1.6))
+    _draw_ranks(ax, corr, title)
+    return save_figure(fig, path)
+
+
+def plot_leaderboard(table: pd.DataFrame, path: Path, title: str = "") -> Path:
+    """``plot_ranks`` of each benchmark of a leaderboard (column ``benchmark``), side by side."""
+    plt = pyplot()
+    keys = list(dict.fromkeys(table["benchmark"]))
+    n = max(int(table.loc[table["benchmark"] == k, "kendall_tau"].notna().sum()) for k in keys)
+    fig, axes = plt.subplots(1, len(keys), figsize=(5.2 * len(keys), 0.32 * n + 2.0), squeeze=False)
+    for ax, key in zip(axes[0], keys):
+        sub = table[table["benchmark"] == key]
+        _draw_ranks(ax, sub, f"{key}\nvs {sub['target'].iloc[0]} (n = {int(sub['n'].max())})")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return save_figure(fig, path)
+
+
+def _draw_ranks(ax: Any, corr: pd.DataFrame, title: str) -> None:
+    from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    plt = pyplot()
     c = corr.dropna(subset=["kendall_tau"]).sort_values("kendall_tau", ascending=True)
-    fig, ax = plt.subplots(figsize=(6.5, 0.35 * len(c) + 1.6))
     y = np.arange(len(c))
     err = np.vstack([c["kendall_tau"] - c["tau_ci_low"], c["tau_ci_high"] - c["kendall_tau"]])
     role = c["role"] if "role" in c else pd.Series(["proxy"] * len(c), index=c.index)
@@ -233,11 +254,10 @@ def plot_ranks(corr: pd.DataFrame, path: Path, title: str = "") -> Path:
     ceiling = float(c["tau_ceiling"].iloc[0]) if "tau_ceiling" in c and len(c) else math.nan
     if np.isfinite(ceiling):
         ax.axvline(ceiling, color="tab:red", ls=":", lw=1.2)
-        handles.append(plt.Line2D([], [], color="tab:red", ls=":", label=f"target's reliability allows {ceiling:.2f}"))
+        handles.append(Line2D([], [], color="tab:red", ls=":", label=f"target's reliability allows {ceiling:.2f}"))
     ax.legend(handles=handles, fontsize=7, loc="lower right")
     ax.set_xlabel("Kendall tau, oriented (positive: ranks the better architectures higher)", fontsize=8)
     ax.set_title(title, fontsize=9)
-    return save_figure(fig, path)
 
 
 def reliability_plot(table: pd.DataFrame, path: str | Path, title: str = "") -> Path:

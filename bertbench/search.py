@@ -200,6 +200,7 @@ def proxy_scores(bench: Any, proxy: str, proxies: Any = None, variant: str | Non
 #: A test metric and the validation metric a search must select on instead, where a benchmark has both.
 VALIDATION_OF = {"test_loss": "val_loss", "test_perplexity": "val_loss"}
 MIN_TRAININGS = 10
+COSTS = ("measured", "flat")  # run(cost=): each unit's own training cost, or the median for every unit
 
 
 def search_metrics(bench: Any, metric: str | None = None) -> tuple[str, str]:
@@ -241,14 +242,20 @@ def budget_warnings(bench: Any, algorithm: str, budget: float) -> list[str]:
 
 
 def run(bench: Any, algorithm: str, budget: float, seeds: Iterable[int], metric: str | None = None,
-        proxy: str | None = None, proxies: Any = None, variant: str | None = None, pool: int = 100) -> pd.DataFrame:
+        proxy: str | None = None, proxies: Any = None, variant: str | None = None, pool: int = 100,
+        cost: str = "measured") -> pd.DataFrame:
     """Run ``algorithm`` once per seed on ``bench`` with a budget in ``bench.cost_unit``; the trace of every
     training as a DataFrame (see the module docstring). ``metric``: the summary column the search is judged by
     (default: the benchmark's main target). As NAS benchmarks define the protocol: the search selects on the
     validation metric where one exists (``search_metrics``) and is judged by ``metric``; on a benchmark with several
     seeds each training observes one seed's value, drawn by the search's RNG, while regret is measured on the mean
     over seeds. Trace columns: value and best_so_far (what the search saw), incumbent, reported (``metric`` of the
-    incumbent) and regret (of ``reported`` from the best unit's ``metric``)."""
+    incumbent) and regret (of ``reported`` from the best unit's ``metric``).
+
+    ``cost="flat"`` charges every training the median cost instead of its own (``"measured"``): every algorithm
+    then buys the same number of trainings, so a params-guided search (which picks the largest, dearest units
+    first) is compared with a proxy on what it selects, not on how much its picks cost: the cost-matched
+    params baseline."""
     if algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm={algorithm!r} is not known; allowed: {list(ALGORITHMS)}")
     if (algorithm in NEEDS_PROXY) != (proxy is not None):
@@ -256,6 +263,8 @@ def run(bench: Any, algorithm: str, budget: float, seeds: Iterable[int], metric:
                          f"proxy-guided algorithms: {list(NEEDS_PROXY)}")
     if budget <= 0:
         raise ValueError(f"budget={budget} must be > 0 ({bench.cost_unit})")
+    if cost not in COSTS:
+        raise ValueError(f"cost={cost!r} is not known; allowed: {list(COSTS)}")
     select, metric = search_metrics(bench, metric)
     for line in budget_warnings(bench, algorithm, budget):
         warnings.warn(line, stacklevel=2)
@@ -270,6 +279,8 @@ def run(bench: Any, algorithm: str, budget: float, seeds: Iterable[int], metric:
     finite = [v for v in report.values() if not math.isnan(v)]
     optimum = min(finite) if lower else max(finite)
     costs = bench.train_costs()
+    if cost == "flat":
+        costs = pd.Series(float(np.median(costs.to_numpy(float))), index=costs.index)
     pool_fn = None
     if proxy is not None:
         scores, seconds, higher = proxy_scores(bench, proxy, proxies, variant)
@@ -299,7 +310,7 @@ def run(bench: Any, algorithm: str, budget: float, seeds: Iterable[int], metric:
     out = pd.concat(frames, ignore_index=True)
     out.attrs.update(metric=metric, selected_on=select, seed_draws=bool(per_seed),
                      direction="lower" if lower else "higher", optimum=optimum, budget=budget,
-                     cost_unit=bench.cost_unit, benchmark=bench.name)
+                     cost_unit=bench.cost_unit, benchmark=bench.name, cost=cost)
     return out
 
 

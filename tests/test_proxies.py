@@ -56,7 +56,9 @@ def test_every_rnn_proxy_is_deterministic_and_leaves_no_hooks():
               "k": {"op": "elementwise_sum", "input": ["h_new_1", "j_act", "i_act"]},
               "h_new_0": {"op": "activation_leaky_relu", "input": ["k"]}}
     model = build_rnn_lm(recipe, seed=0, ntoken=100, emsize=16, nhid=24)
-    tokens = torch.randint(0, 100, (12, 5), generator=torch.Generator().manual_seed(0))
+    # 20 x 8 tokens: on 12 x 5 the 16-unit layer 3's correlation matrix has an eigenvalue near the 1e-5 regulariser
+    # (float64 gap 6.7e-6, the self-check's 1.4e-5): a borderline value, reported unstable by the self-check
+    tokens = torch.randint(0, 100, (20, 8), generator=torch.Generator().manual_seed(0))
     batch = ProxyBatch(tokens, None, "random", 0, "rnn", 100)
     names = list_proxies("rnn")
     first, second = score(model, batch, names), score(model, batch, names)
@@ -512,3 +514,31 @@ def test_correlate_leaves_out_columns_derived_from_the_target(shared_data, tmp_p
     assert "perplexity" not in table.index
     assert table.loc["Layer 1 Hidden Covariance", "kendall_tau"] == pytest.approx(0.372, abs=1e-3)  # oriented
     assert table.loc["Layer 1 Hidden Covariance", "tau_ci_low"] > 0.35
+
+
+def test_rnn_hidden_covariance_checks_its_own_precision():
+    """The RNN hidden covariance re-scores its states moved by a few float32 rounding units instead of running the
+    network again in float64: well-conditioned states give exactly S_cov; states whose correlation matrix has an
+    eigenvalue near the 1e-5 regulariser (two units almost collinear) are reported unstable with both values. The
+    BERT hidden covariance keeps the float64 gate."""
+    from bertbench.proxies import UnstableScore
+    from bertbench.proxies.common import s_cov
+    from bertbench.proxies.covariance import checked_s_cov
+    from bertbench.proxies.registry import get_proxy
+
+    g = torch.Generator().manual_seed(1)
+    m = torch.randn(8, 20, generator=g)
+    assert checked_s_cov(m) == s_cov(m)
+    near = m.clone()
+    near[1] = near[0] + 3e-3 * torch.randn(20, generator=torch.Generator().manual_seed(4))
+    with pytest.raises(UnstableScore, match="float32 rounding units change S_cov from .* relative difference"):
+        checked_s_cov(near)
+    far = m.clone()
+    far[1] = far[0] + 1e-5 * torch.randn(20, generator=torch.Generator().manual_seed(2))  # lambda << 1e-5: stable
+    assert checked_s_cov(far) == s_cov(far)
+    assert get_proxy("hidden_covariance").self_checked == ("rnn",)
+    assert get_proxy("hidden_covariance_l3").self_checked == ("rnn",) and get_proxy("synflow").self_checked == ("bert", "rnn")
+    with pytest.raises(ValueError, match="allowed families are the proxy's own"):
+        from bertbench.proxies.registry import proxy
+
+        proxy("never_registered", families=("bert",), self_checked=("rnn",))(lambda model, batch, seed=0: 0.0)

@@ -181,3 +181,23 @@ def test_simulated_clock_and_proxy_names_across_sources(paper):
     by_registry_name = run(paper, "proxy", budget, [0], proxy="synaptic_diversity")
     by_csv_name = run(paper, "proxy", budget, [0], proxy="Synaptic Diversity")
     assert by_registry_name["unit"].tolist() == by_csv_name["unit"].tolist()
+
+
+def test_flat_costs_give_every_algorithm_the_same_number_of_trainings(synth):
+    """The cost-matched params baseline: with cost="flat" each training costs the median, so the params-guided
+    search (which picks the largest, dearest units) buys as many trainings as random search; with measured costs it
+    buys fewer than random search does."""
+    budget = 0.1 * synth.train_costs().sum()
+    median = float(np.median(synth.train_costs()))
+    counts = {}
+    for cost in ("measured", "flat"):
+        for alg, proxy in [("random", None), ("proxy", "params")]:
+            f = run(synth, alg, budget, range(4), proxy=proxy, cost=cost)
+            assert f.attrs["cost"] == cost
+            counts[cost, alg] = f.groupby("seed").size().mean()
+            if cost == "flat":
+                assert np.allclose(f.groupby("seed")["time"].diff().dropna(), median)
+    assert counts["flat", "random"] == counts["flat", "proxy"] == int(budget // median)
+    assert counts["measured", "proxy"] < counts["measured", "random"]
+    with pytest.raises(ValueError, match="cost='free' is not known; allowed: \\['measured', 'flat'\\]"):
+        run(synth, "random", budget, [0], cost="free")

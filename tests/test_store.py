@@ -187,7 +187,7 @@ def test_validate_names_a_truncated_table_even_with_a_resealed_manifest(tmp_path
     import json
 
     from bertbench.errors import CorruptRelease
-    from bertbench.store.release import sha256_file
+    from bertbench.file_io import sha256_file
 
     fill(tmp_path / "run")
     dest = commit(tmp_path / "run", "unit", "1.0.0", tmp_path / "releases", license="cc-by-4.0")
@@ -239,7 +239,7 @@ def test_load_and_query_refuse_a_corrupt_release(tmp_path):
         t = t.set_column(i, "seed", t.column("seed").cast("string"))
         pq.write_table(t, d / "runs.parquet")
         m = json.loads((d / "manifest.json").read_text())
-        from bertbench.store.release import sha256_file
+        from bertbench.file_io import sha256_file
 
         m["tables"]["runs"]["sha256"] = sha256_file(d / "runs.parquet")
         (d / "manifest.json").write_text(json.dumps(m))

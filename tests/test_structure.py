@@ -81,3 +81,62 @@ def test_no_module_is_too_long():
     long = {str(p.relative_to(PACKAGE.parent)): n for p in PACKAGE.rglob("*.py")
             if (n := len(p.read_text().splitlines())) > MAX_LINES}
     assert long == {}
+
+
+#: The layers, bottom first: a module may import its own layer and those below, never one above (imports inside
+#: functions count). Data flows space -> models -> data -> training -> store -> loaders -> proxies -> hub -> cli;
+#: the store is the results' format, which training writes through and loaders read through, so it sits below
+#: training and never imports it.
+LAYERS = [
+    {"env", "file_io", "errors", "registry", "licenses", "yaml_io", "manifest_files", "stats"},  # leaves
+    {"space", "rnn_space", "op_costs", "cost", "grids"},
+    {"models", "families"},
+    {"data"},
+    {"store"},
+    {"training"},
+    {"loaders", "reliability", "plots"},
+    {"proxies", "search"},
+    {"hub", "card"},
+    {"cli", "cli_common", "cli_proxies", "cli_reliability", "cli_search", "cli_space", "demo", "testing", "bertbench"},
+]
+
+
+def _unit(module: str) -> str:
+    """The layer unit of a module: its subpackage or top-level module name ('bertbench' for the package itself)."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else parts[0]
+
+
+def _upward_imports(graph: dict[str, set[str]]) -> list[str]:
+    level = {u: i for i, layer in enumerate(LAYERS) for u in layer}
+    bad = []
+    for m, targets in graph.items():
+        for t in targets:
+            a, b = _unit(m), _unit(t)
+            if a not in level or b not in level:
+                bad.append(f"{m} -> {t}: {a if a not in level else b} is in no layer of LAYERS")
+            elif level[b] > level[a]:
+                bad.append(f"{m} -> {t}")
+    return sorted(bad)
+
+
+def _package_graph() -> dict[str, set[str]]:
+    mods = _modules()
+    graph = {m: _imports(p, set(mods)) - {m} for m, p in mods.items()}
+    # "from bertbench import stats" names the module bertbench.stats, not the package's __init__
+    return {m: {t for t in ts if not (t == "bertbench" and any(x.startswith("bertbench.") for x in ts))}
+            for m, ts in graph.items()}
+
+
+def test_layers_are_only_imported_downwards():
+    assert _upward_imports(_package_graph()) == []
+
+
+def test_the_layer_check_catches_an_import_inside_a_function(tmp_path):
+    """A planted ``store -> training`` import inside a function body is found."""
+    planted = tmp_path / "planted.py"
+    planted.write_text("def f():\n    from bertbench.training.grid import GridRunner\n    return GridRunner\n")
+    mods = _modules()
+    graph = _package_graph()
+    graph["bertbench.store.planted"] = _imports(planted, set(mods))
+    assert _upward_imports(graph) == ["bertbench.store.planted -> bertbench.training.grid"]

@@ -433,7 +433,7 @@ def test_sigkill_at_the_encoder_save_and_at_commits_rename_leaves_nothing_behind
 
 def test_a_release_with_models_says_where_the_weights_are(reference, tmp_path):
     import bertbench
-    from bertbench.models.export import export_model
+    from bertbench.loaders.model_export import export_model
     from bertbench.space import Architecture
     from bertbench.store.release import commit, validate
 
@@ -499,7 +499,8 @@ def test_every_row_carries_its_run_hash_and_commit_refuses_a_mix(reference, tmp_
 
     import bertbench
     from bertbench.errors import RunMismatch
-    from bertbench.store.release import commit, sha256_file, validate
+    from bertbench.file_io import sha256_file
+    from bertbench.store.release import commit, validate
 
     run_hash = json.loads((reference / "run.json").read_text())["identity_sha256"][:16]
     assert {r["run_hash"] for r in runs_of(reference).values()} == {run_hash}
@@ -540,7 +541,7 @@ def test_every_row_carries_its_run_hash_and_commit_refuses_a_mix(reference, tmp_
 
     card = (export(dest, tmp_path / "export") / "README.md").read_text()
     assert f"trained on {hardware['environments'][0]['device']}" in card and "Wall time:" in card
-    from bertbench.training.run_info import record_invocation
+    from bertbench.store.run_folder import record_invocation
 
     elsewhere = {"device": "cuda:Some GPU x1", "python": "3.12.3", "torch": "2.11.0", "machine": "x86_64", "workers": 4}
     for start in (1.0, 2.0):  # two processes of one environment that trained results: it is named once
@@ -614,8 +615,8 @@ def test_retry_failed_and_clean_up_of_killed_runs(env, reference, tmp_path):
 
     import pyarrow as pa
 
+    from bertbench.file_io import atomic_write_table
     from bertbench.store.release import commit
-    from bertbench.store.writer import atomic_write_table
 
     root, e = env
     run = tmp_path / "run"
@@ -709,15 +710,15 @@ def test_a_run_identity_names_local_data_by_content_not_by_path(tmp_path):
 def test_a_runs_local_files_are_hashed_once_for_its_identity_and_its_run_json(tmp_path, monkeypatch):
     """The identity (content names) and run.json's files_sha256 read each local file once; an edited file is read
     again."""
-    import bertbench.store.release as release
+    import bertbench.file_io as file_io
     from bertbench.grids import load_grid
     from bertbench.training.grid import GridRunner
 
     (tmp_path / "glue" / "RTE").mkdir(parents=True)
     (tmp_path / "corpus.txt").write_text("the cat sat on the mat .\n")
     (tmp_path / "glue" / "RTE" / "train.tsv").write_text("index\tsentence1\tsentence2\tlabel\n0\ta\tb\tentailment\n")
-    read, real = [], release.sha256_file
-    monkeypatch.setattr(release, "sha256_file", lambda f: read.append(Path(f).name) or real(f))
+    read, real = [], file_io.sha256_file
+    monkeypatch.setattr(file_io, "sha256_file", lambda f: read.append(Path(f).name) or real(f))
     recipe = load_recipe("mini").replace(data={"corpus": str(tmp_path / "corpus.txt"),
                                                "task_source": str(tmp_path / "glue"), "tasks": ["rte"]})
     runner = GridRunner(load_grid("mini").head(1), recipe, tmp_path / "run")

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 import bertbench.env as env
+import bertbench.file_io as file_io
 from bertbench.data.sources import CorpusSource, iter_documents, parse_source, source_fingerprint
 from bertbench.errors import DataSourceError
 
@@ -81,7 +82,7 @@ def pack(source: str | CorpusSource, tokenizer: Any = None, length: int = 128, m
     folder = cache_root() / key
     if (folder / "meta.json").exists():
         return PackedCorpus(folder)
-    with env.atomic_dir(folder) as tmp:  # another process may finish first: its result is identical
+    with file_io.atomic_dir(folder) as tmp:  # another process may finish first: its result is identical
         _pack_into(tmp, src, tok, length, max_blocks, progress, key_obj)
     return PackedCorpus(folder)
 

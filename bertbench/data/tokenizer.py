@@ -80,7 +80,7 @@ def run_tokenizer(spec: str, corpus: str, folder: str | os.PathLike[str]) -> Any
     ``folder`` (built beside it and renamed into place), then always loaded from there, so that every worker, every
     resume and the release use the one saved vocabulary file (which training would also give again: it is deterministic)."""
     from bertbench.data.sources import iter_documents, parse_source
-    from bertbench.env import atomic_dir
+    from bertbench.file_io import atomic_dir
 
     size = wordpiece_size(spec)
     if size is None:

@@ -23,8 +23,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from bertbench.env import atomic_dir, atomic_file, cache_root
+from bertbench.env import cache_root
 from bertbench.families import get_family
+from bertbench.file_io import atomic_dir, atomic_file
 from bertbench.loaders.metadata import BenchmarkMetadata
 from bertbench.loaders.nas_api import NasQueries
 

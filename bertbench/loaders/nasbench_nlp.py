@@ -27,8 +27,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from bertbench.env import atomic_file, cache_root
+from bertbench.env import cache_root
 from bertbench.errors import CorruptRelease, DataSourceError, InvalidRnnRecipe
+from bertbench.file_io import atomic_file
 from bertbench.loaders.base import Benchmark, cached_conversion, metric_docs
 from bertbench.rnn_space import RnnArchitecture
 from bertbench.store.schema import run_row, schema_for

@@ -16,7 +16,6 @@ import json
 import logging
 import math
 import os
-import tempfile
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -77,11 +76,9 @@ def fetch_benchmark_json(timeout: float = 30.0) -> Path:
     digest = hashlib.sha256(data).hexdigest()
     if digest != SHA256:
         raise CorruptRelease(f"{URL}: sha256 {digest[:12]}... differs from the pinned {SHA256[:12]}...; {hint}")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, dest)
+    from bertbench.file_io import atomic_write_bytes
+
+    atomic_write_bytes(dest, data)
     return dest
 
 

@@ -6,7 +6,11 @@ Named benchmarks (``bertbench.load(NAME)``, listed by ``list_benchmarks()`` and 
 - every release shipped inside the package (``bertbench/releases/NAME-VERSION/``): loads offline by its name, the
   newest version unless ``version=`` names one.
 
-Other sources: ``hf://ORG/NAME@vX.Y.Z`` (a published release) and a release folder (one with ``manifest.json``).
+- every proxy suite shipped inside the package (``bertbench/suites/NAME-VERSION/``, e.g. ``bertbench-zero``):
+  a ``ProxySuite`` of precomputed proxy scores joined to their benchmarks' targets.
+
+Other sources: ``hf://ORG/NAME@vX.Y.Z`` (a published release), a release folder (one with ``manifest.json``) and a
+suite folder (one with ``suite.json``).
 A new named benchmark is one ``@register_benchmark(name, description)`` loader function.
 """
 
@@ -89,13 +93,39 @@ for _name, _versions in shipped_releases().items():
         _shipped_loader(_name, _versions))
 
 
+def _shipped_suite_loader(name: str, versions: dict[str, Path]) -> Callable[..., Any]:
+    def load_shipped_suite(version: str | None = None, verify: bool = True) -> Any:
+        from bertbench.loaders.proxy_suite import load_suite
+        from bertbench.store.schema import version_tuple
+
+        if version is None:
+            version = max(versions, key=version_tuple)
+        if version not in versions:
+            raise UnknownBenchmark(f"{name} version={version!r} is not shipped; allowed: {sorted(versions)}")
+        return load_suite(versions[version], verify=verify)
+
+    return load_shipped_suite
+
+
+def _register_suites() -> None:
+    from bertbench.loaders.proxy_suite import shipped_suites
+
+    for name, versions in shipped_suites().items():
+        register_benchmark(name, f"proxy suite (precomputed proxy scores with their targets), versions "
+                                 f"{', '.join(sorted(versions))} (offline)")(_shipped_suite_loader(name, versions))
+
+
+_register_suites()
+
+
 def list_benchmarks() -> list[NamedBenchmark]:
     """Every named benchmark, in registration order."""
     return [b for _, b in BENCHMARKS.items()]
 
 
-def load(source: str | Path, **options: Any) -> Benchmark:
-    """``source``: a registered name (see the module docstring), ``hf://ID@vX.Y.Z``, or a release folder."""
+def load(source: str | Path, **options: Any) -> Any:
+    """``source``: a registered name (see the module docstring), ``hf://ID@vX.Y.Z``, a release folder or a suite
+    folder. Returns a ``Benchmark`` (a ``ProxySuite`` for a suite)."""
     s = str(source)
     if s in BENCHMARKS:
         return BENCHMARKS.get(s).loader(**options)
@@ -104,6 +134,12 @@ def load(source: str | Path, **options: Any) -> Benchmark:
 
         return load_hub(s, **options)
     path = Path(s)
+    from bertbench.store.proxy_suite import is_suite
+
+    if is_suite(path):
+        from bertbench.loaders.proxy_suite import load_suite
+
+        return load_suite(path, **options)
     if (path / "manifest.json").exists():
         from bertbench.loaders.release import load_release
 

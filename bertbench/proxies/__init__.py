@@ -5,12 +5,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from bertbench.proxies.gate import STABILITY_TOL, float64_check
 from bertbench.proxies.inputs import ProxyBatch, ProxySeeds, bert_batch, rnn_batch
 from bertbench.proxies.registry import PROXIES, UnstableScore, family_of, get_proxy, list_proxies, proxy
-
-#: Largest relative difference between a proxy's float32 value and its float64 re-score that still counts as a result:
-#: meaningful proxies move by <= 4e-6 (the RNN layer-3 hidden covariance; most by ~1e-8), rounding noise by 0.2 to 1.
-STABILITY_TOL = 1e-5
 
 
 def score(model: Any, batch: ProxyBatch, names: list[str], seed: int = 0, stability: str = "float64",
@@ -55,14 +52,10 @@ def _score(model: Any, batch: ProxyBatch, names: list[str], seed: int, stability
         try:
             value = float(spec.fn(model, batch, seed=seed))
             status, error = ("ok", None) if math.isfinite(value) else ("failed", f"non-finite score {value}")
-            if status == "ok" and stability == "float64" and not spec.self_checked:
+            if status == "ok" and stability == "float64" and fam not in spec.self_checked:
                 twin = twin if twin is not None else copy.deepcopy(model).double().eval()
-                torch.manual_seed(seed)
-                ref = float(spec.fn(twin, batch, seed=seed))
-                rel = abs(value - ref) / max(abs(value), abs(ref), 1e-300)
-                if not rel <= tol:
-                    status = "unstable"
-                    error = f"float32 {value:.6g} vs float64 {ref:.6g}: relative difference {rel:.2g} > {tol:g}"
+                error = float64_check(spec.fn, twin, batch, seed, value, tol)
+                status = "ok" if error is None else "unstable"
             if status != "ok":
                 value = math.nan
         except UnstableScore as err:

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
 
 from bertbench.proxies.common import embeddings, forward, is_rnn, objective, s_cos, s_cov, zero_grads
+from bertbench.proxies.gate import STABILITY_TOL, relative_gap
 from bertbench.proxies.inputs import ProxyBatch
-from bertbench.proxies.registry import proxy
+from bertbench.proxies.registry import UnstableScore, proxy
+
+#: The RNN hidden covariance checks its own precision (instead of a float64 re-run of the recurrent network): the
+#: states are scored again with every entry moved by a random PERTURB_ULPS units of float32 rounding (relative
+#: 2^-24 each, normal, a fixed generator), and the two values must agree within ``STABILITY_TOL``. What loses
+#: precision is the eigen-spectrum of a near-singular correlation matrix (1 / (lambda + 1e-5) for lambda near 0),
+#: which this measures directly; bench/proxy_speed.py compares its verdicts with the float64 gate's.
+PERTURB_ULPS = 4.0
 
 
-def rnn_hidden_covariance(model, batch: ProxyBatch, layers: int) -> list[float]:
-    """Per layer: S_cov of M_l [H_l x (T * B)], rows = hidden units, columns = the incoming hidden states h_0 (zero),
+def rnn_hidden_states(model, batch: ProxyBatch, layers: int) -> list[torch.Tensor]:
+    """Per layer: M_l [H_l x (T * B)], rows = hidden units, columns = the incoming hidden states h_0 (zero),
     h_1, ..., h_{T-1} of every sequence, from one clean forward pass in eval mode (as the 2023 RNN code)."""
     record: dict = {}
     with torch.inference_mode():
@@ -20,8 +29,39 @@ def rnn_hidden_covariance(model, batch: ProxyBatch, layers: int) -> list[float]:
     out = []
     for i in range(layers):
         h = torch.stack(record["hidden"][i])  # [T, B, H]
-        out.append(s_cov(h.reshape(-1, h.shape[-1]).T))
+        out.append(h.reshape(-1, h.shape[-1]).T)
     return out
+
+
+def rnn_hidden_covariance(model, batch: ProxyBatch, layers: int) -> list[float]:
+    """Per layer: S_cov(M_l) of ``rnn_hidden_states`` (the 2023 paper's hidden covariance)."""
+    return [s_cov(m) for m in rnn_hidden_states(model, batch, layers)]
+
+
+def checked_s_cov(m: torch.Tensor) -> float:
+    """S_cov(m), raising ``UnstableScore`` when states moved by ``PERTURB_ULPS`` float32 rounding units change it by
+    more than ``STABILITY_TOL`` (relative)."""
+    value = s_cov(m)
+    if not math.isfinite(value):
+        return value
+    other = s_cov(m.double() * _perturbation(tuple(m.shape), str(m.device)))
+    gap = relative_gap(value, other)
+    if not gap <= STABILITY_TOL:
+        raise UnstableScore(f"states moved by {PERTURB_ULPS:g} float32 rounding units change S_cov from {value:.6g} "
+                            f"to {other:.6g}: relative difference {gap:.2g} > {STABILITY_TOL:g}")
+    return value
+
+
+@functools.lru_cache(maxsize=4)
+def _perturbation(shape: tuple[int, ...], device: str) -> torch.Tensor:
+    """1 + PERTURB_ULPS * 2^-24 * N(0, 1) noise of ``shape`` (generator seeded 0): the same for every call, drawn
+    once per shape (a pure function, memoised: drawing 2M normals costs as much as the score)."""
+    noise = torch.randn(shape, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    return (1 + PERTURB_ULPS * 2.0 ** -24 * noise).to(device)
+
+
+def _rnn_layer(model, batch: ProxyBatch, layer: int) -> float:
+    return checked_s_cov(rnn_hidden_states(model, batch, layer)[layer - 1])
 
 
 def bert_hidden_covariance(model, batch: ProxyBatch) -> list[float]:
@@ -40,26 +80,26 @@ def bert_hidden_covariance(model, batch: ProxyBatch) -> list[float]:
     return scores
 
 
-@proxy("hidden_covariance", "higher")
+@proxy("hidden_covariance", "higher", self_checked=("rnn",))
 def hidden_covariance(model, batch: ProxyBatch, *, seed: int = 0) -> float:
     """RNN: the 2023 paper's layer-1 hidden covariance S_cov(M_1); higher (less correlated units) is better. BERT:
     the mean over encoder layers of S_cov(layer output, without the LayerNorm's null direction) / (H - 1)."""
     if is_rnn(model):
-        return rnn_hidden_covariance(model, batch, 1)[0]
+        return _rnn_layer(model, batch, 1)
     scores = bert_hidden_covariance(model, batch)
     return float(sum(scores) / len(scores))
 
 
-@proxy("hidden_covariance_l2", "higher", families=("rnn",))
+@proxy("hidden_covariance_l2", "higher", families=("rnn",), self_checked=True)
 def hidden_covariance_l2(model, batch: ProxyBatch, *, seed: int = 0) -> float:
     """RNN: the paper's layer-2 hidden covariance."""
-    return rnn_hidden_covariance(model, batch, 2)[1]
+    return _rnn_layer(model, batch, 2)
 
 
-@proxy("hidden_covariance_l3", "higher", families=("rnn",))
+@proxy("hidden_covariance_l3", "higher", families=("rnn",), self_checked=True)
 def hidden_covariance_l3(model, batch: ProxyBatch, *, seed: int = 0) -> float:
     """RNN: the paper's layer-3 hidden covariance (the last layer, 400 units when tied)."""
-    return rnn_hidden_covariance(model, batch, 3)[2]
+    return _rnn_layer(model, batch, 3)
 
 
 def _jacobian_rows(model, batch: ProxyBatch) -> torch.Tensor:

@@ -17,6 +17,7 @@ import pandas as pd
 import pyarrow as pa
 
 from bertbench.families import get_family
+from bertbench.file_io import atomic_write_table
 from bertbench.proxies.correlations import (  # noqa: F401 (correlation_table, precision_at_top re-exported)
     BASELINES,
     correlation_table,
@@ -102,8 +103,6 @@ def score_benchmark(bench: Any, names: list[str], n: int | None = None, seed: in
     for res in _run_jobs(jobs, processes, progress, f"proxies {bench.name} ({variant})"):
         rows.extend(res)
         if results is not None and res:
-            from bertbench.store.writer import atomic_write_table
-
             atomic_write_table(results / f"{res[0]['arch_id']}.parquet",
                                pa.Table.from_pylist(res, schema=schema_for("proxies")))
     rows.sort(key=lambda r: (r["arch_id"], r["proxy"]))  # the same table whatever the order of work
@@ -228,9 +227,7 @@ def evaluate(bench: Any, names: list[str] | None = None, n: int | None = None, s
     if out is not None:
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
-        import pyarrow.parquet as pq
-
-        pq.write_table(table, out / "proxies.parquet")
+        atomic_write_table(out / "proxies.parquet", table)
         wide.reset_index().to_csv(out / "scores.csv", index=False)
         corr.to_csv(out / "correlations.csv", index=False)
         from bertbench.plots import plot_ranks, plot_scatter

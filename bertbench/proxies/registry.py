@@ -28,21 +28,26 @@ class ProxySpec:
     direction: str
     families: tuple[str, ...]
     doc: str
-    #: True when the proxy computes in float64 itself and checks its own value (raising ``UnstableScore``): the
-    #: float32 vs float64 gate of ``score`` would compare a value with itself, so it is skipped.
-    self_checked: bool = False
+    #: The families for which the proxy checks its own precision (raising ``UnstableScore``; ``proxies.gate``):
+    #: the float64 gate of ``score``, which would score the network a second time, is skipped for them.
+    self_checked: tuple[str, ...] = ()
 
 
 PROXIES: Registry[ProxySpec] = Registry("proxy")
 
 
 def proxy(name: str, direction: str = "higher", families: tuple[str, ...] = ("bert", "rnn"),
-          self_checked: bool = False) -> Callable:
+          self_checked: bool | tuple[str, ...] = ()) -> Callable:
+    """Register ``fn`` as proxy ``name``. ``self_checked``: True (every family) or the families whose precision the
+    proxy checks itself."""
     if direction not in ("higher", "lower"):
         raise ValueError(f"direction={direction!r}; allowed: 'higher', 'lower'")
+    checked = tuple(families) if self_checked is True else tuple(self_checked or ())
+    if set(checked) - set(families):
+        raise ValueError(f"self_checked={self_checked!r}: allowed families are the proxy's own {families}")
 
     def deco(fn: Callable[..., float]) -> Callable[..., float]:
-        PROXIES.add(name, ProxySpec(name, fn, direction, tuple(families), (fn.__doc__ or "").strip(), self_checked))
+        PROXIES.add(name, ProxySpec(name, fn, direction, tuple(families), (fn.__doc__ or "").strip(), checked))
         return fn
 
     return deco

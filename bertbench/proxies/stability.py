@@ -55,7 +55,8 @@ def cached_precision_gaps(family: str, names: list[str]) -> dict[str, float]:
 
     import torch
 
-    from bertbench.env import atomic_file, cache_root
+    from bertbench.env import cache_root
+    from bertbench.file_io import atomic_file
 
     h = hashlib.sha256(json.dumps([family, sorted(names), torch.__version__]).encode())
     package = Path(__file__).resolve().parent.parent
@@ -77,6 +78,7 @@ def precision_gaps(family: str, names: list[str]) -> dict[str, float]:
     """{proxy: |float32 - float64| / max(|float32|, |float64|)} on the reference inputs (NaN if it fails there)."""
     import torch
 
+    from bertbench.proxies.gate import relative_gap
     from bertbench.proxies.registry import get_proxy
 
     model, batch = reference_inputs(family)
@@ -89,7 +91,7 @@ def precision_gaps(family: str, names: list[str]) -> dict[str, float]:
             a = float(fn(model, batch, seed=0))
             torch.manual_seed(0)
             b = float(fn(twin, batch, seed=0))
-            gaps[name] = abs(a - b) / max(abs(a), abs(b), 1e-300) if math.isfinite(a) and math.isfinite(b) else math.nan
+            gaps[name] = relative_gap(a, b)
         except Exception:  # noqa: BLE001 - reported as NaN
             gaps[name] = math.nan
     return gaps

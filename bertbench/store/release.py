@@ -8,7 +8,6 @@ version is never overwritten.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import os
 import re
@@ -20,8 +19,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from bertbench.env import atomic_dir, package_version
+from bertbench.env import package_version
 from bertbench.errors import CorruptRelease, IncompleteRun, ReleaseExists, RunMismatch
+from bertbench.file_io import atomic_dir, remembered_sha256, sha256_file
 from bertbench.licenses import LICENSES, SEED_PAPER_BIBTEX
 from bertbench.store.run_folder import read_run_info, unit_name
 from bertbench.store.schema import SCHEMA_VERSION, TABLES, schema_for, version_tuple
@@ -30,45 +30,6 @@ from bertbench.store.writer import ResultWriter
 SEMVER = re.compile(r"^\d+\.\d+\.\d+$")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-_REMEMBERED: dict[str, str] = {}  # file state -> sha256, in this process (the cache keeps it across processes)
-
-
-def remembered_sha256(path: Path) -> str:
-    """``sha256_file``, computed once per file state: remembered in the cache (``checksums/``) under the file's
-    absolute path, inode, size and mtime, so loading a release verifies it without re-reading unchanged files. An
-    unwritable cache only means hashing again."""
-    from bertbench.env import cache_root
-
-    st = path.stat()
-    state = f"{path.resolve()}|{st.st_ino}|{st.st_size}|{st.st_mtime_ns}"
-    if state in _REMEMBERED:
-        return _REMEMBERED[state]
-    memo = cache_root("checksums") / hashlib.sha256(state.encode()).hexdigest()[:32]
-    try:
-        known = memo.read_text().strip()
-        if len(known) == 64:
-            _REMEMBERED[state] = known
-            return known
-    except OSError:
-        pass
-    digest = _REMEMBERED[state] = sha256_file(path)
-    try:
-        from bertbench.store.writer import atomic_write_bytes
-
-        atomic_write_bytes(memo, digest.encode())
-    except OSError:
-        pass
-    return digest
 
 
 def _sorted(table: pa.Table, keys: list[str]) -> pa.Table:
@@ -158,8 +119,8 @@ def commit(
                             f"{', '.join(missing[:3])}); finish it with `bertbench regenerate`, or pass "
                             "--allow-partial to commit it marked incomplete")
     out.mkdir(parents=True, exist_ok=True)
-    from bertbench.training.claims import is_stale, write_owner
-    from bertbench.training.run_info import read_invocations, trained_environments
+    from bertbench.store.claims import is_stale, write_owner
+    from bertbench.store.run_folder import read_invocations, trained_environments
 
     for left in out.glob(f".{name}-{version}.*"):  # temp folders of killed commits of this release
         if is_stale(left / ".owner"):
@@ -236,7 +197,7 @@ def compute_summary(runs: pa.Table, spans: list[dict[str, Any]] | None = None) -
     the number of processes."""
     import pandas as pd
 
-    from bertbench.training.run_info import busy_seconds
+    from bertbench.store.run_folder import busy_seconds
 
     df = runs.select(["arch_id", "seed", "device", "wall_seconds"]).to_pandas()
     df["wall_seconds"] = pd.to_numeric(df["wall_seconds"], errors="coerce").fillna(0.0)
@@ -253,7 +214,7 @@ def _manifest(name: str, version: str, license: str, run_info: dict[str, Any], r
               spans: list[dict[str, Any]]) -> dict[str, Any]:
     """The manifest of a release committed from a run (see ``commit``); ``environments``: every environment that
     trained results into the run folder (None for folders from before they were recorded); ``spans``: the processes' spans of
-    work (``run_info.record_invocation``)."""
+    work (``run_folder.record_invocation``)."""
     manifest = {
         "name": name,
         "version": version,

@@ -1,6 +1,7 @@
 """The run folder's layout: the unit name ``<arch_id>__s<seed>``, ``run.json`` (the run's identity),
 ``models/<unit>/`` (a ``save_pretrained`` folder per pretrained unit), ``checkpoints/<unit>/`` (until its pretraining
-ends) and ``tokenizer/`` (the run's own vocabulary). Grid, commit, export and loaders read the paths from here."""
+ends), ``tokenizer/`` (the run's own vocabulary) and ``invocations/`` (each process's span of work). Claims on units
+are ``bertbench.store.claims``. Grid, commit, export and loaders read the paths from here."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ MODELS = "models"
 TOKENIZER = "tokenizer"
 CHECKPOINTS = "checkpoints"
 RUN_INFO = "run.json"
+INVOCATIONS = "invocations"
 
 
 def unit_name(arch_id: str, seed: int) -> str:
@@ -66,3 +68,45 @@ def read_run_info(root: str | os.PathLike[str]) -> dict[str, Any]:
     if not isinstance(info, dict):
         raise CorruptRelease(f"{path}: must be a JSON object (the run's identity)")
     return info
+
+
+def record_invocation(run_dir: Path, started: float, ended: float, written: int, environment: dict[str, Any]) -> None:
+    """Record (or update) this process's span of work on the folder in ``invocations/``: one file per process,
+    rewritten atomically after each unit, so a release knows the wall time its results took even when workers are
+    killed at a deadline or run on several machines."""
+    import socket
+
+    path = Path(run_dir) / INVOCATIONS / f"{socket.gethostname()}-{os.getpid()}-{int(started)}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {"started": started, "ended": ended, "results_written": written, "environment": environment}
+    from bertbench.file_io import atomic_write_bytes
+
+    atomic_write_bytes(path, json.dumps(record, sort_keys=True, default=str).encode())
+
+
+def read_invocations(run_dir: Path) -> list[dict[str, Any]]:
+    """Every span recorded by ``record_invocation`` in ``run_dir``, by start time."""
+    folder = Path(run_dir) / INVOCATIONS
+    spans = [json.loads(p.read_text()) for p in folder.glob("*.json")] if folder.is_dir() else []
+    return sorted(spans, key=lambda r: r["started"])
+
+
+def trained_environments(spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The distinct environments of the spans that wrote results: what trained the folder's results (a process that
+    only prepared inputs, or found every unit done, is not among them)."""
+    out: list[dict[str, Any]] = []
+    for r in spans:
+        if r.get("results_written") and r.get("environment") not in out:
+            out.append(r["environment"])
+    return out
+
+
+def busy_seconds(spans: list[dict[str, Any]]) -> float:
+    """Wall time during which at least one process worked on the folder: the length of the union of the spans."""
+    total, end = 0.0, float("-inf")
+    for r in sorted(spans, key=lambda r: r["started"]):
+        start = max(r["started"], end)
+        if r["ended"] > start:
+            total += r["ended"] - start
+        end = max(end, r["ended"])
+    return total

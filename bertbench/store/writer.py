@@ -10,12 +10,12 @@ Writing the same key twice replaces the file with identical content: a result ca
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from bertbench.file_io import atomic_write_table
 from bertbench.store.schema import schema_for
 
 
@@ -27,33 +27,6 @@ def result_name(arch_id: str, seed: int, stage: str, finetune_seed: int | None =
     from bertbench.store.run_folder import unit_name
 
     return f"{unit_name(arch_id, seed)}__{stage}" + (f"__f{finetune_seed}" if finetune_seed else "")
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_table(path: Path, table: pa.Table) -> None:
-    """Write ``table`` as Parquet (zstd) to ``path`` via temp file + rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        pq.write_table(table, tmp, compression="zstd")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class ResultWriter:

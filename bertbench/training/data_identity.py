@@ -17,9 +17,9 @@ LOCAL_FIELDS = ("corpus", "tokenizer", "task_source")  # the DataSpec fields tha
 
 
 def file_sha256(path: Path) -> str:
-    """sha256 of a file's bytes, hashed once per file state (``store.release.remembered_sha256``): a run's identity
+    """sha256 of a file's bytes, hashed once per file state (``file_io.remembered_sha256``): a run's identity
     and its run.json ``files_sha256`` hash the same (possibly large) corpus files."""
-    from bertbench.store.release import remembered_sha256
+    from bertbench.file_io import remembered_sha256
 
     return remembered_sha256(path)
 

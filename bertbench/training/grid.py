@@ -27,7 +27,7 @@ from bertbench.data.tasks import get_task
 from bertbench.errors import EnvironmentFault, environment_failure, machine_io
 from bertbench.grids import Grid
 from bertbench.models.export import load_encoder_state, save_encoder
-from bertbench.store.run_folder import checkpoint_dir, run_info_path, unit_dir, unit_name
+from bertbench.store.run_folder import checkpoint_dir, record_invocation, run_info_path, unit_dir, unit_name
 from bertbench.store.schema import architecture_row, curve_rows, run_row
 from bertbench.store.writer import ResultWriter, result_name
 from bertbench.training.common import RankSlice, device_summary, make_accelerator, set_threads
@@ -39,7 +39,6 @@ from bertbench.training.run_info import (
     StageResult,
     grid_info,
     identity_sha256,
-    record_invocation,
     record_run,
     run_details,
     run_identity,
@@ -229,7 +228,7 @@ class GridRunner:
         workers on one folder train each unit once between them. Then ``others`` (other workers' shares): a worker
         that finishes early trains those not yet done or claimed, so the slowest share does not set the wall time.
         Results are a function of (architecture, recipe, seed) alone, so who trains a unit changes nothing."""
-        from bertbench.training.claims import claim
+        from bertbench.store.claims import claim
 
         counts = {"written": 0, "skipped": 0, "claimed_elsewhere": 0}
         accelerator = new_accelerator()
@@ -267,7 +266,7 @@ class GridRunner:
     def _wait_for_others(self, units: list[Unit], new_accelerator: Any, ranks: RankSlice, dev: str,
                          counts: dict[str, int]) -> int:
         """Wait for the units other workers hold, taking over those whose claims go stale (``claims.finish``)."""
-        from bertbench.training.claims import finish
+        from bertbench.store.claims import finish
 
         return finish([u for u in units if not self._unit_done(u)], self._unit_done,
                       lambda u: self.run_dir / "claims" / unit_name(u.arch.arch_id, u.seed),

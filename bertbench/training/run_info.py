@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from bertbench.errors import RunMismatch
+from bertbench.file_io import atomic_write_bytes, json_sha256
 from bertbench.store.run_folder import read_run_info
-from bertbench.store.writer import atomic_write_bytes
 
 
 def identity_sha256(identity: dict[str, Any]) -> str:
-    """The sha256 of a run identity (sorted-key JSON)."""
-    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+    """The sha256 of a run identity (its canonical JSON)."""
+    return json_sha256(identity)
 
 
 def record_run(path: Path, identity: dict[str, Any], units: list[list[Any]], grid_info: dict[str, Any],
@@ -44,47 +44,6 @@ def record_run(path: Path, identity: dict[str, Any], units: list[list[Any]], gri
         info = {"identity": identity, "identity_sha256": identity_sha256(identity), "units": units, "grid": grid_info,
                 **details(), "seeds": sorted({s for _, s in units})}
     atomic_write_bytes(path, json.dumps(info, indent=2, default=str).encode())
-
-
-def record_invocation(run_dir: Path, started: float, ended: float, written: int, environment: dict[str, Any]) -> None:
-    """Record (or update) this process's span of work on the folder in ``invocations/``: one file per process,
-    rewritten atomically after each unit, so a release knows the wall time its results took even when workers are
-    killed at a deadline or run on several machines."""
-    import os
-    import socket
-
-    path = run_dir / "invocations" / f"{socket.gethostname()}-{os.getpid()}-{int(started)}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    record = {"started": started, "ended": ended, "results_written": written, "environment": environment}
-    atomic_write_bytes(path, json.dumps(record, sort_keys=True, default=str).encode())
-
-
-def read_invocations(run_dir: Path) -> list[dict[str, Any]]:
-    """Every span recorded by ``record_invocation`` in ``run_dir``, by start time."""
-    folder = run_dir / "invocations"
-    spans = [json.loads(p.read_text()) for p in folder.glob("*.json")] if folder.is_dir() else []
-    return sorted(spans, key=lambda r: r["started"])
-
-
-def trained_environments(spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The distinct environments of the spans that wrote results: what trained the folder's results (a process that
-    only prepared inputs, or found every unit done, is not among them)."""
-    out: list[dict[str, Any]] = []
-    for r in spans:
-        if r.get("results_written") and r.get("environment") not in out:
-            out.append(r["environment"])
-    return out
-
-
-def busy_seconds(spans: list[dict[str, Any]]) -> float:
-    """Wall time during which at least one process worked on the folder: the length of the union of the spans."""
-    total, end = 0.0, float("-inf")
-    for r in sorted(spans, key=lambda r: r["started"]):
-        start = max(r["started"], end)
-        if r["ended"] > start:
-            total += r["ended"] - start
-        end = max(end, r["ended"])
-    return total
 
 
 def _differences(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
