@@ -19,6 +19,11 @@ bb="$work/venv/bin/bertbench"
 "$bb" space size
 "$bb" list > benchmarks.txt && grep -q "^nas-bench-bert-2023 " benchmarks.txt && grep -q "^nas-bench-nlp " benchmarks.txt
 grep -q "^bertbench-mini-ptb-glue " benchmarks.txt  # the release shipped in the wheel, listed by name
+grep -q "^bertbench-zero " benchmarks.txt  # the proxy suite shipped in the wheel
+t0=$SECONDS
+"$bb" proxies leaderboard --out leaderboard > leaderboard.txt && grep -q "== nas-bench-nlp-wikitext-2" leaderboard.txt
+test -s leaderboard/leaderboard.png
+echo "proxies leaderboard: $((SECONDS - t0)) s (process start included)"
 "$bb" proxies list > proxies.txt && head -n 3 proxies.txt
 "$bb" regenerate --grid tiny --recipe tiny --out runs/smoke --limit 1 --tasks synthetic-rte --no-progress \
   --set pretrain.steps=4 --set pretrain.warmup_steps=1 --set pretrain.checkpoint_every=2 --set finetune.epochs=1 --set finetune.max_train_examples=64
@@ -35,5 +40,8 @@ assert len(bertbench.paper_2023_grid()) == 500
 mini = bertbench.load("bertbench-mini-ptb-glue")  # shipped in the wheel, loaded by name offline
 assert mini.to_pandas().shape[0] == 30 and len(mini.to_pandas("runs")) == 396
 print("shipped:", mini.name, mini.version)
+suite = bertbench.load("bertbench-zero")  # the proxy suite, joined to its targets, offline
+assert len(suite.to_pandas("nas-bench-bert-2023")) >= 490 and len(suite.to_pandas("nas-bench-nlp-wikitext-2")) >= 290
+print("suite:", suite)
 PY
 echo "wheel smoke: ok in $((SECONDS - start)) s"

@@ -28,10 +28,12 @@ import torch
 
 import bertbench
 from bertbench.file_io import atomic_write_table
+from bertbench.loaders.proxy_suite import ProxySuite
 from bertbench.proxies import rnn_batch
 from bertbench.proxies.correlations import duplicate_reliability
-from bertbench.proxies.evaluate import score_benchmark
+from bertbench.proxies.evaluate import read_scored, score_benchmark
 from bertbench.proxies.inputs import default_batch
+from bertbench.proxies.leaderboard import code_digest, leaderboard
 from bertbench.proxies.registry import get_proxy, list_proxies
 from bertbench.store.proxy_suite import scores_schema, write_suite
 from bertbench.store.schema import schema_for
@@ -95,6 +97,8 @@ def _score_group(key: str, bench, names: list[str], kw: dict, args, reuse: dict[
     """Score ``names`` on every architecture of ``bench`` (resumable in WORK/<key>[/<names>]), first seeding the
     folder from an earlier table when ``--reuse`` names one for ``key``."""
     work = args.work / key / ("+".join(names) if own_dir else "")
+    if args.no_score:
+        return read_scored(work)
     if key in reuse and not work.exists():
         old = pq.read_table(reuse[key])
         if kw.get("shape"):  # the earlier H256 tables carry the true network's params: rescored below
@@ -123,6 +127,8 @@ def main() -> None:
     ap.add_argument("--reuse", action="append", default=[], help="KEY=PROXIES.parquet (an earlier table)")
     ap.add_argument("--verify", type=int, default=5)
     ap.add_argument("--score-only", action="store_true", help="score (resumably) but write no suite")
+    ap.add_argument("--no-score", action="store_true",
+                    help="score nothing: write the suite from what WORK holds (a partial run; for a dry run)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     torch.set_num_threads(max(1, 2 // args.processes))
@@ -152,7 +158,7 @@ def main() -> None:
     targets = pd.concat([
         _targets(BERT_KEY, bert_sum, "glue_2023", bert_sizes, tables[BERT_KEY]),
         _targets(BERT_H256_KEY, bert_sum, "glue_2023", bert_sizes, tables[BERT_H256_KEY]),
-        _targets(RNN_KEY, rnn_sum, "test_loss", {}, tables[RNN_KEY]),
+        _targets(RNN_KEY, rnn_sum, "test_loss", {"params": "params"}, tables[RNN_KEY]),
     ], ignore_index=True)
     hp = rnn.metadata.get("hparams", {})
     targets.loc[targets["benchmark"] == RNN_KEY, "hidden_size"] = float(hp.get("nhid", math.nan))
@@ -189,8 +195,12 @@ def main() -> None:
         }
     scores = pa.concat_tables([tables[k].add_column(0, "benchmark", pa.array([k] * tables[k].num_rows))
                                .cast(scores_schema()) for k in configs])
-    folder = write_suite(args.out / f"{NAME}-{args.version}", manifest, scores, pa.Table.from_pandas(
-        targets, preserve_index=False))
+    targets = pa.Table.from_pandas(targets, preserve_index=False)
+    # the leaderboard at the default settings, stored with the digest of the code that computed it
+    board = leaderboard(ProxySuite.from_tables(manifest, scores.cast(scores_schema()), targets), reuse=False)
+    manifest["leaderboard_digest"] = code_digest(1000, 0)
+    folder = write_suite(args.out / f"{NAME}-{args.version}", manifest, scores, targets,
+                         pa.Table.from_pandas(board, preserve_index=False))
     log.info("wrote %s: %d scores, %d targets", folder, scores.num_rows, len(targets))
 
 

@@ -87,7 +87,7 @@ def query_time(bench, keys: list) -> float:
 def synthetic_release(tmp: Path) -> Path:
     """A release shaped like the mini benchmark (30 architectures of grid `mini`, 66 units, 6 stages, curves), with
     random scores: what is timed is the loading, not the numbers."""
-    from bertbench.grids import load_grid
+    from bertbench.space.grids import load_grid
     from bertbench.store.release import commit
     from bertbench.store.schema import architecture_row, metrics_list
     from bertbench.store.writer import ResultWriter, result_name

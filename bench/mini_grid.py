@@ -20,7 +20,7 @@ from pathlib import Path
 
 
 def runner(args: argparse.Namespace, threads: int | None):
-    from bertbench.grids import load_grid
+    from bertbench.space.grids import load_grid
     from bertbench.training.grid import GridRunner
     from bertbench.training.recipe import load_recipe
 

@@ -28,11 +28,11 @@ def main() -> None:
     import pyarrow as pa
 
     from bertbench.data.tokenizer import load_tokenizer
-    from bertbench.grids import load_grid
     from bertbench.loaders.base import Benchmark
     from bertbench.proxies import bert_batch
     from bertbench.proxies.evaluate import score_benchmark
     from bertbench.proxies.registry import list_proxies
+    from bertbench.space.grids import load_grid
     from bertbench.store.schema import architecture_row, schema_for
     from bertbench.store.writer import ResultWriter
 

@@ -58,7 +58,7 @@ def seeded_grid(grid: str, out: Path) -> Path:
     ranking is read against). One run trains all units, so the workers share them all."""
     import yaml
 
-    from bertbench.grids import load_grid
+    from bertbench.space.grids import load_grid
 
     g = load_grid(grid)
     entries = g.definition.get("architectures")

@@ -94,7 +94,7 @@ def _bert_build(arch: Any, variant: str, **kwargs: Any) -> Any:
 
 # -- RNN (NAS-Bench-NLP cells) -----------------------------------------------------------------------------------------
 def _rnn_arch(row: dict[str, Any]) -> Any:
-    from bertbench.rnn_space import RnnArchitecture
+    from bertbench.space.rnn import RnnArchitecture
 
     return RnnArchitecture(row["recipe_json"])
 
@@ -137,7 +137,7 @@ def encode_bert(arch: Any, kind: str, space: Any) -> np.ndarray:
 
 
 def encode_rnn(arch: Any, kind: str, max_nodes: int) -> np.ndarray:
-    from bertbench.rnn_space import RNN_OPS
+    from bertbench.space.rnn import RNN_OPS
 
     recipe = arch.recipe
     order = arch.topological_order()

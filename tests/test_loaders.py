@@ -145,7 +145,7 @@ def test_nasbench_nlp_bad_inputs(tmp_path):
 
 
 def test_rnn_recipe_validation():
-    from bertbench.rnn_space import RnnArchitecture
+    from bertbench.space.rnn import RnnArchitecture
 
     with pytest.raises(InvalidRnnRecipe, match="op='conv' is not known"):
         RnnArchitecture.from_recipe({"h_new_0": {"op": "conv", "input": ["x"]}})

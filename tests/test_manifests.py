@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 
 from bertbench.errors import InvalidArchitecture, InvalidRecipe, InvalidSearchSpace
-from bertbench.grids import load_grid
 from bertbench.manifest_files import known, packaged_dir
 from bertbench.space import SearchSpace
+from bertbench.space.grids import load_grid
 from bertbench.training.recipe import load_recipe
 
 

@@ -234,8 +234,8 @@ def test_space_and_op_registry_name_the_same_ops():
     """The torch modules (models/ops.py), their formulas (op_costs.py) and the space's op list are one set; every
     module's parameter count and output width equal its registered formula."""
     from bertbench.models.ops import MIXERS, build_mixer
-    from bertbench.op_costs import OP_COSTS
     from bertbench.space import OP_PARAMS
+    from bertbench.space.op_costs import OP_COSTS
 
     assert set(MIXERS) == {(t, p) for t, params in OP_PARAMS.items() for p in params} == set(OP_COSTS)
     for key in OP_COSTS:
@@ -270,7 +270,7 @@ def test_analytic_costs_equal_the_built_models(variant):
     the dense transform it equals, exactly the count of its LT-DCT twin, which runs as matmuls)."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    from bertbench.cost import count_flops, count_params
+    from bertbench.space.cost import count_flops, count_params
 
     length = 32
     for t, p in OPS:
@@ -292,13 +292,13 @@ def test_standalone_copies_agree_with_their_originals():
     originals' source, and its specs parse every architecture of the tiny and paper grids to the same fields."""
     import inspect
 
-    from bertbench import cost
-    from bertbench.grids import load_grid
     from bertbench.models import standalone
+    from bertbench.space import cost
+    from bertbench.space.grids import load_grid
 
     for name in ("ffn_widths", "built_op"):
         assert inspect.getsource(getattr(standalone, name)) == inspect.getsource(getattr(cost, name))
-        assert f"# Copied from bertbench.cost.{name}" in inspect.getsource(standalone)
+        assert f"# Copied from bertbench.space.cost.{name}" in inspect.getsource(standalone)
     for grid in ("tiny", "paper-2023", "ptb"):
         for arch in load_grid(grid).architectures:
             copy = standalone.Architecture.from_dict(arch.to_dict())

@@ -147,10 +147,10 @@ def test_model_families_are_one_registry():
     """Each family answers what loaders, proxies and the CLI used to branch on; unknown names list the known ones."""
     import dataclasses
 
-    from bertbench.cost import count_params
     from bertbench.families import FAMILIES, get_family, register_family
-    from bertbench.rnn_space import RnnArchitecture
     from bertbench.space import Architecture, LayerSpec
+    from bertbench.space.cost import count_params
+    from bertbench.space.rnn import RnnArchitecture
 
     assert list(FAMILIES) == ["bert", "rnn"]
     with pytest.raises(ValueError, match=r"model family 'cnn' is not known; allowed: \['bert', 'rnn'\]"):

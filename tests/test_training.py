@@ -357,7 +357,7 @@ def test_a_survivor_takes_over_dead_and_expired_claims(env, reference, tmp_path,
     import json as json_module
     import socket
 
-    from bertbench.grids import load_grid
+    from bertbench.space.grids import load_grid
     from bertbench.training.grid import GridRunner
     from bertbench.training.recipe import load_recipe
 
@@ -674,7 +674,7 @@ def test_a_run_identity_names_local_data_by_content_not_by_path(tmp_path):
     import shutil
 
     from bertbench.errors import RunMismatch
-    from bertbench.grids import load_grid
+    from bertbench.space.grids import load_grid
     from bertbench.training.grid import GridRunner
     from bertbench.training.run_info import grid_info, record_run
 
@@ -711,7 +711,7 @@ def test_a_runs_local_files_are_hashed_once_for_its_identity_and_its_run_json(tm
     """The identity (content names) and run.json's files_sha256 read each local file once; an edited file is read
     again."""
     import bertbench.file_io as file_io
-    from bertbench.grids import load_grid
+    from bertbench.space.grids import load_grid
     from bertbench.training.grid import GridRunner
 
     (tmp_path / "glue" / "RTE").mkdir(parents=True)
@@ -738,7 +738,7 @@ def test_grid_entries_may_name_their_own_seeds(tmp_path):
     """A grid's seeds (top level) and an entry's own seeds decide the units unless --seeds is given; bad seeds name
     the field."""
     from bertbench.errors import InvalidArchitecture
-    from bertbench.grids import load_grid
+    from bertbench.space.grids import load_grid
     from bertbench.training.grid import GridRunner
     from bertbench.training.recipe import load_recipe
 
@@ -834,7 +834,7 @@ def test_a_full_disk_or_a_file_size_limit_stops_the_run_and_records_nothing(env,
 
     # ENOSPC inside a stage, in-process: the grid stops with EnvironmentFault, nothing is recorded for the unit
     from bertbench.errors import EnvironmentFault
-    from bertbench.grids import load_grid
+    from bertbench.space.grids import load_grid
     from bertbench.training import pretrain as pretrain_module
     from bertbench.training.grid import GridRunner
     from bertbench.training.recipe import load_recipe
@@ -885,7 +885,7 @@ def test_environment_failures_are_told_from_model_failures():
 def test_a_failing_unit_leaves_nothing_to_the_next(env, reference, tmp_path, monkeypatch):
     """A model error in the middle of one unit's pretraining (after its model and optimizer were prepared) is that
     unit's failed rows; the next unit gets fresh training state and equals the run without the failure."""
-    from bertbench.grids import load_grid
+    from bertbench.space.grids import load_grid
     from bertbench.training import pretrain as pretrain_module
     from bertbench.training.grid import GridRunner
     from bertbench.training.recipe import load_recipe

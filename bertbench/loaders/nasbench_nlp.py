@@ -31,7 +31,7 @@ from bertbench.env import cache_root
 from bertbench.errors import CorruptRelease, DataSourceError, InvalidRnnRecipe
 from bertbench.file_io import atomic_file
 from bertbench.loaders.base import Benchmark, cached_conversion, metric_docs
-from bertbench.rnn_space import RnnArchitecture
+from bertbench.space.rnn import RnnArchitecture
 from bertbench.store.schema import run_row, schema_for
 
 DATASETS = ("ptb", "wikitext-2")

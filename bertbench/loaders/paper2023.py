@@ -187,7 +187,7 @@ def _with_as_trained_costs(table: pa.Table) -> pa.Table:
     """Append the costs of the as_trained_2023 network of every row (``params``/``flops`` are the as_named ones)."""
     import json
 
-    from bertbench.cost import count_flops, count_params
+    from bertbench.space.cost import count_flops, count_params
 
     archs = [Architecture.from_dict(json.loads(j)) for j in table.column("arch_json").to_pylist()]
     table = table.append_column("params_as_trained", pa.array(

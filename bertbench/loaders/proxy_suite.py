@@ -38,13 +38,30 @@ class SuiteBenchmark:
 class ProxySuite:
     """A proxy suite read from its folder (tables checked against their sha256 on load)."""
 
-    def __init__(self, folder: str | os.PathLike[str], verify: bool = True) -> None:
+    def __init__(self, folder: str | os.PathLike[str] | None, verify: bool = True,
+                 tables: tuple[dict[str, Any], pa.Table, pa.Table] | None = None) -> None:
         from bertbench.store.proxy_suite import read_suite
 
-        self.path = Path(folder)
-        self.manifest, self._scores, self._targets = read_suite(self.path, verify=verify)
+        self.path = Path(folder) if folder is not None else None
+        self._verify = verify
+        self.manifest, self._scores, self._targets = tables if tables is not None else read_suite(self.path, verify)
         self.name: str = self.manifest["name"]
         self.version: str = self.manifest["version"]
+
+    @classmethod
+    def from_tables(cls, manifest: dict[str, Any], scores: pa.Table, targets: pa.Table) -> ProxySuite:
+        """A suite in memory (before it is written): what ``bench/build_proxy_suite.py`` computes the leaderboard of."""
+        return cls(None, tables=(manifest, scores, targets))
+
+    def stored_leaderboard(self) -> pd.DataFrame | None:
+        """The leaderboard stored when the suite was built (None when it has none), with its ``leaderboard_digest``
+        in ``manifest``."""
+        if self.path is None:
+            return None
+        from bertbench.store.proxy_suite import read_leaderboard
+
+        table = read_leaderboard(self.path, self.manifest, self._verify)
+        return None if table is None else table.to_pandas()
 
     def __repr__(self) -> str:
         return f"ProxySuite({self.name} {self.version}: {', '.join(self.benchmarks)})"

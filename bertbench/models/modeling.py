@@ -24,8 +24,8 @@ from .configuration import BertBenchConfig
 from .ops import build_mixer
 
 try:  # inside bertbench; an exported model folder without bertbench uses the copies (models/standalone.py)
-    from bertbench.cost import built_op, ffn_widths
     from bertbench.space import LayerSpec
+    from bertbench.space.cost import built_op, ffn_widths
 except ImportError:
     from .standalone import LayerSpec, built_op, ffn_widths
 

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bertbench.rnn_space import RnnArchitecture
+from bertbench.space.rnn import RnnArchitecture
 
 _ACTS = {"activation_tanh": torch.tanh, "activation_sigm": torch.sigmoid,
          "activation_leaky_relu": lambda x: F.leaky_relu(x, 0.01)}

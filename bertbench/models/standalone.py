@@ -69,7 +69,7 @@ class Architecture:
         return cls(int(d["hidden_size"]), tuple(LayerSpec.from_dict(x) for x in d["layers"]))
 
 
-# Copied from bertbench.cost.ffn_widths
+# Copied from bertbench.space.cost.ffn_widths
 def ffn_widths(layer: LayerSpec, hidden_size: int, variant: str) -> list[int]:
     """Widths of the dense layers of a layer's FFN stack (before the projection back to H). as_named: ``num_ffn``
     layers of ``ffn_dim``; as_trained_2023 (what the 2023 code built): the first is 4H, the others ``ffn_dim``."""
@@ -78,7 +78,7 @@ def ffn_widths(layer: LayerSpec, hidden_size: int, variant: str) -> list[int]:
     return [layer.ffn_dim] * layer.num_ffn
 
 
-# Copied from bertbench.cost.built_op
+# Copied from bertbench.space.cost.built_op
 def built_op(layer: LayerSpec, variant: str) -> tuple[str, str | int]:
     """The (op_type, op_param) a layer is built with: as named, or SA-SDP for every layer under as_trained_2023
     (the 2023 TF code compared op names with ``is`` and always fell through to self-attention)."""

@@ -15,7 +15,7 @@ def params(model, batch: ProxyBatch, *, seed: int = 0) -> float:
 
 @proxy("flops", "higher")
 def flops(model, batch: ProxyBatch, *, seed: int = 0) -> float:
-    """Forward FLOPs for one sequence of the batch's length (analytic; BERT: bertbench.cost.count_flops; RNN: the
+    """Forward FLOPs for one sequence of the batch's length (analytic; BERT: bertbench.space.cost.count_flops; RNN: the
     cell's matrix products per step x steps x layers)."""
     if is_rnn(model):
         total = 0
@@ -23,7 +23,7 @@ def flops(model, batch: ProxyBatch, *, seed: int = 0) -> float:
             for comp in rnn.components.values():
                 total += sum(w.numel() for w in comp.weights)
         return float(2 * total * batch.seq_len)
-    from bertbench.cost import count_flops
+    from bertbench.space.cost import count_flops
 
     return float(count_flops(model.config.architecture, batch.seq_len, model.config.variant,
                              model.config.embedding_size))

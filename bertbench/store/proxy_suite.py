@@ -9,6 +9,8 @@ A suite folder holds:
   sha256 of each table;
 - ``scores.parquet``: one row per (benchmark, arch_id, proxy): the ``proxies`` schema of ``bertbench.store.schema``
   (value, status "ok" / "unstable" / "failed", error, seconds, batch, seeds) and the ``benchmark`` key;
+- ``leaderboard.parquet`` (optional): the leaderboard computed when the suite was built, with the digest of the code
+  and settings that computed it in ``suite.json`` (``bertbench.proxies.leaderboard`` reuses it while they match);
 - ``targets.parquet``: one row per (benchmark, arch_id): the target (mean over the benchmark's runs of that
   architecture), ``n_runs``, and the size columns of the *trained* network (params, flops, hidden_size,
   num_layers) that the size baselines read (the ``params``/``flops`` proxies are those of the network scored, which
@@ -50,9 +52,10 @@ def is_suite(folder: str | os.PathLike[str]) -> bool:
     return (Path(folder) / MANIFEST).is_file()
 
 
-def write_suite(folder: str | os.PathLike[str], manifest: dict[str, Any], scores: pa.Table, targets: pa.Table) -> Path:
-    """Write a suite folder atomically (nothing is left half-written): the two tables, then ``suite.json`` with
-    their checksums. ``manifest`` needs ``name``, ``version`` and ``benchmarks``."""
+def write_suite(folder: str | os.PathLike[str], manifest: dict[str, Any], scores: pa.Table, targets: pa.Table,
+                leaderboard: pa.Table | None = None) -> Path:
+    """Write a suite folder atomically (nothing is left half-written): the tables, then ``suite.json`` with their
+    checksums. ``manifest`` needs ``name``, ``version`` and ``benchmarks``."""
     from bertbench.file_io import atomic_dir
 
     for key in ("name", "version", "benchmarks"):
@@ -70,10 +73,25 @@ def write_suite(folder: str | os.PathLike[str], manifest: dict[str, Any], scores
     with atomic_dir(dest, exist_ok=False) as tmp:
         pq.write_table(scores, tmp / "scores.parquet", compression="zstd")
         pq.write_table(targets, tmp / "targets.parquet", compression="zstd")
-        files = {f"{t}.parquet": sha256_file(tmp / f"{t}.parquet") for t in TABLES}
+        names = [*TABLES]
+        if leaderboard is not None:
+            pq.write_table(leaderboard, tmp / "leaderboard.parquet", compression="zstd")
+            names.append("leaderboard")
+        files = {f"{t}.parquet": sha256_file(tmp / f"{t}.parquet") for t in names}
         (tmp / MANIFEST).write_text(json.dumps({**manifest, "format": SUITE_FORMAT, "files": files}, indent=1,
                                                sort_keys=True, default=str) + "\n")
     return dest
+
+
+def read_leaderboard(folder: str | os.PathLike[str], manifest: dict[str, Any], verify: bool = True) -> pa.Table | None:
+    """The suite's stored leaderboard (None when it has none), checked against its sha256 like the other tables."""
+    path = Path(folder) / "leaderboard.parquet"
+    expected = manifest.get("files", {}).get(path.name)
+    if expected is None or not path.exists():
+        return None
+    if verify and remembered_sha256(path) != expected:
+        raise CorruptRelease(f"{path}: sha256 differs from {MANIFEST}'s; the suite is corrupt or was edited")
+    return pq.read_table(path)
 
 
 def read_suite(folder: str | os.PathLike[str], verify: bool = True) -> tuple[dict[str, Any], pa.Table, pa.Table]:

@@ -56,7 +56,7 @@ ARCHITECTURES_BERT = _schema(
 
 ARCHITECTURES_RNN = _schema(
     [
-        ("arch_id", pa.string(), "sha256[:16] of the canonical recipe JSON (bertbench.rnn_space)"),
+        ("arch_id", pa.string(), "sha256[:16] of the canonical recipe JSON (bertbench.space.rnn)"),
         ("recipe_id", pa.int64(), "NAS-Bench-NLP recepie_id"),
         ("recipe_json", pa.string(), "JSON of the cell recipe, nodes in the logged order (arch_id hashes the sorted form)"),
         ("num_nodes", pa.int32(), "nodes of the cell graph"),
@@ -148,7 +148,7 @@ def column_docs(schema: pa.Schema) -> dict[str, str]:
 
 def architecture_row(arch: Any, vocab_size: int = 30522) -> dict[str, Any]:
     """The ``architectures`` row of a bertbench Architecture (params counted with ``vocab_size`` embeddings)."""
-    from bertbench.cost import count_flops, count_params
+    from bertbench.space.cost import count_flops, count_params
 
     return {"arch_id": arch.arch_id, "hidden_size": arch.hidden_size, "num_layers": arch.num_layers,
             "layers": [{**ly.to_dict(), "op_param": str(ly.op_param)} for ly in arch.layers],

@@ -25,8 +25,8 @@ import torch
 
 from bertbench.data.tasks import get_task
 from bertbench.errors import EnvironmentFault, environment_failure, machine_io
-from bertbench.grids import Grid
 from bertbench.models.export import load_encoder_state, save_encoder
+from bertbench.space.grids import Grid
 from bertbench.store.run_folder import checkpoint_dir, record_invocation, run_info_path, unit_dir, unit_name
 from bertbench.store.schema import architecture_row, curve_rows, run_row
 from bertbench.store.writer import ResultWriter, result_name

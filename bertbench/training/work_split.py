@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from bertbench.cost import count_flops
 from bertbench.space import Architecture
+from bertbench.space.cost import count_flops
 
 
 @dataclass(frozen=True)

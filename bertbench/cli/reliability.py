@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from bertbench.cli_common import echo, load_bench
+from bertbench.cli.common import echo, load_bench
 
 
 def reliability_cmd(

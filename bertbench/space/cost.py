@@ -4,8 +4,8 @@ analytic parameter and FLOP counts of bertbench encoders (each op's own formulas
 
 from __future__ import annotations
 
-from bertbench.op_costs import OP_COSTS
 from bertbench.space import Architecture, LayerSpec
+from bertbench.space.op_costs import OP_COSTS
 
 
 def ffn_widths(layer: LayerSpec, hidden_size: int, variant: str) -> list[int]:

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import typer
 
-from bertbench.cli_common import echo, load_bench, release_folder
-from bertbench.cli_proxies import proxies_app
-from bertbench.cli_reliability import reliability_cmd
-from bertbench.cli_search import search_cmd
-from bertbench.cli_space import space_app
+from bertbench.cli.common import echo, load_bench, release_folder
+from bertbench.cli.proxies import proxies_app
+from bertbench.cli.reliability import reliability_cmd
+from bertbench.cli.search import search_cmd
+from bertbench.cli.space import space_app
 from bertbench.errors import BertbenchError, EnvironmentFault
 
 app = typer.Typer(
@@ -189,7 +189,7 @@ def regenerate_cmd(
     """
     import dataclasses
 
-    from bertbench.grids import load_grid
+    from bertbench.space.grids import load_grid
     from bertbench.training.grid import regenerate
     from bertbench.training.recipe import load_recipe
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from bertbench.cli_common import echo
+from bertbench.cli.common import echo
 
 space_app = typer.Typer(no_args_is_help=True, help="Inspect a search space (show, size, sample).")
 

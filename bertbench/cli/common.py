@@ -1,4 +1,4 @@
-"""Helpers shared by the command-line modules (``cli.py``, ``cli_proxies.py``)."""
+"""Helpers shared by the command-line modules (``cli/main.py``, ``cli/proxies.py``, ...)."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from bertbench.cli_common import echo, load_bench
+from bertbench.cli.common import echo, load_bench
 
 proxies_app = typer.Typer(no_args_is_help=True, help="Training-free proxies: list, score, evaluate, correlate.")
 

@@ -1,0 +1,5 @@
+"""``python -m bertbench.cli``."""
+
+from bertbench.cli.main import main
+
+main()
