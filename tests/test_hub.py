@@ -163,7 +163,7 @@ def test_publish_refuses_a_tag_that_holds_another_release(release, online, tmp_p
 def test_the_card_names_each_source_its_terms_and_local_file_quirks():
     """Real tasks get one line each with their source and terms; local files that are not GLUE's own (reordered,
     reconstructed, the raw MSR test set as dev) are named with their sha256 and what they are."""
-    from bertbench.card import _sources
+    from bertbench.hub.card import _sources
 
     manifest = {"tasks": ["sst2", "mrpc", "wnli"], "data": {
         "corpus": "data/ptb.zip::ptb/ptb.train.txt",

@@ -96,7 +96,7 @@ LAYERS = [
     {"training"},
     {"loaders", "reliability", "plots"},
     {"proxies", "search"},
-    {"hub", "card"},
+    {"hub"},
     {"cli", "demo", "testing", "bertbench"},
 ]
 

@@ -1,7 +1,7 @@
 """The Hugging Face Hub: export a release as a Hub dataset folder, publish it as one commit plus a tag, and read
 ``hf://ID@vX.Y.Z`` sources back.
 
-Exported folder: ``README.md`` (the dataset card of ``bertbench.card``: five ``configs``, license, sources, column
+Exported folder: ``README.md`` (the dataset card of ``bertbench.hub.card``: five ``configs``, license, sources, column
 docs, caveats, citations), ``tables/<table>.parquet`` and ``manifest.json`` (the release itself: the folder loads
 with ``bertbench.load``), and ``data/summary.parquet`` / ``data/runs.parquet`` (flat views: every metric a column,
 the same columns as ``Benchmark.to_pandas(view)``). ``datasets.load_dataset(folder, name=CONFIG)`` loads every config
@@ -46,8 +46,8 @@ def export(release: str | os.PathLike[str], out: str | os.PathLike[str], repo_id
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from bertbench.card import build_card
     from bertbench.file_io import sha256_file
+    from bertbench.hub.card import build_card
     from bertbench.loaders.release import load_release
     from bertbench.store.schema import TABLES
 
