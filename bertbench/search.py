@@ -30,6 +30,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bertbench.options import Cost, parse
+
 POPULATION, TOURNAMENT = 20, 5
 
 
@@ -200,7 +202,6 @@ def proxy_scores(bench: Any, proxy: str, proxies: Any = None, variant: str | Non
 #: A test metric and the validation metric a search must select on instead, where a benchmark has both.
 VALIDATION_OF = {"test_loss": "val_loss", "test_perplexity": "val_loss"}
 MIN_TRAININGS = 10
-COSTS = ("measured", "flat")  # run(cost=): each unit's own training cost, or the median for every unit
 
 
 def search_metrics(bench: Any, metric: str | None = None) -> tuple[str, str]:
@@ -263,8 +264,7 @@ def run(bench: Any, algorithm: str, budget: float, seeds: Iterable[int], metric:
                          f"proxy-guided algorithms: {list(NEEDS_PROXY)}")
     if budget <= 0:
         raise ValueError(f"budget={budget} must be > 0 ({bench.cost_unit})")
-    if cost not in COSTS:
-        raise ValueError(f"cost={cost!r} is not known; allowed: {list(COSTS)}")
+    cost = parse(Cost, cost, "cost").value
     select, metric = search_metrics(bench, metric)
     for line in budget_warnings(bench, algorithm, budget):
         warnings.warn(line, stacklevel=2)

@@ -88,7 +88,7 @@ def test_no_module_is_too_long():
 #: the store is the results' format, which training writes through and loaders read through, so it sits below
 #: training and never imports it.
 LAYERS = [
-    {"env", "file_io", "errors", "registry", "licenses", "yaml_io", "manifest_files", "stats"},  # leaves
+    {"env", "file_io", "errors", "options", "registry", "licenses", "yaml_io", "manifest_files", "stats"},  # leaves
     {"space"},
     {"models", "families"},
     {"data"},

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from bertbench.cli.common import echo, load_bench
+from bertbench.options import Direction, parse
 
 proxies_app = typer.Typer(no_args_is_help=True, help="Training-free proxies: list, score, evaluate, correlate.")
 
@@ -176,8 +177,7 @@ def proxies_correlate(
     df = pd.read_csv(csv, encoding="utf-8-sig")
     if target not in df.columns:
         raise ValueError(f"--target {target!r} is not a column; columns: {list(df.columns)}")
-    if target_direction not in ("higher", "lower"):
-        raise ValueError(f"--target-direction {target_direction!r}; allowed: higher, lower")
+    parse(Direction, target_direction, "--target-direction")
     if columns:
         cols = columns.split(",")
         unknown = [c for c in cols if c not in df.columns]

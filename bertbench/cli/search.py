@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from bertbench.cli.common import echo, load_bench
+from bertbench.options import Cost, parse
 
 
 def search_cmd(
@@ -36,8 +37,7 @@ def search_cmd(
 
     from bertbench import search
 
-    if cost not in search.COSTS:
-        raise ValueError(f"--cost {cost!r} is not known; allowed: {', '.join(search.COSTS)}")
+    parse(Cost, cost, "--cost")
     bench = load_bench(source, path)
     if metrics_csv is not None:
         import bertbench

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from bertbench.options import Stability, parse
 from bertbench.proxies.gate import STABILITY_TOL, float64_check
 from bertbench.proxies.inputs import ProxyBatch, ProxySeeds, bert_batch, rnn_batch
 from bertbench.proxies.registry import PROXIES, UnstableScore, family_of, get_proxy, list_proxies, proxy
@@ -22,8 +23,7 @@ def score(model: Any, batch: ProxyBatch, names: list[str], seed: int = 0, stabil
     a proxy whose value is rounding noise (e.g. gradients of a loss that is identically zero) changes completely
     with the precision, while a meaningful one moves by ~1e-6. Otherwise the value is NaN with status "unstable"
     and both numbers in ``error``. ``stability="off"`` skips the second score (twice as fast, unchecked)."""
-    if stability not in ("float64", "off"):
-        raise ValueError(f"stability={stability!r} is not known; allowed: 'float64', 'off'")
+    stability = parse(Stability, stability, "stability").value
     from bertbench.proxies.common import sharing_passes
 
     with sharing_passes():  # proxies reading one backward pass of a model compute it once, with the same values

@@ -30,6 +30,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from bertbench import stats
+from bertbench.options import Direction, parse
 
 log = logging.getLogger(__name__)
 
@@ -78,9 +79,7 @@ def _covariates(df: pd.DataFrame) -> np.ndarray | None:
 
 
 def _sign(direction: str) -> float:
-    if direction not in ("higher", "lower"):
-        raise ValueError(f"direction={direction!r}; allowed: higher, lower")
-    return 1.0 if direction == "higher" else -1.0
+    return 1.0 if parse(Direction, direction, "direction") == Direction.HIGHER else -1.0
 
 
 def _oriented(est: stats.Estimate, s: float) -> tuple[float, float, float]:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from bertbench.options import Direction, parse
 from bertbench.registry import Registry
 
 
@@ -40,8 +41,7 @@ def proxy(name: str, direction: str = "higher", families: tuple[str, ...] = ("be
           self_checked: bool | tuple[str, ...] = ()) -> Callable:
     """Register ``fn`` as proxy ``name``. ``self_checked``: True (every family) or the families whose precision the
     proxy checks itself."""
-    if direction not in ("higher", "lower"):
-        raise ValueError(f"direction={direction!r}; allowed: 'higher', 'lower'")
+    direction = parse(Direction, direction, "direction").value
     checked = tuple(families) if self_checked is True else tuple(self_checked or ())
     if set(checked) - set(families):
         raise ValueError(f"self_checked={self_checked!r}: allowed families are the proxy's own {families}")

@@ -26,6 +26,7 @@ import torch
 from bertbench.data.tasks import get_task
 from bertbench.errors import EnvironmentFault, environment_failure, machine_io
 from bertbench.models.export import load_encoder_state, save_encoder
+from bertbench.options import Parallel, parse
 from bertbench.space.grids import Grid
 from bertbench.store.run_folder import checkpoint_dir, record_invocation, run_info_path, unit_dir, unit_name
 from bertbench.store.schema import architecture_row, curve_rows, run_row
@@ -58,8 +59,7 @@ class GridRunner:
                  tasks: tuple[str, ...] | None = None, parallel: str = "grid", worker_index: int | None = None,
                  num_workers: int | None = None, threads: int | None = None, progress: bool = True,
                  retry_failed: bool = False, pretrain_only: bool = False) -> None:
-        if parallel not in ("grid", "ddp"):
-            raise ValueError(f"parallel={parallel!r} is not known; allowed: 'grid', 'ddp'")
+        parallel = parse(Parallel, parallel, "parallel").value
         self.grid, self.recipe, self.run_dir = grid, recipe, Path(run_dir)
         # Seeds given: those for every architecture. None: the grid's (an entry's own, else the grid's, else 0).
         self.seeds = tuple(seeds) if seeds is not None else (grid.seeds or (0,))
