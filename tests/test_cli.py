@@ -12,6 +12,7 @@ import bertbench
 
 COMMANDS = [["space", "show"], ["space", "size"], ["space", "sample"], ["regenerate"], ["commit"], ["validate"],
             ["query"], ["proxies", "list"], ["proxies", "score"], ["proxies", "evaluate"], ["proxies", "correlate"],
+            ["proxies", "leaderboard"],
             ["export"], ["export-model"], ["publish"], ["plot"], ["demo"], ["models"], ["search"]]
 
 
