@@ -24,6 +24,7 @@ import torch.nn.functional as F
 import bertbench
 from bertbench.models.rnn import _ACTS, build_rnn_lm
 from bertbench.proxies import rnn_batch, score
+from bertbench.proxies.covariance import rnn_hidden_covariance
 from bertbench.proxies.gate import float64_check
 
 
@@ -83,8 +84,9 @@ def main() -> None:
         ours_t.append(time.perf_counter() - t)
         if res["status"] != "failed":
             torch.manual_seed(0)
-            raw = _unchecked(model, batch)
-            gate = float64_check(lambda m, b, seed: _unchecked(m, b), copy.deepcopy(model).double(), batch, 0, raw)
+            raw = rnn_hidden_covariance(model, batch, 1)[0]  # the float32 states' value, without the self-check
+            gate = float64_check(lambda m, b, seed: rnn_hidden_covariance(m, b, 1)[0], copy.deepcopy(model).double(),
+                                 batch, 0, raw)
             verdicts.append((res["status"], "ok" if gate is None else "unstable"))
         t = time.perf_counter()
         model = build_rnn_lm(arch, seed=0, ntoken=batch.vocab_size)
@@ -105,13 +107,6 @@ def main() -> None:
           f"(self-check unstable: {sum(a == 'unstable' for a, _ in verdicts)}, float64 gate unstable: "
           f"{sum(b == 'unstable' for _, b in verdicts)})")
 
-
-def _unchecked(model, batch) -> float:
-    """The layer-1 hidden covariance of the float32 states, without the self-check."""
-    from bertbench.proxies.common import s_cov
-    from bertbench.proxies.covariance import rnn_hidden_states
-
-    return s_cov(rnn_hidden_states(model, batch, 1)[0])
 
 
 if __name__ == "__main__":

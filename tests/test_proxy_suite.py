@@ -9,7 +9,8 @@ import pytest
 
 import bertbench
 from bertbench.errors import CorruptRelease
-from bertbench.loaders.proxy_suite import ProxySuite, shipped_suites
+from bertbench.loaders.proxy_suite import ProxySuite
+from bertbench.loaders.registry import shipped_suites
 from bertbench.proxies.leaderboard import format_leaderboard, leaderboard
 from bertbench.store.proxy_suite import write_suite
 from bertbench.store.schema import proxy_row

@@ -109,19 +109,6 @@ class ProxySuite:
         return table.filter(pc.equal(table.column("benchmark"), key))
 
 
-def shipped_suites(root: Path = SHIPPED_SUITES) -> dict[str, dict[str, Path]]:
-    """{name: {version: folder}} of the suites shipped in the package."""
-    import json
-
-    from bertbench.store.proxy_suite import MANIFEST
-
-    found: dict[str, dict[str, Path]] = {}
-    for manifest in sorted(root.glob(f"*/{MANIFEST}")) if root.is_dir() else []:
-        m = json.loads(manifest.read_text())
-        found.setdefault(m["name"], {})[m["version"]] = manifest.parent
-    return found
-
-
 def load_suite(folder: str | os.PathLike[str], verify: bool = True) -> ProxySuite:
     """The suite in ``folder``."""
     return ProxySuite(folder, verify=verify)

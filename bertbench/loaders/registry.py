@@ -65,25 +65,38 @@ def _nasbench_nlp(**options: Any) -> Benchmark:
     return load_nasbench_nlp(**options)
 
 
-def shipped_releases(root: Path = SHIPPED) -> dict[str, dict[str, Path]]:
-    """{name: {version: folder}} of the releases shipped in the package."""
+def shipped_folders(root: Path, manifest_name: str) -> dict[str, dict[str, Path]]:
+    """{name: {version: folder}} of the folders under ``root`` holding a ``manifest_name`` (releases: manifest.json;
+    proxy suites: suite.json)."""
     found: dict[str, dict[str, Path]] = {}
-    for manifest in sorted(root.glob("*/manifest.json")) if root.is_dir() else []:
+    for manifest in sorted(root.glob(f"*/{manifest_name}")) if root.is_dir() else []:
         m = json.loads(manifest.read_text())
         found.setdefault(m["name"], {})[m["version"]] = manifest.parent
     return found
 
 
-def _shipped_loader(name: str, versions: dict[str, Path]) -> Callable[..., Benchmark]:
-    def load_shipped(version: str | None = None, **options: Any) -> Benchmark:
-        from bertbench.loaders.release import load_release
+def shipped_releases(root: Path = SHIPPED) -> dict[str, dict[str, Path]]:
+    """{name: {version: folder}} of the releases shipped in the package."""
+    return shipped_folders(root, "manifest.json")
+
+
+def _shipped_loader(name: str, versions: dict[str, Path], load_folder: Callable[..., Any] | None = None
+                    ) -> Callable[..., Any]:
+    """Load the named shipped folder, the newest version unless ``version=`` names one, with ``load_folder``
+    (default: ``load_release``)."""
+
+    def load_shipped(version: str | None = None, **options: Any) -> Any:
         from bertbench.store.schema import version_tuple
 
         if version is None:
             version = max(versions, key=version_tuple)
         if version not in versions:
             raise UnknownBenchmark(f"{name} version={version!r} is not shipped; allowed: {sorted(versions)}")
-        return load_release(versions[version], **options)
+        if load_folder is None:
+            from bertbench.loaders.release import load_release
+
+            return load_release(versions[version], **options)
+        return load_folder(versions[version], **options)
 
     return load_shipped
 
@@ -93,26 +106,20 @@ for _name, _versions in shipped_releases().items():
         _shipped_loader(_name, _versions))
 
 
-def _shipped_suite_loader(name: str, versions: dict[str, Path]) -> Callable[..., Any]:
-    def load_shipped_suite(version: str | None = None, verify: bool = True) -> Any:
-        from bertbench.loaders.proxy_suite import load_suite
-        from bertbench.store.schema import version_tuple
+def shipped_suites() -> dict[str, dict[str, Path]]:
+    """{name: {version: folder}} of the proxy suites shipped in the package."""
+    from bertbench.loaders.proxy_suite import SHIPPED_SUITES
+    from bertbench.store.proxy_suite import MANIFEST
 
-        if version is None:
-            version = max(versions, key=version_tuple)
-        if version not in versions:
-            raise UnknownBenchmark(f"{name} version={version!r} is not shipped; allowed: {sorted(versions)}")
-        return load_suite(versions[version], verify=verify)
-
-    return load_shipped_suite
+    return shipped_folders(SHIPPED_SUITES, MANIFEST)
 
 
 def _register_suites() -> None:
-    from bertbench.loaders.proxy_suite import shipped_suites
+    from bertbench.loaders.proxy_suite import load_suite
 
     for name, versions in shipped_suites().items():
         register_benchmark(name, f"proxy suite (precomputed proxy scores with their targets), versions "
-                                 f"{', '.join(sorted(versions))} (offline)")(_shipped_suite_loader(name, versions))
+                                 f"{', '.join(sorted(versions))} (offline)")(_shipped_loader(name, versions, load_suite))
 
 
 _register_suites()

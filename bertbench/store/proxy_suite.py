@@ -86,12 +86,9 @@ def write_suite(folder: str | os.PathLike[str], manifest: dict[str, Any], scores
 def read_leaderboard(folder: str | os.PathLike[str], manifest: dict[str, Any], verify: bool = True) -> pa.Table | None:
     """The suite's stored leaderboard (None when it has none), checked against its sha256 like the other tables."""
     path = Path(folder) / "leaderboard.parquet"
-    expected = manifest.get("files", {}).get(path.name)
-    if expected is None or not path.exists():
+    if path.name not in manifest.get("files", {}) or not path.exists():
         return None
-    if verify and remembered_sha256(path) != expected:
-        raise CorruptRelease(f"{path}: sha256 differs from {MANIFEST}'s; the suite is corrupt or was edited")
-    return pq.read_table(path)
+    return _read_checked(path, manifest, verify)
 
 
 def read_suite(folder: str | os.PathLike[str], verify: bool = True) -> tuple[dict[str, Any], pa.Table, pa.Table]:
@@ -99,11 +96,13 @@ def read_suite(folder: str | os.PathLike[str], verify: bool = True) -> tuple[dic
     state, so a second load is free) and raises ``CorruptRelease`` naming the file that differs."""
     folder = Path(folder)
     manifest = json.loads((folder / MANIFEST).read_text())
-    tables = []
-    for t in TABLES:
-        path = folder / f"{t}.parquet"
-        expected = manifest.get("files", {}).get(path.name)
-        if verify and expected is not None and remembered_sha256(path) != expected:
-            raise CorruptRelease(f"{path}: sha256 differs from {MANIFEST}'s; the suite is corrupt or was edited")
-        tables.append(pq.read_table(path))
-    return manifest, tables[0], tables[1]
+    scores, targets = (_read_checked(folder / f"{t}.parquet", manifest, verify) for t in TABLES)
+    return manifest, scores, targets
+
+
+def _read_checked(path: Path, manifest: dict[str, Any], verify: bool) -> pa.Table:
+    """The table at ``path``, its sha256 checked against the manifest's (when ``verify`` and the manifest has one)."""
+    expected = manifest.get("files", {}).get(path.name)
+    if verify and expected is not None and remembered_sha256(path) != expected:
+        raise CorruptRelease(f"{path}: sha256 differs from {MANIFEST}'s; the suite is corrupt or was edited")
+    return pq.read_table(path)
