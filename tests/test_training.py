@@ -707,6 +707,39 @@ def test_a_run_identity_names_local_data_by_content_not_by_path(tmp_path):
         record_run(tmp_path / "run.json", edited.identity(), units, grid_info(edited.grid), dict)
 
 
+def test_the_fine_tuning_recipe_may_change_until_something_is_fine_tuned(env, tmp_path):
+    """A folder pretrained with --pretrain-only is fine-tuned under an edited fine-tuning recipe: its pretraining
+    rows keep the superseded identity's hash and commit takes them; once fine-tuning results exist, or when a
+    pretraining field changes, another recipe is refused naming the field."""
+    import pyarrow.parquet as pq
+
+    from bertbench.store.release import commit, validate
+
+    root, e = env
+    out = tmp_path / "run"
+    regenerate(root, e, out, "--limit", "1", "--pretrain-only")
+    first = json.loads((out / "run.json").read_text())["identity_sha256"][:16]
+    regenerate(root, e, out, "--limit", "1", "--set", "finetune.epochs=2", "--tasks", "synthetic-rte")
+    info = json.loads((out / "run.json").read_text())
+    assert [s["identity_sha256"][:16] for s in info["superseded"]] == [first]
+    assert "finetune.epochs: 1 -> 2" in " ".join(info["superseded"][0]["changed"]).replace("recipe.", "")
+    assert info["recipe"]["finetune"]["epochs"] == 2 and info["data"]["tasks"] == ["synthetic-rte"]
+    rows = runs_of(out)
+    assert {k[2]: r["run_hash"] for k, r in rows.items()} == {"pretrain": first,
+                                                              "synthetic-rte": info["identity_sha256"][:16]}
+    manifest = validate(commit(out, "restaged", "0.0.1", tmp_path / "rel", license="cc0-1.0"))
+    assert manifest["superseded_run_hashes"] == [first] and manifest["tasks"] == ["synthetic-rte"]
+    assert len(pq.read_table(tmp_path / "rel" / "restaged-0.0.1" / "runs.parquet")) == 2
+    res = regenerate(root, e, out, "--limit", "1", "--tasks", "synthetic-rte", "--set", "finetune.epochs=3",
+                     check=False, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert res.wait(timeout=600) != 0
+    err = res.stderr.read()
+    assert "recipe.finetune.epochs: 2 -> 3" in err and "1 fine-tuning result(s)" in err
+    res = regenerate(root, e, out, "--limit", "1", "--set", "pretrain.steps=30", check=False,
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert res.wait(timeout=600) != 0 and "recipe.pretrain.steps: 24 -> 30" in res.stderr.read()
+
+
 def test_a_runs_local_files_are_hashed_once_for_its_identity_and_its_run_json(tmp_path, monkeypatch):
     """The identity (content names) and run.json's files_sha256 read each local file once; an edited file is read
     again."""

@@ -165,7 +165,8 @@ def _one_run(run_dir: Path, run_info: dict[str, Any], runs: pa.Table) -> pa.Tabl
     """``runs`` with every row's ``run_hash`` checked against run.json's identity: rows of another run (another
     recipe, grid, task list or data) are refused, and so are rows of units that run.json does not plan. Rows written
     before schema 1.2 have no hash; in a run folder from before then (run.json without ``row_hashes``) those of planned
-    units were written under the same run.json identity check, so they get the run's hash."""
+    units were written under the same run.json identity check, so they get the run's hash. Pretraining rows may carry
+    the hash of an identity the run superseded (``run_info.record_run``: only fine-tuning settings changed)."""
     expected = (run_info.get("identity_sha256") or "")[:16] or None
     if run_info.get("units"):  # a row without a hash is adopted only for a unit this run plans
         planned = {(a, int(s)) for a, s in run_info["units"]}
@@ -174,10 +175,12 @@ def _one_run(run_dir: Path, run_info: dict[str, Any], runs: pa.Table) -> pa.Tabl
         if stray:
             raise RunMismatch(f"run_dir={run_dir}: results of {len(stray)} unit(s) that run.json does not plan (e.g. "
                               f"{', '.join(stray[:3])}): they come from another run; move them to their own run folder")
-    hashes = {h for h in runs.column("run_hash").to_pylist() if h is not None}
+    row_hashes, stages = runs.column("run_hash").to_pylist(), runs.column("stage").to_pylist()
+    earlier = {s["identity_sha256"][:16] for s in run_info.get("superseded", [])}  # pretraining rows stay valid
+    hashes = {h for h, st in zip(row_hashes, stages) if h is not None and not (st == "pretrain" and h in earlier)}
     foreign = hashes - {expected} if expected else (hashes if len(hashes) > 1 else set())
     if foreign:
-        n = sum(h in foreign for h in runs.column("run_hash").to_pylist())
+        n = sum(h in foreign for h in row_hashes)
         raise RunMismatch(f"run_dir={run_dir}: {n} result row(s) carry run_hash {sorted(foreign)}, not this run's "
                           f"{expected}: they were trained under other settings; move them to their own run folder")
     if expected is None:
@@ -223,6 +226,8 @@ def _manifest(name: str, version: str, license: str, run_info: dict[str, Any], r
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "bertbench_version": package_version(),
         "run_hash": (run_info.get("identity_sha256") or "")[:16] or None,
+        # identities whose pretraining part this run shares; its pretraining rows may carry their hashes
+        "superseded_run_hashes": [s["identity_sha256"][:16] for s in run_info.get("superseded", [])],
         "space": run_info.get("space"),
         "grid": run_info.get("grid"),
         "recipe": run_info.get("recipe"),

@@ -29,6 +29,11 @@ def result_name(arch_id: str, seed: int, stage: str, finetune_seed: int | None =
     return f"{unit_name(arch_id, seed)}__{stage}" + (f"__f{finetune_seed}" if finetune_seed else "")
 
 
+def result_stage(name: str) -> str:
+    """The stage of a result file name (``result_name``'s third part)."""
+    return name.split("__")[2]
+
+
 class ResultWriter:
     """Writes and reads the result files of one run folder (safe with many writer processes)."""
 
@@ -67,6 +72,10 @@ class ResultWriter:
     def keys(self, table: str = "runs") -> list[str]:
         folder = self.run_dir / "shards" / table
         return sorted(p.stem for p in folder.glob("*.parquet")) if folder.exists() else []
+
+    def finetuning_keys(self) -> list[str]:
+        """The finished results of every stage but pretraining."""
+        return [k for k in self.keys("runs") if result_stage(k) != "pretrain"]
 
     def read(self, table: str) -> pa.Table:
         """All result files of ``table`` concatenated in key order (curves/proxies only of completed results)."""

@@ -168,7 +168,8 @@ class GridRunner:
                    grid_info(self.grid), lambda: run_details(self.grid, self.recipe, self.tasks, run_data_files(
                                                                  self.recipe.data, self.tasks, self.run_dir),
                                                              len(self.tokenizer), self.heldout, self.parallel,
-                                                             self._hardware(accelerator)))
+                                                             self._hardware(accelerator)),
+                   self.writer.finetuning_keys)
 
     def _hardware(self, accelerator: Any) -> dict[str, Any]:
         """The environment of this process: device, python, torch, machine, worker count."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,6 +16,14 @@ from bertbench.errors import RunMismatch
 from bertbench.file_io import atomic_write_bytes, json_sha256
 from bertbench.store.run_folder import read_run_info
 
+log = logging.getLogger(__name__)
+
+# The identity fields a pretraining result depends on. Any other field (the fine-tuning recipe, the tasks, their
+# data, the recipe's name and description) may change while the folder holds no fine-tuning result: its pretraining
+# results stay valid, and run.json keeps the identity they were trained under in ``superseded``.
+PRETRAINING_FIELDS = ("grid.", "recipe.pretrain.", "recipe.mixed_precision", "recipe.data.corpus",
+                      "recipe.data.tokenizer", "data.corpus", "data.tokenizer")
+
 
 def identity_sha256(identity: dict[str, Any]) -> str:
     """The sha256 of a run identity (its canonical JSON)."""
@@ -22,19 +31,20 @@ def identity_sha256(identity: dict[str, Any]) -> str:
 
 
 def record_run(path: Path, identity: dict[str, Any], units: list[list[Any]], grid_info: dict[str, Any],
-               details: Callable[[], dict[str, Any]]) -> None:
+               details: Callable[[], dict[str, Any]], finetuning_results: Callable[[], list[str]] = lambda: ["?"]
+               ) -> None:
     """Create ``run.json`` (identity, its hash, units, grid, seeds and ``details()``), or check an existing one's
-    identity and add the units it does not plan yet. A different identity raises RunMismatch naming the fields."""
+    identity and add the units it does not plan yet. A different identity raises RunMismatch naming the fields, unless
+    only fields outside ``PRETRAINING_FIELDS`` differ and ``finetuning_results()`` is empty: then the new identity
+    replaces the old one, which is kept under ``superseded`` (its pretraining rows stay this run's)."""
     if path.exists():
         info = read_run_info(path.parent)
         old = info.get("identity")
         if old != identity:
-            diff = _differences(old or {}, identity)
-            raise RunMismatch(f"{path.parent} was started with other settings ({'; '.join(diff[:6])}); use a "
-                              "new --out folder for a different recipe, grid, tasks or data")
+            _supersede(path.parent, info, identity, details, finetuning_results)
         planned = info.get("units", [])
         new = [u for u in units if u not in planned]
-        if not new:
+        if not new and old == identity:
             return
         info["units"] = planned + new
         info["seeds"] = sorted({s for _, s in info["units"]})
@@ -44,6 +54,28 @@ def record_run(path: Path, identity: dict[str, Any], units: list[list[Any]], gri
         info = {"identity": identity, "identity_sha256": identity_sha256(identity), "units": units, "grid": grid_info,
                 **details(), "seeds": sorted({s for _, s in units})}
     atomic_write_bytes(path, json.dumps(info, indent=2, default=str).encode())
+
+
+def _supersede(run_dir: Path, info: dict[str, Any], identity: dict[str, Any], details: Callable[[], dict[str, Any]],
+               finetuning_results: Callable[[], list[str]]) -> None:
+    """Replace ``info``'s identity by ``identity`` when only fine-tuning fields differ and nothing was fine-tuned;
+    else raise RunMismatch naming the fields."""
+    old = info.get("identity") or {}
+    diff = _differences(old, identity)
+    fixed = [d for d in diff if d.split(":")[0].startswith(PRETRAINING_FIELDS) or
+             d.split(":")[0] + "." in PRETRAINING_FIELDS]
+    done = [] if fixed else finetuning_results()
+    if fixed or done:
+        why = (f"; {len(done)} fine-tuning result(s) (e.g. {done[0]}) were trained under the old settings"
+               if done and not fixed else "")
+        raise RunMismatch(f"{run_dir} was started with other settings ({'; '.join((fixed or diff)[:6])}){why}; use a "
+                          "new --out folder for a different recipe, grid, tasks or data")
+    log.warning("%s: fine-tuning settings changed before any fine-tuning result (%s); its pretraining results are "
+                "kept", run_dir, "; ".join(diff[:6]))
+    info.setdefault("superseded", []).append({"identity_sha256": info["identity_sha256"], "identity": old,
+                                              "changed": diff})
+    info["identity"], info["identity_sha256"] = identity, identity_sha256(identity)
+    info.update({k: v for k, v in details().items() if k != "hardware"})  # the folder's creator stays named
 
 
 def _differences(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
