@@ -26,7 +26,7 @@ lint: install
 	$(BIN)/ruff check bertbench tests bench
 
 bench: install
-	$(BIN)/python bench/model_step.py
+	$(BIN)/python bench/perf/model_step.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info demo-output

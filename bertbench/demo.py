@@ -12,12 +12,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
+
+from bertbench.options import SYNTHETIC
 
 TOUR_OPS = [("SA", "SDP"), ("SA", "WMA"), ("LT", "DFT"), ("LT", "DCT"), ("DSC", 5), ("DSC", 9)]
 NAME, VERSION = "bertbench-tiny", "0.1.0"
@@ -85,29 +89,41 @@ def _say(text: str = "") -> None:
 def run_demo(out: Path, processes: int | None = None, grid: str = "tiny", recipe: str = "tiny",
              progress: bool = True) -> Path:
     """Run the whole main job into ``out``; returns the release folder."""
-    import pandas as pd
-
-    from bertbench.hub import export
-    from bertbench.loaders.release import load_release, load_run
-    from bertbench.plots import curves_plot, reliability_plot, results_plot
-    from bertbench.proxies.correlations import format_table as format_correlations
-    from bertbench.proxies.evaluate import evaluate, score_benchmark
-    from bertbench.proxies.registry import list_proxies
-    from bertbench.reliability import (
-        REPRODUCIBLE,
-        WEAK,
-        format_table,
-        manifest_extra,
-        reliability_table,
-        table_from_manifest,
-    )
-    from bertbench.store.release import commit, validate
-    from bertbench.store.writer import ResultWriter
+    from bertbench.loaders.release import load_release
+    from bertbench.store.release import validate
 
     t0 = time.perf_counter()
     out = Path(out)
-    run_dir, releases, plots = out / "run", out / "releases", out / "plots"
+    run_dir, plots = out / "run", out / "plots"
     plots.mkdir(parents=True, exist_ok=True)
+    _train(out, run_dir, grid, recipe, processes, progress)
+    t_train = time.perf_counter() - t0
+    dest = _release(run_dir, out / "releases")
+    manifest = validate(dest)
+    bench = load_release(dest)
+    _say(f"release {manifest['name']} {manifest['version']}: " +
+         ", ".join(f"{k} {v['rows']} rows" for k, v in manifest["tables"].items()))
+    _say("\n== 4/5 results")
+    _results(bench, manifest, out, plots)
+    _say("\n== 5/5 Hub dataset folder")
+    hub_dir = out / "hub" / f"{NAME}-{VERSION}"
+    if not hub_dir.exists():
+        from bertbench.hub import export
+
+        export(dest, hub_dir)
+    wall = time.perf_counter() - t0
+    _say(f"\ndone in {wall:.0f} s (training {t_train:.0f} s). Everything is under {out}/:")
+    _say(f"  release        {dest}  (bertbench validate {dest})")
+    _say(f"  summary table  {out / 'summary.csv'}")
+    _say(f"  proxies        {out / 'proxies'}/correlations.csv, scores.csv, scatter.png, ranks.png")
+    _say(f"  plots          {plots / 'results.png'}, {plots / 'pretrain_heldout.png'}, {plots / 'reliability.png'}")
+    _say(f"  Hub folder     {hub_dir}  (bertbench publish {dest} --repo-id ORG/NAME --tag v{VERSION})")
+    _say(f"  run folder     {run_dir}  (rerun `make demo` to resume; nothing is redone)")
+    return dest
+
+
+def _train(out: Path, run_dir: Path, grid: str, recipe: str, processes: int | None, progress: bool) -> None:
+    """Stage 1: ``bertbench regenerate`` of the seeded grid, on torchrun when there are several processes."""
     cores = os.cpu_count() or 1
     nproc = processes or (2 if cores >= 2 else 1)
     threads = max(1, cores // nproc)
@@ -120,35 +136,44 @@ def run_demo(out: Path, processes: int | None = None, grid: str = "tiny", recipe
                str(_free_port()), "-m", "bertbench.cli", *base]
     else:
         cmd = [sys.executable, "-m", "bertbench.cli", *base]
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
-    subprocess.run(cmd, check=True, env=env)
-    t_train = time.perf_counter() - t0
+    subprocess.run(cmd, check=True, env={**os.environ, "OMP_NUM_THREADS": str(threads)})
+
+
+def _release(run_dir: Path, releases: Path) -> Path:
+    """Stages 2-3: score the proxies into the run and commit it (a rerun reuses the release)."""
+    from bertbench.loaders.release import load_run
+    from bertbench.proxies.score_run import score_run
+    from bertbench.reliability import manifest_extra
+    from bertbench.store.release import commit
 
     dest = releases / f"{NAME}-{VERSION}"
-    if not dest.exists():
-        _say("\n== 2/5 score the training-free proxies on the untrained architectures")
-        run = load_run(run_dir)
-        names = list_proxies("bert")
-        table = score_benchmark(run, names, seed=0, batch_size=16, seq_len=64, vocab_size=None)
-        ResultWriter(run_dir).write_proxies("demo-proxies-seed0", table.to_pylist())
-        _say("\n== 3/5 commit and validate the release")
-        dest = commit(run_dir, NAME, VERSION, releases, license="cc-by-4.0",  # synthetic data: our choice
-                      extra=manifest_extra(run))
-    else:
+    if dest.exists():
         _say(f"\n== 2-3/5 release {dest} exists (a rerun): reusing it")
-    manifest = validate(dest)
-    bench = load_release(dest)
-    _say(f"release {manifest['name']} {manifest['version']}: " +
-         ", ".join(f"{k} {v['rows']} rows" for k, v in manifest["tables"].items()))
+        return dest
+    _say("\n== 2/5 score the training-free proxies on the untrained architectures")
+    score_run(run_dir, seed=0, batch_size=16, seq_len=64, key="demo-proxies-seed0")
+    _say("\n== 3/5 commit and validate the release")
+    return commit(run_dir, NAME, VERSION, releases, license="cc-by-4.0",  # synthetic data: our choice
+                  extra=manifest_extra(load_run(run_dir)))
 
-    _say("\n== 4/5 results")
+
+def _results(bench: Any, manifest: dict[str, Any], out: Path, plots: Path) -> None:
+    """Stage 4: the summary table, each target's reliability, proxies beside the size baselines, plots."""
+    import pandas as pd
+
+    from bertbench.plots import curves_plot, reliability_plot, results_plot
+    from bertbench.proxies.correlations import format_table as format_correlations
+    from bertbench.proxies.evaluate import evaluate
+    from bertbench.proxies.registry import list_proxies
+    from bertbench.reliability import format_table, reliability_table, table_from_manifest
+
     s = bench.to_pandas()
     tasks = [t for t in bench.metadata["tasks"] if t in s.columns]
-    cols = ["arch_id", "hidden_size", "num_layers", "params", "status", "pretrain", *tasks, "synthetic"]
+    cols = ["arch_id", "hidden_size", "num_layers", "params", "status", "pretrain", *tasks, SYNTHETIC]
     table = s[[c for c in cols if c in s.columns]].rename(columns={t: t.removeprefix("synthetic-") for t in tasks})
     table.insert(1, "ops", [" ".join(sorted({ly["op_type"] + "-" + str(ly["op_param"]) for ly in
-                                             __import__("json").loads(j)["layers"]})) for j in s["arch_json"]])
-    table = table.sort_values("synthetic", ascending=False)
+                                             json.loads(j)["layers"]})) for j in s["arch_json"]])
+    table = table.sort_values(SYNTHETIC, ascending=False)
     table.to_csv(out / "summary.csv", index=False)
     with pd.option_context("display.width", 250, "display.max_columns", 30, "display.float_format", "{:.1f}".format):
         _say(table.rename(columns={"pretrain": "heldout_loss", "hidden_size": "H", "num_layers": "L"}).to_string(
@@ -159,12 +184,7 @@ def run_demo(out: Path, processes: int | None = None, grid: str = "tiny", recipe
     _say(f"\ndoes the ranking mean anything? seed-to-seed reliability of each target ({len(SEEDS)} seeds x "
          f"{rel['n_archs'].max()} architectures; CIs by bootstrap over architectures):")
     _say(format_table(rel, curves=False))
-    main = rel[~rel["target"].str.contains("[.@]", regex=True)]
-    above = main[main["verdict"].isin([REPRODUCIBLE, WEAK])]
-    gate = main[main["verdict"] == REPRODUCIBLE]
-    _say(f"{len(above)} of {len(main)} targets rank the architectures above seed noise (seed tau CI above 0)"
-         + (f": {', '.join(above['target'])}" if len(above) else "") + f"; {len(gate)} pass the reproducibility gate "
-         "(seed tau >= 0.7, ICC CI >= 0.5)" + (f": {', '.join(gate['target'])}" if len(gate) else "") + f"; with {rel['n_archs'].max()} architectures and {len(SEEDS)} seeds the CIs are wide, so nothing else is claimed")
+    _say(_verdicts(rel))
     _say("\nproxies vs the synthetic aggregate beside the size baselines (oriented Kendall tau, 95 % CI):")
     _, corr = evaluate(bench, list_proxies("bert"), seed=0, out=out / "proxies", n_boot=500,
                        scores=bench.tables["proxies"])
@@ -173,16 +193,16 @@ def run_demo(out: Path, processes: int | None = None, grid: str = "tiny", recipe
     reliability_plot(rel, plots / "reliability.png", title=f"{NAME} {VERSION}: seed-to-seed Kendall tau")
     curves_plot(bench, plots / "pretrain_heldout.png")
 
-    _say("\n== 5/5 Hub dataset folder")
-    hub_dir = out / "hub" / f"{NAME}-{VERSION}"
-    if not hub_dir.exists():
-        export(dest, hub_dir)
-    wall = time.perf_counter() - t0
-    _say(f"\ndone in {wall:.0f} s (training {t_train:.0f} s). Everything is under {out}/:")
-    _say(f"  release        {dest}  (bertbench validate {dest})")
-    _say(f"  summary table  {out / 'summary.csv'}")
-    _say(f"  proxies        {out / 'proxies'}/correlations.csv, scores.csv, scatter.png, ranks.png")
-    _say(f"  plots          {plots / 'results.png'}, {plots / 'pretrain_heldout.png'}, {plots / 'reliability.png'}")
-    _say(f"  Hub folder     {hub_dir}  (bertbench publish {dest} --repo-id ORG/NAME --tag v{VERSION})")
-    _say(f"  run folder     {run_dir}  (rerun `make demo` to resume; nothing is redone)")
-    return dest
+
+def _verdicts(rel: Any) -> str:
+    """One sentence: how many main targets rank above seed noise and how many pass the reproducibility gate."""
+    from bertbench.reliability import REPRODUCIBLE, WEAK
+
+    main = rel[~rel["target"].str.contains("[.@]", regex=True)]
+    above = main[main["verdict"].isin([REPRODUCIBLE, WEAK])]
+    gate = main[main["verdict"] == REPRODUCIBLE]
+    return (f"{len(above)} of {len(main)} targets rank the architectures above seed noise (seed tau CI above 0)"
+            + (f": {', '.join(above['target'])}" if len(above) else "") + f"; {len(gate)} pass the reproducibility "
+            "gate (seed tau >= 0.7, ICC CI >= 0.5)" + (f": {', '.join(gate['target'])}" if len(gate) else "") +
+            f"; with {rel['n_archs'].max()} architectures and {len(SEEDS)} seeds the CIs are wide, so nothing else "
+            "is claimed")

@@ -30,7 +30,8 @@ class ModelFamily:
     (``neighbours``) use. ``batch_first``: the layout of the proxies' token batch ([B, L] or [T, B]; the batch itself
     comes from ``bertbench.proxies.inputs.default_batch``).
     ``proxy_loss``: the loss its gradient proxies differentiate when the batch does not say. ``encode_context``:
-    what ``encode`` pads to, read from a benchmark (the search space; the largest cell)."""
+    what ``encode`` pads to, read from a benchmark (the search space; the largest cell). ``owns_model``: whether a
+    torch model was built by this family (``family_of_model``)."""
 
     name: str
     description: str
@@ -45,6 +46,7 @@ class ModelFamily:
     build_fn: Callable[..., Any]
     encode_fn: Callable[[Any, str, Any], np.ndarray]
     encode_context: Callable[[Any], Any]
+    owns_model: Callable[[Any], bool]
 
     def build(self, arch: Any, variant: str | None = None, **kwargs: Any) -> Any:
         """An untrained torch model of ``arch`` (``variant``: one of ``variants``; None = the first)."""
@@ -75,6 +77,14 @@ def get_family(name: str) -> ModelFamily:
     return FAMILIES.get(name)
 
 
+def family_of_model(model: Any) -> str:
+    """The name of the family that built ``model`` (its ``owns_model``); ValueError naming the families otherwise."""
+    for name in family_names():
+        if get_family(name).owns_model(model):
+            return name
+    raise ValueError(f"model of type {type(model).__name__} belongs to no model family; known: {family_names()}")
+
+
 def family_names() -> list[str]:
     return [str(k) for k in FAMILIES]
 
@@ -97,6 +107,18 @@ def _rnn_arch(row: dict[str, Any]) -> Any:
     from bertbench.space.rnn import RnnArchitecture
 
     return RnnArchitecture(row["recipe_json"])
+
+
+def _is_bert_model(model: Any) -> bool:
+    from bertbench.models.modeling import BertBenchPreTrainedModel
+
+    return isinstance(model, BertBenchPreTrainedModel)
+
+
+def _is_rnn_model(model: Any) -> bool:
+    from bertbench.models.rnn import RnnLM
+
+    return isinstance(model, RnnLM)
 
 
 def _rnn_build(arch: Any, variant: str, **kwargs: Any) -> Any:
@@ -169,6 +191,7 @@ BERT = register_family(ModelFamily(
     batch_first=True,
     proxy_loss=None,
     arch_from_row=_bert_arch, build_fn=_bert_build, encode_fn=encode_bert, encode_context=lambda bench: bench.search_space(),
+    owns_model=_is_bert_model,
 ))
 
 RNN = register_family(ModelFamily(
@@ -182,4 +205,5 @@ RNN = register_family(ModelFamily(
     batch_first=False,
     proxy_loss="output-sum",
     arch_from_row=_rnn_arch, build_fn=_rnn_build, encode_fn=encode_rnn, encode_context=lambda bench: bench.max_nodes(),
+    owns_model=_is_rnn_model,
 ))

@@ -35,6 +35,50 @@ class Cost(StrEnum):
     FLAT = "flat"
 
 
+class View(StrEnum):
+    """The views of a benchmark (``Benchmark.to_pandas``): one row per unit, per run, per curve point, per proxy
+    score."""
+
+    SUMMARY = "summary"
+    RUNS = "runs"
+    CURVES = "curves"
+    PROXIES = "proxies"
+
+
+class Reduction(StrEnum):
+    """NAS-Bench-NLP: one unit per log (none) or per distinct cell, its logs averaged (mean)."""
+
+    NONE = "none"
+    MEAN = "mean"
+
+
+class RunStatus(StrEnum):
+    """What became of one stage of a unit (a ``runs`` row): trained, failed, or its loss diverged."""
+
+    OK = "ok"
+    FAILED = "failed"
+    DIVERGED = "diverged"
+
+
+class ProxyStatus(StrEnum):
+    """What became of one proxy score: a value, a failure, or a value below numerical resolution (unstable)."""
+
+    OK = "ok"
+    FAILED = "failed"
+    UNSTABLE = "unstable"
+
+
+#: The embedded synthetic suite's one name (``bertbench.data.synthetic``): a corpus source (``synthetic[:opts]``), the
+#: tokenizer, a task source, the task suite, the prefix of its tasks (``synthetic-sst2``) and their aggregate.
+SYNTHETIC = "synthetic"
+
+
+def is_synthetic(name: str) -> bool:
+    """Whether ``name`` (a corpus or task source, a tokenizer, a task or an aggregate) is of the synthetic suite: it
+    starts with its name (``synthetic``, ``synthetic:seed=1``, ``synthetic-sst2``)."""
+    return str(name).startswith(SYNTHETIC)
+
+
 E = TypeVar("E", bound=StrEnum)
 
 

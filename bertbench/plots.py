@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from bertbench.options import SYNTHETIC
+
 log = logging.getLogger(__name__)
 
 
@@ -71,7 +73,7 @@ def constant_baselines(bench: Any, tasks: list[str]) -> dict[str, float]:
             task = get_task(name)
             if task.is_regression:
                 continue
-            if task.suite == "synthetic":
+            if task.suite == SYNTHETIC:
                 from bertbench.data.synthetic import load_synthetic
 
                 ds = load_synthetic(name)
@@ -101,7 +103,7 @@ def results_plot(bench: Any, path: str | Path) -> Path:
     plt = pyplot()
     s = bench.to_pandas()
     tasks = [t for t in bench.metadata.get("tasks", []) if t in s.columns]
-    agg = next((a for a in ("synthetic", "glue_2023", "glue_mini", "glue") if a in s.columns and s[a].notna().any()),
+    agg = next((a for a in (SYNTHETIC, "glue_2023", "glue_mini", "glue") if a in s.columns and s[a].notna().any()),
                None)
     if agg is None and "pretrain" in s.columns:
         agg = "pretrain"

@@ -1,4 +1,5 @@
-"""Generators of data in official third-party formats, for tests and benchmarks (never shipped as results)."""
+"""Test support, not a runtime part: generators of data in official third-party formats (NAS-Bench-NLP logs, a
+synthetic benchmark), for tests and benchmark scripts; never shipped as results."""
 
 from __future__ import annotations
 
@@ -77,7 +78,8 @@ def synthetic_benchmark(n: int = 600, seed: int = 0, noise: float = 0.0) -> obje
     import numpy as np
     import pyarrow as pa
 
-    from bertbench.loaders.base import Benchmark, metric_docs
+    from bertbench.loaders.base import Benchmark
+    from bertbench.loaders.metadata import metric_docs
     from bertbench.space import Architecture, SearchSpace
     from bertbench.store.schema import architecture_row, run_row, schema_for
 

@@ -12,7 +12,7 @@ import bertbench
 
 COMMANDS = [["space", "show"], ["space", "size"], ["space", "sample"], ["regenerate"], ["commit"], ["validate"],
             ["query"], ["proxies", "list"], ["proxies", "score"], ["proxies", "evaluate"], ["proxies", "correlate"],
-            ["proxies", "leaderboard"],
+            ["proxies", "leaderboard"], ["proxies", "score-run"],
             ["export"], ["export-model"], ["publish"], ["plot"], ["demo"], ["models"], ["search"]]
 
 
@@ -231,3 +231,33 @@ def test_proxies_list_is_kept_once_computed(tmp_path):
     assert again.returncode == 0, again.stderr[-1000:]
     assert again.stdout == first.stdout and "hidden_covariance" in again.stdout
     assert len(list((tmp_path / "cache" / "proxy-gaps").glob("listing-*.txt"))) == 1
+
+
+def test_score_run_scores_the_planned_architectures_into_the_run(tmp_path):
+    """A prepared run folder (nothing trained yet) is scored: one proxies result file with a row per planned
+    architecture and proxy; params is the parameter count of the model as built; commit would ship the file."""
+    import pyarrow.parquet as pq
+
+    from bertbench.data.tokenizer import load_tokenizer
+    from bertbench.models import build_model
+    from bertbench.space.grids import load_grid
+
+    env = {**os.environ, "BERTBENCH_CACHE": str(tmp_path / "cache"), "HF_HUB_OFFLINE": "1"}
+    res = subprocess.run([sys.executable, "-m", "bertbench.cli", "regenerate", "--grid", "tiny", "--recipe", "tiny",
+                          "--out", str(tmp_path / "run"), "--limit", "2", "--prepare-only", "--no-progress"],
+                         capture_output=True, text=True, timeout=300, env=env)
+    assert res.returncode == 0, res.stderr
+    res = subprocess.run([sys.executable, "-m", "bertbench.cli", "proxies", "score-run", str(tmp_path / "run"),
+                          "--proxies", "params,synflow", "--batch-size", "4", "--seq-len", "32"],
+                         capture_output=True, text=True, timeout=300, env=env)
+    assert res.returncode == 0, res.stderr
+    assert "2 architectures x 2 proxies: {'ok': 4}" in res.stdout
+    table = pq.read_table(tmp_path / "run" / "shards" / "proxies" / "proxies-seed0.parquet").to_pandas()
+    archs = load_grid("tiny").architectures[:2]
+    assert set(table["arch_id"]) == {a.arch_id for a in archs} and len(table) == 4
+    params = table[table["proxy"] == "params"].set_index("arch_id")["value"]
+    vocab = len(load_tokenizer("synthetic"))  # the tiny recipe's tokenizer
+    for a in archs:
+        assert params[a.arch_id] == sum(p.numel() for p in build_model(a, vocab_size=vocab).parameters())
+    res = run("proxies", "score-run", str(tmp_path / "nothing"))
+    assert res.returncode == 2 and "no run.json with a grid and units" in res.stderr

@@ -15,7 +15,8 @@ import bertbench
 from bertbench.models import build_model
 from bertbench.models.rnn import build_rnn_lm
 from bertbench.proxies import ProxyBatch, bert_batch, list_proxies, rnn_batch, score
-from bertbench.proxies.evaluate import correlation_table, evaluate, precision_at_top
+from bertbench.proxies.correlations import correlation_table, precision_at_top
+from bertbench.proxies.evaluate import evaluate
 from bertbench.space import Architecture, LayerSpec
 
 REF_COLS = {"kendall_tau": "kendall_tau", "spearman_rho": "spearman", "pearson_r": "pearson"}
@@ -157,7 +158,7 @@ def test_evaluate_on_the_2023_benchmark_both_variants(shared_data, tmp_path):
 @pytest.mark.parametrize("family", ["bert", "rnn"])
 def test_scores_do_not_depend_on_the_number_of_processes(shared_data, family):
     """Every proxy of both families: the same table with 1 and 2 worker processes (equal to 1e-6, or NaN for both)."""
-    from bertbench.proxies.evaluate import score_benchmark
+    from bertbench.proxies.scoring import score_benchmark
 
     if family == "bert":
         bench = bertbench.load("nas-bench-bert-2023", path=shared_data / "seed-paper")
@@ -251,7 +252,7 @@ def test_every_proxy_is_the_same_with_one_or_two_threads(family):
 
 
 def test_scoring_resumes_from_its_results_folder(shared_data, tmp_path):
-    from bertbench.proxies.evaluate import score_benchmark
+    from bertbench.proxies.scoring import score_benchmark
 
     bench = bertbench.load("nas-bench-bert-2023", path=shared_data / "seed-paper")
     kw = dict(n=3, variant="as_named", batch_size=2, seq_len=16, progress=False, results_dir=tmp_path / "scores")
@@ -311,7 +312,7 @@ def test_each_proxy_seed_moves_only_what_it_names(shared_data):
     """One int seed sets every seed; each of ProxySeeds' seeds changes only its own draw: ``sample`` the
     architectures, ``init`` the models (and the table's seed column), ``batch`` the input; params never moves."""
     from bertbench.proxies import ProxySeeds
-    from bertbench.proxies.evaluate import score_benchmark
+    from bertbench.proxies.scoring import score_benchmark
 
     bench = bertbench.load("nas-bench-bert-2023", path=shared_data / "seed-paper")
     kw = dict(n=2, variant="as_named", batch_size=2, seq_len=16, progress=False)
@@ -408,25 +409,28 @@ def test_a_proxy_batch_moves_to_a_device_whole():
     assert (moved.seed, moved.loss, moved.mask_token_id) == (batch.seed, batch.loss, batch.mask_token_id)
 
 
-def test_gradient_proxies_share_one_backward_pass_within_a_score_call():
-    """grad_norm, snip, synaptic_diversity and fisher read one backward pass per model in a score() call: the values
-    equal those of a pass of their own, bit for bit; the gate's float64 twin computes its own (a float32 pass reused
-    there would pass the gate unchecked); a changed parameter or another batch gets a new pass."""
-    from bertbench.proxies import common, get_proxy
+def test_gradient_proxies_share_one_backward_pass_within_a_score_call(monkeypatch):
+    """grad_norm, snip, synaptic_diversity and fisher read one backward pass per model in a score() call (an
+    explicit SharedPasses): the values equal those of a pass of their own, bit for bit; the gate's float64 twin
+    computes its own (a float32 pass reused there would pass the gate unchecked); a proxy that does not share (and
+    may change the model) clears what was shared; another batch gets a new pass."""
+    from bertbench.proxies import common, get_proxy, saliency
 
     model, batch = build_model(MIXED, seed=0, vocab_size=759).eval(), bert_batch(batch_size=4, seq_len=32)
     names = ["grad_norm", "snip", "synaptic_diversity", "fisher"]
-    alone = {n: get_proxy(n).fn(model, batch) for n in names}  # outside score(): a pass each
+    alone = {n: get_proxy(n).fn(model, batch) for n in names}  # without passes: a pass each
+    calls, real = [], saliency._backward_pass
+    monkeypatch.setattr(saliency, "_backward_pass", lambda m, b: calls.append(m.dtype) or real(m, b))
     shared = score(model, batch, names)
     assert {n: shared[n]["value"] for n in names} == alone
-    with common.sharing_passes():
-        first = get_proxy("snip").fn(model, batch)
-        twin = __import__("copy").deepcopy(model).double()
-        assert get_proxy("snip").fn(twin, batch) != first and len(common._SHARED) == 2
-        assert get_proxy("snip").fn(model, bert_batch(batch_size=4, seq_len=32, seed=1)) != first
-        with torch.no_grad():
-            model.encoder.layer[0].mixer_output.weight.mul_(2.0)
-        assert get_proxy("snip").fn(model, batch) != first
+    assert calls == [torch.float32, torch.float64]  # one pass of the model, one of its float64 twin
+    calls.clear()
+    score(model, batch, ["grad_norm", "synflow", "snip"])
+    assert len(calls) == 4  # synflow (it rescales the weights) runs between: each side has passes of its own
+    passes = common.SharedPasses()
+    first = get_proxy("snip").fn(model, batch, passes=passes)
+    assert get_proxy("snip").fn(model, bert_batch(batch_size=4, seq_len=32, seed=1), passes=passes) != first
+    assert get_proxy("snip").fn(model, batch, passes=passes) == first and len(calls) == 6
 
 
 @pytest.mark.parametrize("family", ["bert", "rnn"])

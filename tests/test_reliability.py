@@ -11,7 +11,8 @@ import pytest
 import scipy.stats as ss
 
 import bertbench
-from bertbench.loaders.base import Benchmark, metric_docs
+from bertbench.loaders.base import Benchmark
+from bertbench.loaders.metadata import metric_docs
 from bertbench.reliability import NOISE, ONE_SEED, REPRODUCIBLE, reliability_table, target_reliability
 from bertbench.stats import icc_oneway, kendall_tau, seeds_needed, spearman_brown, tau_from_reliability
 from bertbench.store.schema import run_row, schema_for

@@ -204,6 +204,22 @@ def _compare(reference, out):
         assert r["score"] == pytest.approx(got[key]["score"], abs=1e-6), key
 
 
+def test_regenerate_workers_stop_at_the_deadline_and_the_same_command_resumes(env, reference, tmp_path):
+    """`regenerate --workers 2` prepares the folder once and runs two worker processes (logs in the run folder);
+    stopped by --deadline mid-grid, the same command without it finishes, with one process's results."""
+    root, e = env
+    out = tmp_path / "workers"
+    res = regenerate(root, e, out, "--workers", "2", "--deadline", "4")
+    assert "stopped at the deadline: rerun the same command to resume" in res.stdout, res.stdout
+    assert (out / "logs" / "worker0.log").exists() and (out / "logs" / "worker1.log").exists()
+    res = regenerate(root, e, out, "--workers", "2")
+    assert "0 planned result(s) missing" in res.stdout and "stopped" not in res.stdout, res.stdout
+    _compare(reference, out)
+    bad = subprocess.run([sys.executable, "-m", "bertbench.cli", "regenerate", "--out", str(out), "--deadline", "5"],
+                         capture_output=True, text=True, env=e, cwd=REPO, timeout=120)
+    assert bad.returncode == 2 and "--deadline and --nice start nothing without --workers N" in bad.stderr
+
+
 def test_a_worker_that_finishes_its_share_takes_over_the_rest(env, reference, tmp_path):
     """Worker 1 of 2 alone (worker 0 never started, or is slow): after its own share it trains worker 0's units
     too, with the same results, so the slowest share does not set the wall time and nothing waits for a dead worker."""

@@ -15,6 +15,7 @@ import typer
 from bertbench.cli.common import echo, load_bench, release_folder
 from bertbench.cli.proxies import proxies_app
 from bertbench.cli.reliability import reliability_cmd
+from bertbench.cli.runs import commit_cmd, export_model_cmd, regenerate_cmd, validate_cmd
 from bertbench.cli.search import search_cmd
 from bertbench.cli.space import space_app
 from bertbench.errors import BertbenchError, EnvironmentFault
@@ -27,8 +28,6 @@ app = typer.Typer(
 )
 app.add_typer(space_app, name="space")
 app.add_typer(proxies_app, name="proxies")
-app.command("search")(search_cmd)
-app.command("reliability")(reliability_cmd)
 
 log = logging.getLogger("bertbench")
 _DEBUG = {"on": False}
@@ -155,146 +154,13 @@ def publish_cmd(
          f"{res['tag']}; load with bertbench.load('hf://{repo_id}@{tag}')")
 
 
-# -------------------------------------------------------------------------------------------------------- training
-@app.command("regenerate")
-def regenerate_cmd(
-    grid: str = typer.Option("tiny", "--grid", help="Grid name (bertbench/manifests/grids, or $BERTBENCH_MANIFESTS) or YAML path."),
-    recipe: str = typer.Option("tiny", "--recipe", help="Recipe name (bertbench/manifests/recipes, or $BERTBENCH_MANIFESTS) or YAML path."),
-    out: Path = typer.Option(..., "--out", help="RUN_DIR: results, checkpoints and run.json go here."),
-    tasks: str | None = typer.Option(None, "--tasks", help="Comma-separated task names (default: the recipe's)."),
-    seeds: str | None = typer.Option(None, "--seeds", help="Comma-separated seeds for every architecture (default: "
-                                                          "the grid's, an entry's own first, else 0)."),
-    parallel: str = typer.Option("grid", "--parallel", help="grid: whole architectures per process; ddp: all "
-                                                             "processes train each architecture together."),
-    worker_index: int | None = typer.Option(None, "--worker-index", "--shard-index",
-                                            help="This worker's index (default: from torchrun/accelerate or Slurm)."),
-    num_workers: int | None = typer.Option(None, "--num-workers", "--num-shards",
-                                             help="Number of workers (with --worker-index)."),
-    threads: int | None = typer.Option(None, "--threads", min=1, help="CPU threads per process (fixed for bitwise "
-                                                                   "reproducibility)."),
-    set_: list[str] = typer.Option([], "--set", help="Override a recipe field, e.g. --set pretrain.steps=50."),
-    limit: int | None = typer.Option(None, "--limit", min=1, help="Only the first N architectures of the grid."),
-    no_progress: bool = typer.Option(False, "--no-progress", help="No progress bars."),
-    retry_failed: bool = typer.Option(False, "--retry-failed", help="Train again the results recorded as failed."),
-    prepare_only: bool = typer.Option(False, "--prepare-only", help="Only check and cache the inputs (tokenizer, "
-                                      "corpus, tasks) and write run.json; start workers after."),
-    pretrain_only: bool = typer.Option(False, "--pretrain-only", help="Pretrain every unit first and leave the "
-                                       "tasks to a later run on the same folder (scheduling only; same run)."),
-) -> None:
-    """Train a grid (pretraining + every task), resumable; under torchrun / accelerate launch each process takes
-    its share.
-
-    Example: bertbench regenerate --grid tiny --recipe tiny --out runs/tiny
-    Example: torchrun --nproc_per_node 2 -m bertbench.cli regenerate --grid tiny --out runs/tiny --threads 1
-    """
-    import dataclasses
-
-    from bertbench.space.grids import load_grid
-    from bertbench.training.grid import regenerate
-    from bertbench.training.recipe import load_recipe
-
-    g = load_grid(grid)
-    if limit is not None:
-        g = g.head(limit)
-    r = load_recipe(recipe)
-    if set_:
-        changes: dict = {}
-        for item in set_:
-            if "=" not in item or "." not in item.split("=", 1)[0]:
-                raise ValueError(f"--set {item!r} must be SECTION.KEY=VALUE")
-            key, value = item.split("=", 1)
-            section, field_name = key.split(".", 1)
-            changes.setdefault(section, {})[field_name] = yaml_value(value)
-        r = r.replace(**changes)
-    task_list = tuple(t.strip() for t in tasks.split(",") if t.strip()) if tasks else None
-    if task_list:
-        r = dataclasses.replace(r, data=dataclasses.replace(r.data, tasks=task_list))
-    try:
-        seed_list = tuple(int(x) for x in seeds.split(",")) if seeds is not None else None
-    except ValueError:
-        raise ValueError(f"--seeds {seeds!r}: allowed: comma-separated integers >= 0, e.g. 0,1,2") from None
-    if seed_list is not None and any(x < 0 for x in seed_list):
-        raise ValueError(f"--seeds {seeds!r}: allowed: comma-separated integers >= 0, e.g. 0,1,2")
-    if prepare_only:
-        from bertbench.training.grid import GridRunner
-
-        runner = GridRunner(g, r, out, seeds=seed_list, tasks=task_list, parallel=parallel, threads=threads,
-                            progress=not no_progress)
-        runner.prepare()
-        echo(f"prepared {out}: {len(runner.units())} units planned, inputs cached")
-        return
-    counts = regenerate(g, r, out, seeds=seed_list, tasks=task_list, parallel=parallel, worker_index=worker_index,
-                        num_workers=num_workers, threads=threads, progress=not no_progress, retry_failed=retry_failed,
-                        pretrain_only=pretrain_only)
-    elsewhere = f", {counts['claimed_elsewhere']} unit(s) left to other workers" if counts.get("claimed_elsewhere") else ""
-    echo(f"worker done: {counts['written']} results written, {counts['skipped']} already present{elsewhere}, "
-         f"{counts['seconds']} s; results in {out}/shards")
-
-
-def yaml_value(text: str):
-    from bertbench.yaml_io import loads
-
-    return loads(text, "--set value")
-
-
-# --------------------------------------------------------------------------------------------------------- store
-@app.command("commit")
-def commit_cmd(
-    run_dir: Path = typer.Argument(..., help="A run folder written by `bertbench regenerate`."),
-    name: str = typer.Option(..., "--name", help="Release name, e.g. bertbench-tiny."),
-    version: str = typer.Option(..., "--version", help="Semantic version X.Y.Z; an existing one is refused."),
-    out: Path = typer.Option(Path("releases"), "--out", help="Folder that holds releases."),
-    license: str = typer.Option(..., "--license", help="License of the release (Hub id): cc-by-4.0, cc0-1.0, "
-                                "odc-by, apache-2.0, mit, other, ..."),
-    models: bool = typer.Option(False, "--models", help="Also copy the trained encoders (transformers folders)."),
-    allow_partial: bool = typer.Option(False, "--allow-partial",
-                                       help="Commit an unfinished run, recorded as complete: false with the missing."),
-    caveat: list[str] = typer.Option([], "--caveat", help="A sentence the card must carry, e.g. what the scores "
-                                     "cannot tell (repeatable); added to the manifest's caveats."),
-) -> None:
-    """Commit a finished run folder as a versioned Parquet release (atomic; never overwrites).
-
-    Example: bertbench commit runs/tiny --name bertbench-tiny --version 0.1.0 --out releases --license cc-by-4.0
-    """
-    from bertbench.loaders.release import load_run
-    from bertbench.reliability import manifest_extra
-    from bertbench.store.release import commit
-
-    dest = commit(run_dir, name, version, out, license=license, models=models, allow_partial=allow_partial,
-                  caveats=caveat, extra=manifest_extra(load_run(run_dir)))
-    echo(f"release written: {dest}")
-
-
-@app.command("export-model")
-def export_model_cmd(
-    source: str = typer.Argument(..., help="A run folder, or a release committed with --models (a folder or a "
-                                 "shipped release's name)."),
-    arch_id: str = typer.Argument(..., help="The architecture id (16 hex digits)."),
-    out: Path = typer.Option(..., "--out", help="Folder to write (must not exist or be empty)."),
-    seed: int = typer.Option(0, "--seed", help="Training seed of the unit."),
-) -> None:
-    """Write a trained encoder as a transformers folder (safetensors + config.json):
-    AutoModel.from_pretrained(OUT) after `import bertbench.models`, or with trust_remote_code=True.
-
-    Example: bertbench export-model runs/tiny 303bbbae7e9a911d --out my-encoder
-    """
-    from bertbench.loaders.model_export import export_model
-
-    dest = export_model(release_folder(source), arch_id, out, seed=seed)
-    echo(f"exported to {dest} (transformers.AutoModel.from_pretrained('{dest}', trust_remote_code=True))")
-
-
-@app.command("validate")
-def validate_cmd(release: str = typer.Argument(..., help="A release folder, or a shipped release's name.")) -> None:
-    """Re-check a release: schema version, sha256 and row count of every table, column schemas.
-
-    Example: bertbench validate releases/bertbench-tiny-0.1.0
-    """
-    from bertbench.store.release import validate
-
-    m = validate(release_folder(release))
-    rows = ", ".join(f"{k} {v['rows']}" for k, v in m["tables"].items())
-    echo(f"ok: {m['name']} {m['version']} (schema {m['schema_version']}): {rows}")
+# training and releases (cli/runs.py), then reading them
+app.command("regenerate")(regenerate_cmd)
+app.command("commit")(commit_cmd)
+app.command("export-model")(export_model_cmd)
+app.command("validate")(validate_cmd)
+app.command("reliability")(reliability_cmd)
+app.command("search")(search_cmd)
 
 
 @app.command("query")

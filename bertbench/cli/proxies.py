@@ -125,6 +125,34 @@ def proxies_score(
         echo(f"{name:<22} {r['value']:>16.6g}  {r['seconds']:6.2f} s  {r['status']}{'  ' + r['error'] if r['error'] else ''}")
 
 
+@proxies_app.command("score-run")
+def proxies_score_run(
+    run_dir: Path = typer.Argument(..., help="A run folder (bertbench regenerate --out)."),
+    proxies: str | None = typer.Option(None, "--proxies", help="Comma-separated names (default: all of the family)."),
+    corpus: str | None = typer.Option(None, "--corpus", help="Text the batch is drawn from, tokenized with the run's "
+                                      "own vocabulary (e.g. PATH/ptb.zip::ptb/ptb.train.txt); default: synthetic."),
+    batch_size: int = typer.Option(16, "--batch-size", min=1, help="Blocks in the batch."),
+    seq_len: int = typer.Option(128, "--seq-len", min=8, help="Tokens per block."),
+    seed: int = typer.Option(0, "--seed", help="Initialisation and batch seed."),
+    processes: int = typer.Option(1, "--processes", min=1, help="Worker processes."),
+    name: str | None = typer.Option(None, "--name", help="Result file name (default proxies-seed<seed>)."),
+) -> None:
+    """Score proxies on a run folder's untrained architectures into the run: `bertbench commit` then ships them as
+    the release's proxies table.
+
+    Example: bertbench proxies score-run runs/mini --corpus PATH/ptb.zip::ptb/ptb.train.txt --processes 2
+    """
+    from collections import Counter
+
+    from bertbench.proxies.score_run import score_run
+
+    path, table = score_run(run_dir, proxies.split(",") if proxies else None, seed=seed, batch_size=batch_size,
+                            seq_len=seq_len, corpus=corpus, processes=processes, key=name)
+    counts = Counter(table.column("status").to_pylist())
+    echo(f"{len(set(table.column('arch_id').to_pylist()))} architectures x "
+         f"{len(set(table.column('proxy').to_pylist()))} proxies: {dict(sorted(counts.items()))}; written to {path}")
+
+
 @proxies_app.command("evaluate")
 def proxies_evaluate(
     source: str = typer.Argument(..., help="Benchmark: release folder, nas-bench-bert-2023, nas-bench-nlp, hf://..."),
@@ -171,8 +199,7 @@ def proxies_correlate(
     """
     import pandas as pd
 
-    from bertbench.proxies.correlations import BASELINES, derived_from_target
-    from bertbench.proxies.evaluate import correlation_table
+    from bertbench.proxies.correlations import BASELINES, correlation_table, derived_from_target
 
     df = pd.read_csv(csv, encoding="utf-8-sig")
     if target not in df.columns:

@@ -26,6 +26,7 @@ import bertbench.env as env
 import bertbench.file_io as file_io
 from bertbench.data.sources import CorpusSource, iter_documents, parse_source, source_fingerprint
 from bertbench.errors import DataSourceError
+from bertbench.options import SYNTHETIC
 
 SHARD_BLOCKS = 16384
 PACKER_VERSION = "1"
@@ -75,7 +76,7 @@ def pack(source: str | CorpusSource, tokenizer: Any = None, length: int = 128, m
     if length < 8:
         raise ValueError(f"length={length} must be >= 8")
     src = parse_source(source)
-    tok = tokenizer if tokenizer is not None else load_tokenizer("synthetic")
+    tok = tokenizer if tokenizer is not None else load_tokenizer(SYNTHETIC)
     key_obj = {"source": source_fingerprint(src), "tokenizer": fingerprint(tok), "length": length,
                "max_blocks": max_blocks, "packer": PACKER_VERSION}
     key = hashlib.sha256(json.dumps(key_obj, sort_keys=True).encode()).hexdigest()[:24]

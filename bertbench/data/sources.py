@@ -21,6 +21,7 @@ from pathlib import Path
 
 import bertbench.env as env
 from bertbench.errors import DataSourceError
+from bertbench.options import SYNTHETIC
 
 
 @dataclass(frozen=True)
@@ -39,8 +40,8 @@ class CorpusSource:
     docs: int = 20_000
 
     def describe(self) -> str:
-        if self.kind == "synthetic":
-            return f"synthetic:seed={self.seed},docs={self.docs}"
+        if self.kind == SYNTHETIC:
+            return f"{SYNTHETIC}:seed={self.seed},docs={self.docs}"
         if self.kind == "hub":
             cfg = f"#{self.config}" if self.config else ""
             rev = f"@{self.revision}" if self.revision else ""
@@ -63,12 +64,12 @@ def parse_source(spec: str | CorpusSource, doc_sep: str = "line") -> CorpusSourc
         return spec
     if doc_sep not in ("line", "blank"):
         raise ValueError(f"doc_sep={doc_sep!r} is not known; allowed: 'line', 'blank'")
-    if spec == "synthetic" or spec.startswith("synthetic:"):
+    if spec == SYNTHETIC or spec.startswith(f"{SYNTHETIC}:"):
         opts = dict(kv.split("=", 1) for kv in spec.split(":", 1)[1].split(",")) if ":" in spec else {}
         unknown = set(opts) - {"seed", "docs"}
         if unknown:
             raise ValueError(f"synthetic corpus options {sorted(unknown)} are not known; allowed: seed, docs")
-        return CorpusSource("synthetic", seed=int(opts.get("seed", 0)), docs=int(opts.get("docs", 20_000)))
+        return CorpusSource(SYNTHETIC, seed=int(opts.get("seed", 0)), docs=int(opts.get("docs", 20_000)))
     if spec.startswith("hf:"):
         rest = spec[3:]
         revision = ""
@@ -101,7 +102,7 @@ def _split_docs(text: str, doc_sep: str) -> Iterator[str]:
 
 def iter_documents(source: CorpusSource) -> Iterator[str]:
     """Documents of ``source`` in a fixed order."""
-    if source.kind == "synthetic":
+    if source.kind == SYNTHETIC:
         from bertbench.data.synthetic import iter_corpus
 
         yield from iter_corpus(source.seed, source.docs)

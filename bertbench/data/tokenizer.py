@@ -15,18 +15,19 @@ from pathlib import Path
 from typing import Any
 
 from bertbench.errors import DataSourceError
+from bertbench.options import SYNTHETIC
 
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 SYNTHETIC_TOKENIZER = RESOURCES / "synthetic-tokenizer"  # vocab.txt (759 tokens)
 SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 
-def load_tokenizer(name_or_path: str | os.PathLike[str] = "synthetic") -> Any:
+def load_tokenizer(name_or_path: str | os.PathLike[str] = SYNTHETIC) -> Any:
     """A fast tokenizer: "synthetic" (shipped), a vocab.txt file, a saved tokenizer folder, or a Hub name."""
     from transformers import AutoTokenizer, BertTokenizerFast
 
     s = str(name_or_path)
-    if s == "synthetic":
+    if s == SYNTHETIC:
         return BertTokenizerFast.from_pretrained(str(SYNTHETIC_TOKENIZER), do_lower_case=True)
     p = Path(s)
     if p.is_file() and p.name == "vocab.txt":

@@ -15,6 +15,7 @@ from typing import Any
 
 from bertbench.data.sources import display_name
 from bertbench.licenses import BERTBENCH_BIBTEX, GLUE_BIBTEX, LICENSES, SEED_PAPER_BIBTEX  # noqa: F401 (re-exported)
+from bertbench.options import is_synthetic
 
 #: The configs of every exported release, in this order (the first is the default).
 CONFIGS = ("summary", "architectures", "runs", "curves", "proxies")
@@ -67,9 +68,9 @@ def _sources(manifest: dict[str, Any]) -> tuple[list[str], list[str], list[str]]
     corpus = display_name(str((data.get("corpus") if isinstance(data, dict) else "") or ""))
     source_datasets, lines, bib = ["original"], [], [BERTBENCH_BIBTEX, SEED_PAPER_BIBTEX]
     lines.append("- Search space: NAS-Bench-BERT of Serianni & Kalita (ACL 2023); their data is CC BY 4.0.")
-    if any(t.startswith("synthetic") for t in tasks) or corpus.startswith("synthetic"):
+    if any(map(is_synthetic, tasks)) or is_synthetic(corpus):
         lines.append("- The embedded synthetic corpus and tasks of bertbench (generated from a seed; not GLUE).")
-    glue = [t for t in tasks if not t.startswith("synthetic")]
+    glue = [t for t in tasks if not is_synthetic(t)]
     if glue:
         source_datasets.append("nyu-mll/glue")
         lines.append(f"- GLUE tasks {', '.join(glue)}: each keeps its own license (see the GLUE benchmark's FAQ and "
@@ -79,7 +80,7 @@ def _sources(manifest: dict[str, Any]) -> tuple[list[str], list[str], list[str]]
         notes = {f: FILE_NOTES.get(f.rsplit("/", 1)[-1]) for f in files}
         lines += [f"  - `{f}` (sha256 {files[f][:12]}…): {note}." for f, note in sorted(notes.items()) if note]
         bib.append(GLUE_BIBTEX)
-    if corpus and not corpus.startswith("synthetic"):
+    if corpus and not is_synthetic(corpus):
         what = f" ({PTB_SOURCE})" if "ptb" in corpus.lower() else ""
         lines.append(f"- Pretraining corpus `{corpus}`{what}: its own license applies; no text is included here.")
     return source_datasets, lines, bib
@@ -233,34 +234,20 @@ def build_card(manifest: dict[str, Any], bench: Any, columns: dict[str, list[str
                data_files: dict[str, str], repo_id: str | None = None) -> Any:
     """The release's ``DatasetCard``: ``columns``/``rows``/``data_files`` per config name; ``repo_id``: the Hub
     repository it is published to (None: an exported folder, loaded by its path)."""
-    from huggingface_hub import DatasetCard, DatasetCardData
+    from huggingface_hub import DatasetCard
 
     from bertbench.data.tasks import AGGREGATES, get_aggregate
 
     tasks = manifest.get("tasks") or []
-    synthetic = any(t.startswith("synthetic") for t in tasks)
-    source_datasets, source_lines, bib = _sources(manifest)
+    synthetic = any(map(is_synthetic, tasks))
+    _, source_lines, bib = _sources(manifest)
     n_arch = rows["architectures"]
     seeds = manifest.get("seeds") or []
-    data_spec = manifest.get("data") if isinstance(manifest.get("data"), dict) else {}
-    corpus = display_name(data_spec.get("corpus", "?"))
+    corpus = _corpus(manifest)
     space = _space_phrase(bench)
     pretty = (f"{n_arch} trained architectures {_space_phrase(bench, detail=False)} x {_count(len(seeds), 'seed')}, "
               f"{'synthetic' if synthetic else 'GLUE'} tasks ({manifest['name']} {manifest['version']})")
-    configs = [{"config_name": c, "data_files": [{"split": "train", "path": data_files[c]}], **(
-        {"default": True} if c == "summary" else {})} for c in CONFIGS]
-    data = DatasetCardData(
-        license=str(manifest["license"]).lower(),
-        pretty_name=pretty,
-        task_categories=None if synthetic else ["text-classification"],  # synthetic tasks: no natural-language task
-        size_categories=[size_category(max(rows.values()))],
-        language=None if synthetic and corpus.startswith("synthetic") else ["en"],
-        source_datasets=source_datasets,
-        tags=["neural-architecture-search", "nas-benchmark", "bert", "training-free-nas", "benchmark"],
-        configs=configs,
-        bertbench={"name": manifest["name"], "version": manifest["version"],
-                   "schema_version": manifest["schema_version"]},
-    )
+    data = _card_data(manifest, pretty, rows, data_files)
     aggs = [get_aggregate(a) for a in bench.metadata.get("aggregates") or [] if a in AGGREGATES]
     if repo_id:
         where = (f"`bertbench.load(\"hf://{repo_id}@v{manifest['version']}\")` or "
@@ -292,3 +279,29 @@ def build_card(manifest: dict[str, Any], bench: Any, columns: dict[str, list[str
         "## Citation", "", "```bibtex", "\n\n".join(bib), "```", "",
     ]
     return DatasetCard(f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(body))
+
+
+def _corpus(manifest: dict[str, Any]) -> str:
+    data_spec = manifest.get("data") if isinstance(manifest.get("data"), dict) else {}
+    return display_name(data_spec.get("corpus", "?"))
+
+
+def _card_data(manifest: dict[str, Any], pretty: str, rows: dict[str, int], data_files: dict[str, str]) -> Any:
+    """The card's YAML header: license, sizes, sources, tags and one config per table."""
+    from huggingface_hub import DatasetCardData
+
+    synthetic = any(map(is_synthetic, manifest.get("tasks") or []))
+    configs = [{"config_name": c, "data_files": [{"split": "train", "path": data_files[c]}], **(
+        {"default": True} if c == "summary" else {})} for c in CONFIGS]
+    return DatasetCardData(
+        license=str(manifest["license"]).lower(),
+        pretty_name=pretty,
+        task_categories=None if synthetic else ["text-classification"],  # synthetic tasks: no natural-language task
+        size_categories=[size_category(max(rows.values()))],
+        language=None if synthetic and is_synthetic(_corpus(manifest)) else ["en"],
+        source_datasets=_sources(manifest)[0],
+        tags=["neural-architecture-search", "nas-benchmark", "bert", "training-free-nas", "benchmark"],
+        configs=configs,
+        bertbench={"name": manifest["name"], "version": manifest["version"],
+                   "schema_version": manifest["schema_version"]},
+    )

@@ -9,7 +9,6 @@ Tables are pyarrow Tables with the schemas of `bertbench.store.schema`. Views:
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 from collections.abc import Iterable, Iterator, Mapping
@@ -25,61 +24,20 @@ import pyarrow.parquet as pq
 
 from bertbench.env import cache_root
 from bertbench.families import get_family
-from bertbench.file_io import atomic_dir, atomic_file
+from bertbench.file_io import atomic_file
 from bertbench.loaders.metadata import BenchmarkMetadata
 from bertbench.loaders.nas_api import NasQueries
+from bertbench.loaders.tables import (
+    coerce_value,
+    group_slices,
+    rows_where,
+)
+from bertbench.options import View, parse
 
 log = logging.getLogger(__name__)
 SUMMARY_VERSION = "4"  # bump when build_summary changes what it returns: cached summaries are then rebuilt
 
-VIEWS = ("summary", "runs", "curves", "proxies")
-
-
-class LazyTables(Mapping):
-    """Tables read from Parquet on first access (a summary view does not wait for millions of curve points)."""
-
-    def __init__(self, files: dict[str, Path], schemas: dict[str, pa.Schema] | None = None) -> None:
-        self._files, self._schemas, self._loaded = dict(files), schemas or {}, {}
-
-    def __getitem__(self, name: str) -> pa.Table:
-        if name not in self._loaded:
-            if name not in self._files:
-                raise KeyError(name)
-            try:
-                self._loaded[name] = pq.read_table(self._files[name], schema=self._schemas.get(name))
-            except (pa.ArrowInvalid, OSError) as err:
-                if isinstance(err, OSError) and not isinstance(err, pa.ArrowException) and err.errno is not None:
-                    raise  # the machine's (permissions, disk): not a corrupt release
-                from bertbench.errors import CorruptRelease
-
-                raise CorruptRelease(f"{self._files[name]}: table {name!r} cannot be read ({' '.join(str(err).split())[:200]}); "
-                                     "the file is truncated or corrupt") from err
-        return self._loaded[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._files)
-
-    def __len__(self) -> int:
-        return len(self._files)
-
-
-def cached_conversion(folder: Path, convert: Any) -> tuple[Mapping[str, pa.Table], dict[str, Any]]:
-    """The tables and info of a conversion of published data, kept as Parquet in ``folder`` (named by the sources'
-    content and the converter version): read lazily when there, else ``convert()`` -> (tables, info), written
-    atomically. A cache that cannot be written only costs time: the fresh tables are returned (one warning)."""
-    if (folder / "info.json").exists():
-        info = json.loads((folder / "info.json").read_text())
-        return LazyTables({n: folder / f"{n}.parquet" for n in info["tables"]}), info
-    tables, info = convert()
-    info = {**info, "tables": list(tables)}
-    try:
-        with atomic_dir(folder) as tmp:  # another process may win the race: theirs is identical
-            for name, table in tables.items():
-                pq.write_table(table, tmp / f"{name}.parquet", compression="zstd")
-            (tmp / "info.json").write_text(json.dumps(info, default=str))
-    except OSError as err:
-        log.warning("conversion cache not written (%s): %s", folder, err)
-    return tables, info
+VIEWS = tuple(View)
 
 
 @dataclass(repr=False)
@@ -106,8 +64,7 @@ class Benchmark(NasQueries):
     # -- views ------------------------------------------------------------------------------------------------------
     def to_pandas(self, view: str = "summary") -> pd.DataFrame:
         """A DataFrame (pyarrow dtypes) of ``view``: summary | runs | curves | proxies."""
-        if view not in VIEWS:
-            raise ValueError(f"view={view!r} is not known; allowed: {list(VIEWS)}")
+        view = parse(View, view, "view").value
         if view == "summary":
             return self._summary_frame().copy()
         if view == "runs":
@@ -230,10 +187,10 @@ class Benchmark(NasQueries):
     def _rows_of(self, table: str, unit: str) -> pa.Table:
         """Rows of ``table`` whose run_key is ``unit``: a slice when rows are grouped by run_key (built once)."""
         if table not in self._groups:
-            self._groups[table] = _group_slices(self.tables[table])
+            self._groups[table] = group_slices(self.tables[table])
         groups = self._groups[table]
         if groups is None:
-            return _where(self.tables[table], "run_key", unit)
+            return rows_where(self.tables[table], "run_key", unit)
         start, length = groups.get(unit, (0, 0))
         return self.tables[table].slice(start, length)
 
@@ -259,9 +216,9 @@ class Benchmark(NasQueries):
             if callable(cond):
                 m = cond(series)
             elif isinstance(cond, (list, tuple, set, frozenset)):
-                m = series.isin([_coerce(series, column, c) for c in cond])
+                m = series.isin([coerce_value(series, column, c) for c in cond])
             else:
-                m = series == _coerce(series, column, cond)
+                m = series == coerce_value(series, column, cond)
             mask &= pd.Series(m, index=summary.index).fillna(False).astype(bool)
         return self._subset(summary.loc[mask, self.id_column].astype(str).tolist())
 
@@ -326,77 +283,3 @@ class Benchmark(NasQueries):
         """The build variant of this benchmark's models when none is asked for (``metadata["default_variant"]``,
         else the family's first)."""
         return self.metadata.get("default_variant") or get_family(self.family).variants[0]
-
-
-def _coerce(series: pd.Series, column: str, value: Any) -> Any:
-    """``value`` in the type of ``series`` (``paper_id="47"`` means 47, ``arch_id`` is a string); a value that cannot be
-    compared raises, naming the field, instead of silently matching nothing."""
-    if pd.api.types.is_string_dtype(series.dtype) or pd.api.types.is_object_dtype(series.dtype):
-        if isinstance(value, bool) or not isinstance(value, (str, int, np.integer)):
-            raise ValueError(f"filter field {column!r} holds strings; got {value!r} ({type(value).__name__})")
-        return str(value)
-    if pd.api.types.is_numeric_dtype(series.dtype) and isinstance(value, str):
-        try:
-            value = float(value)
-        except ValueError:
-            raise ValueError(f"filter field {column!r} holds numbers; got the string {value!r}") from None
-    if pd.api.types.is_integer_dtype(series.dtype) and isinstance(value, float) and not value.is_integer():
-        raise ValueError(f"filter field {column!r} holds integers; got {value!r}")
-    return value
-
-
-def _where(table: pa.Table, column: str, value: str) -> pa.Table:
-    return table.filter(pc.equal(table[column], pa.scalar(value, pa.string())))
-
-
-def _group_slices(table: pa.Table) -> dict[str, tuple[int, int]] | None:
-    """run_key -> (offset, length) when equal run_keys are contiguous; None otherwise."""
-    if table.num_rows == 0:
-        return {}
-    enc = pc.dictionary_encode(table["run_key"]).combine_chunks()
-    idx = enc.indices.to_numpy(zero_copy_only=False)
-    starts = np.concatenate([[0], np.flatnonzero(np.diff(idx)) + 1])
-    codes = idx[starts]
-    if len(np.unique(codes)) != len(codes):
-        return None
-    lengths = np.diff(np.append(starts, len(idx)))
-    names = enc.dictionary.to_pylist()
-    return {names[c]: (int(s), int(n)) for c, s, n in zip(codes, starts, lengths)}
-
-
-RUN_META_COLUMNS = {"arch_id", "run_key", "seed", "stage", "status", "main_metric", "score", "steps", "tokens",
-                    "wall_seconds", "device", "error"}
-
-
-def metric_docs() -> dict[str, dict[str, str]]:
-    """Meaning and direction of every metric name bertbench writes."""
-    return {
-        "matthews": {"meaning": "Matthews correlation x100 (CoLA)", "direction": "higher"},
-        "accuracy": {"meaning": "accuracy x100 on the task's evaluation split (its dev split; MRPC from the raw MSR files: their test file)", "direction": "higher"},
-        "accuracy_matched": {"meaning": "MNLI dev-matched accuracy x100", "direction": "higher"},
-        "accuracy_mismatched": {"meaning": "MNLI dev-mismatched accuracy x100", "direction": "higher"},
-        "f1": {"meaning": "F1 x100 of the positive class", "direction": "higher"},
-        "pearson": {"meaning": "Pearson r x100 (STS-B)", "direction": "higher"},
-        "spearman": {"meaning": "Spearman rho x100 (STS-B)", "direction": "higher"},
-        "glue_2023": {"meaning": "the 2023 paper's GLUE mean of 8 tasks", "direction": "higher"},
-        "glue": {"meaning": "leaderboard-style GLUE mean of 9 tasks", "direction": "higher"},
-        "test_loss": {"meaning": "final-epoch test cross-entropy (nats per token)", "direction": "lower"},
-        "val_loss": {"meaning": "final-epoch validation cross-entropy (nats per token)", "direction": "lower"},
-        "train_loss": {"meaning": "final-epoch training cross-entropy (nats per token)", "direction": "lower"},
-        "test_perplexity": {"meaning": "exp(test_loss)", "direction": "lower"},
-        "loss": {"meaning": "pretraining loss of the last training batch (ELECTRA: generator MLM + disc_weight x "
-                          "discriminator)", "direction": "lower"},
-        "pretrain": {"meaning": "the pretraining target: the held-out loss (heldout_mlm_loss for MLM, "
-                              "heldout_disc_loss for ELECTRA; releases before held-out evaluation: the last batch's "
-                              "loss), mean over seeds", "direction": "lower"},
-        "heldout_mlm_loss": {"meaning": "masked-LM loss (nats) on the fixed held-out set", "direction": "lower"},
-        "heldout_disc_loss": {"meaning": "replaced-token-detection loss (nats) on the fixed held-out corruptions",
-                              "direction": "lower"},
-        "heldout_disc_accuracy": {"meaning": "replaced-token-detection accuracy x100 on the fixed held-out "
-                                             "corruptions", "direction": "higher"},
-        "heldout_gen_mlm_loss": {"meaning": "the ELECTRA generator's masked-LM loss (nats) on the fixed held-out set",
-                                 "direction": "lower"},
-        "mlm_loss": {"meaning": "generator masked-LM loss of the last training batch", "direction": "lower"},
-        "disc_loss": {"meaning": "discriminator loss of the last training batch", "direction": "lower"},
-        "disc_accuracy": {"meaning": "replaced-token-detection accuracy x100 at the end of pretraining", "direction": "higher"},
-    }

@@ -93,3 +93,37 @@ class BenchmarkMetadata(MutableMapping):
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
+
+
+def metric_docs() -> dict[str, dict[str, str]]:
+    """Meaning and direction of every metric name bertbench writes."""
+    return {
+        "matthews": {"meaning": "Matthews correlation x100 (CoLA)", "direction": "higher"},
+        "accuracy": {"meaning": "accuracy x100 on the task's evaluation split (its dev split; MRPC from the raw MSR files: their test file)", "direction": "higher"},
+        "accuracy_matched": {"meaning": "MNLI dev-matched accuracy x100", "direction": "higher"},
+        "accuracy_mismatched": {"meaning": "MNLI dev-mismatched accuracy x100", "direction": "higher"},
+        "f1": {"meaning": "F1 x100 of the positive class", "direction": "higher"},
+        "pearson": {"meaning": "Pearson r x100 (STS-B)", "direction": "higher"},
+        "spearman": {"meaning": "Spearman rho x100 (STS-B)", "direction": "higher"},
+        "glue_2023": {"meaning": "the 2023 paper's GLUE mean of 8 tasks", "direction": "higher"},
+        "glue": {"meaning": "leaderboard-style GLUE mean of 9 tasks", "direction": "higher"},
+        "test_loss": {"meaning": "final-epoch test cross-entropy (nats per token)", "direction": "lower"},
+        "val_loss": {"meaning": "final-epoch validation cross-entropy (nats per token)", "direction": "lower"},
+        "train_loss": {"meaning": "final-epoch training cross-entropy (nats per token)", "direction": "lower"},
+        "test_perplexity": {"meaning": "exp(test_loss)", "direction": "lower"},
+        "loss": {"meaning": "pretraining loss of the last training batch (ELECTRA: generator MLM + disc_weight x "
+                          "discriminator)", "direction": "lower"},
+        "pretrain": {"meaning": "the pretraining target: the held-out loss (heldout_mlm_loss for MLM, "
+                              "heldout_disc_loss for ELECTRA; releases before held-out evaluation: the last batch's "
+                              "loss), mean over seeds", "direction": "lower"},
+        "heldout_mlm_loss": {"meaning": "masked-LM loss (nats) on the fixed held-out set", "direction": "lower"},
+        "heldout_disc_loss": {"meaning": "replaced-token-detection loss (nats) on the fixed held-out corruptions",
+                              "direction": "lower"},
+        "heldout_disc_accuracy": {"meaning": "replaced-token-detection accuracy x100 on the fixed held-out "
+                                             "corruptions", "direction": "higher"},
+        "heldout_gen_mlm_loss": {"meaning": "the ELECTRA generator's masked-LM loss (nats) on the fixed held-out set",
+                                 "direction": "lower"},
+        "mlm_loss": {"meaning": "generator masked-LM loss of the last training batch", "direction": "lower"},
+        "disc_loss": {"meaning": "discriminator loss of the last training batch", "direction": "lower"},
+        "disc_accuracy": {"meaning": "replaced-token-detection accuracy x100 at the end of pretraining", "direction": "higher"},
+    }

@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from bertbench.options import SYNTHETIC
 from bertbench.store.run_folder import available_units, tokenizer_dir, unit_dir
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
@@ -75,7 +76,7 @@ def _source_tokenizer(source: Path, info: dict[str, Any]) -> Any:
 
     if (tokenizer_dir(source) / "tokenizer.json").exists():
         return load_tokenizer(tokenizer_dir(source))
-    spec = str(((info.get("recipe") or {}).get("data") or {}).get("tokenizer") or "synthetic")
+    spec = str(((info.get("recipe") or {}).get("data") or {}).get("tokenizer") or SYNTHETIC)
     if wordpiece_size(spec) is not None:
         raise FileNotFoundError(f"{source} has no tokenizer/ folder, and its tokenizer ({spec}) was trained for the "
                                 "run: export from the run folder, or from a release committed with --models")

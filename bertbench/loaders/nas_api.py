@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from bertbench.families import encode_bert, get_family
+from bertbench.options import SYNTHETIC
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +98,7 @@ class NasQueries:
         if get_family(self.family).target is not None:
             return get_family(self.family).target
         summary = self.to_pandas()
-        for name in ("glue_2023", "glue", "glue_mini", "synthetic"):
+        for name in ("glue_2023", "glue", "glue_mini", SYNTHETIC):
             if name in summary.columns and summary[name].notna().any():
                 return name, "higher"
         tasks = [t for t in self.metadata.get("tasks", []) if t in summary.columns]

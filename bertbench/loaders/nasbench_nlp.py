@@ -30,12 +30,15 @@ import pyarrow.compute as pc
 from bertbench.env import cache_root
 from bertbench.errors import CorruptRelease, DataSourceError, InvalidRnnRecipe
 from bertbench.file_io import atomic_file
-from bertbench.loaders.base import Benchmark, cached_conversion, metric_docs
+from bertbench.loaders.base import Benchmark
+from bertbench.loaders.metadata import metric_docs
+from bertbench.loaders.tables import cached_conversion
+from bertbench.options import Reduction, parse
 from bertbench.space.rnn import RnnArchitecture
 from bertbench.store.schema import run_row, schema_for
 
 DATASETS = ("ptb", "wikitext-2")
-REDUCTIONS = ("none", "mean")
+REDUCTIONS = tuple(Reduction)
 RNN_METRICS = ("train_loss", "val_loss", "test_loss", "test_perplexity")  # what a NAS-Bench-NLP log scores
 CONVERTER_VERSION = "5"  # 4: runs.run_hash (schema 1.2), info.json lists the tables; 5: finetune_seed (1.3)
 HPARAMS = ("emsize", "nhid", "nlayers", "dropout", "dropouth", "dropouti", "dropoute", "wdrop", "batch_size", "bptt",
@@ -245,8 +248,7 @@ def load_nasbench_nlp(path: str | os.PathLike[str] | None = None, dataset: str |
             "nas-bench-nlp needs path= to a logs zip or folder (download train_logs_single_run/logs.zip, "
             "train_logs_multi_runs/logs.zip or train_logs_wikitext-2/logs.zip from fmsnew/nas-bench-nlp-release)"
         )
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"reduction={reduction!r} is not known; allowed: {list(REDUCTIONS)}")
+    reduction = parse(Reduction, reduction, "reduction").value
     if dataset is not None and dataset not in DATASETS:
         raise ValueError(f"dataset={dataset!r} is not known; allowed: {list(DATASETS)}")
     p = Path(path)
@@ -260,15 +262,7 @@ def load_nasbench_nlp(path: str | os.PathLike[str] | None = None, dataset: str |
         raise DataSourceError(f"path={str(path)!r} holds logs of {found}, not dataset={dataset!r}")
     n_runs = None
     if reduction == "mean":
-        arch_of = dict(zip(run_keys, tables["runs"]["arch_id"].to_pylist()))
-        n_runs = {}
-        for a in arch_of.values():
-            n_runs[a] = n_runs.get(a, 0) + 1
-        ids_by_arch: dict[str, int] = {}
-        for k, a in arch_of.items():
-            if k in recipe_ids:
-                ids_by_arch[a] = min(ids_by_arch.get(a, recipe_ids[k]), recipe_ids[k])
-        recipe_ids = ids_by_arch
+        n_runs, recipe_ids = _per_architecture(run_keys, tables["runs"]["arch_id"].to_pylist(), recipe_ids)
         tables = _reduce_mean(tables)
     n_units = tables["runs"].num_rows
     metadata = {
@@ -299,3 +293,17 @@ def load_nasbench_nlp(path: str | os.PathLike[str] | None = None, dataset: str |
     }
     id_column = "run_key" if reduction == "none" else "arch_id"
     return Benchmark("nas-bench-nlp", metadata["version"], "rnn", tables, metadata, id_column=id_column)
+
+
+def _per_architecture(run_keys: list[str], arch_ids: list[str], recipe_ids: dict[str, int]
+                      ) -> tuple[dict[str, int], dict[str, int]]:
+    """({arch_id: logs of it}, {arch_id: the smallest recipe_id of its logs}) for reduction='mean'."""
+    arch_of = dict(zip(run_keys, arch_ids))
+    n_runs: dict[str, int] = {}
+    for a in arch_of.values():
+        n_runs[a] = n_runs.get(a, 0) + 1
+    ids_by_arch: dict[str, int] = {}
+    for k, a in arch_of.items():
+        if k in recipe_ids:
+            ids_by_arch[a] = min(ids_by_arch.get(a, recipe_ids[k]), recipe_ids[k])
+    return n_runs, ids_by_arch

@@ -24,7 +24,9 @@ import pyarrow as pa
 
 from bertbench.env import cache_root, is_offline
 from bertbench.errors import CorruptRelease, DataSourceError
-from bertbench.loaders.base import Benchmark, cached_conversion, metric_docs
+from bertbench.loaders.base import Benchmark
+from bertbench.loaders.metadata import metric_docs
+from bertbench.loaders.tables import cached_conversion
 from bertbench.space import Architecture
 from bertbench.store.schema import architecture_row, proxy_row, run_row, schema_for
 

@@ -50,7 +50,7 @@ class ProxySuite:
 
     @classmethod
     def from_tables(cls, manifest: dict[str, Any], scores: pa.Table, targets: pa.Table) -> ProxySuite:
-        """A suite in memory (before it is written): what ``bench/build_proxy_suite.py`` computes the leaderboard of."""
+        """A suite in memory (before it is written): what ``bench/releases/build_proxy_suite.py`` computes the leaderboard of."""
         return cls(None, tables=(manifest, scores, targets))
 
     def stored_leaderboard(self) -> pd.DataFrame | None:

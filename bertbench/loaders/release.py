@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from bertbench.loaders.base import Benchmark, LazyTables, metric_docs
+from bertbench.loaders.base import Benchmark
+from bertbench.loaders.metadata import metric_docs
+from bertbench.loaders.tables import LazyTables
+from bertbench.options import SYNTHETIC, is_synthetic
 from bertbench.store.release import read_manifest, validate
 from bertbench.store.schema import TABLES, schema_for
 
@@ -33,7 +36,7 @@ def load_release(path: str | os.PathLike[str], verify: bool | None = None) -> Be
         "license": manifest.get("license"),
         "reduction": "summary: mean over ok seeds; runs: one row per (arch, seed, stage)",
         "tasks": tasks,
-        "aggregates": [a.name for a in aggregates_for(tasks)] + (["synthetic"] if any(t.startswith("synthetic") for t in tasks) else []),
+        "aggregates": [a.name for a in aggregates_for(tasks)] + ([SYNTHETIC] if any(map(is_synthetic, tasks)) else []),
         "metrics": docs,
         "caveats": manifest.get("caveats", []),
         "manifest": manifest,
@@ -79,6 +82,6 @@ def load_run(run_dir: str | os.PathLike[str]) -> Benchmark:
     tasks = sorted(set(tables["runs"].column("stage").to_pylist()) - {"pretrain"})
     metadata = {"name": f"run:{run_dir.name}", "version": "0.0.0", "source": str(run_dir), "family": "bert",
                 "tasks": tasks, "metrics": metric_docs(), "caveats": info.get("caveats", []),
-                "aggregates": [a.name for a in aggregates_for(tasks)] + (["synthetic"] if any(t.startswith("synthetic") for t in tasks) else []),
+                "aggregates": [a.name for a in aggregates_for(tasks)] + ([SYNTHETIC] if any(map(is_synthetic, tasks)) else []),
                 "default_variant": "as_named"}
     return Benchmark(metadata["name"], "0.0.0", "bert", tables, metadata, id_column="arch_id")

@@ -168,13 +168,8 @@ class BertBenchModel(BertBenchPreTrainedModel):
     def set_input_embeddings(self, value: nn.Embedding) -> None:
         self.embeddings.word_embeddings = value
 
-    def encode(
-        self,
-        embedded: torch.Tensor,
-        attention_mask: torch.Tensor | None,
-        output_hidden_states: bool = False,
-        output_attentions: bool = False,
-    ) -> BaseModelOutput:
+    def encode(self, embedded: torch.Tensor, attention_mask: torch.Tensor | None, output_hidden_states: bool = False,
+               output_attentions: bool = False) -> BaseModelOutput:
         """Run the projection and the encoder on embedding outputs (used by ELECTRA, which shares embeddings)."""
         x = self.embeddings_project(embedded) if self.embeddings_project is not None else embedded
         return self.encoder(x, _key_mask(attention_mask), output_hidden_states, output_attentions)
@@ -313,14 +308,9 @@ class BertBenchForPreTraining(BertBenchPreTrainedModel):
             original[sel] = labels[sel]
             disc_labels = (disc_ids != original).float()
         disc_logits, disc_loss, acc = self.discriminate(disc_ids, disc_labels, attention_mask, token_type_ids)
-        return ElectraPretrainingOutput(
-            loss=mlm_loss + self.disc_weight * disc_loss,
-            mlm_loss=mlm_loss,
-            disc_loss=disc_loss,
-            disc_logits=disc_logits,
-            disc_labels=disc_labels,
-            disc_accuracy=acc,
-        )
+        return ElectraPretrainingOutput(loss=mlm_loss + self.disc_weight * disc_loss, mlm_loss=mlm_loss,
+                                        disc_loss=disc_loss, disc_logits=disc_logits, disc_labels=disc_labels,
+                                        disc_accuracy=acc)
 
 
 class BertBenchForSequenceClassification(BertBenchPreTrainedModel):

@@ -70,24 +70,7 @@ class RecipeCell(nn.Module):
         steps, batch = x.shape[0], x.shape[1]
         if hidden is None:
             hidden = tuple(x.new_zeros(batch, self.hidden_size) for _ in range(self.num_hidden))
-        # Input projections of all time steps at once (W_x x_t for every linear node that reads x), and, per step,
-        # one matmul per hidden component for all linear nodes that read it (weights concatenated).
-        xproj: dict[str, torch.Tensor] = {}
-        fused: dict[str, tuple[torch.Tensor, list[str]]] = {}
-        per_input: dict[str, list[tuple[str, torch.Tensor]]] = {}
-        for name, comp in self.components.items():
-            inputs = self.recipe[name]["input"]
-            xw = [comp.weights[i] for i, inp in enumerate(inputs) if inp == "x"]
-            if xw:
-                xproj[name] = sum(F.linear(x, w) for w in xw) + comp.bias
-            for i, inp in enumerate(inputs):
-                if inp != "x":
-                    per_input.setdefault(inp, []).append((name, comp.weights[i]))
-        for inp, pairs in per_input.items():
-            if inp.startswith("h_prev_") and len(pairs) > 1:
-                fused[inp] = (torch.cat([w for _, w in pairs], 0), [n for n, _ in pairs])
-        direct = {inp: pairs for inp, pairs in per_input.items() if inp not in fused}
-        linear_nodes = set(self.components)
+        xproj, fused, direct = self._projections(x)
         outs = []
         hsize = self.hidden_size
         for t in range(steps):
@@ -97,38 +80,62 @@ class RecipeCell(nn.Module):
             for i, h in enumerate(hidden):
                 values[f"h_prev_{i}"] = h
             partial: dict[str, torch.Tensor] = {}
-            for name in linear_nodes:
+            for name in self.components:
                 partial[name] = xproj[name][t] if name in xproj else self.components[name].bias.expand(batch, -1)
             for inp, (w, names) in fused.items():
                 y = F.linear(values[inp], w)
                 for j, name in enumerate(names):
                     partial[name] = partial[name] + y[:, j * hsize:(j + 1) * hsize]
             for name in self.order:
-                node = self.recipe[name]
-                op = node["op"]
-                if op == "linear":
-                    acc = partial[name]
-                    for inp, pairs in direct.items():
-                        for owner, w in pairs:
-                            if owner == name:
-                                acc = acc + F.linear(values[inp], w)
-                    values[name] = acc
-                elif op == "blend":
-                    z, a, b = (values[i] for i in node["input"])
-                    values[name] = z * a + (1 - z) * b
-                elif op in ("elementwise_prod", "elementwise_sum"):
-                    vals = [values[i] for i in node["input"]]
-                    out = vals[0]
-                    for v in vals[1:]:
-                        out = out * v if op == "elementwise_prod" else out + v
-                    values[name] = out
-                else:
-                    values[name] = _ACTS[op](values[node["input"][0]])
-                    if record_codes is not None:
-                        record_codes.append(values[name])
+                values[name] = self._node(name, values, partial, direct)
+                if record_codes is not None and self.recipe[name]["op"] in _ACTS:
+                    record_codes.append(values[name])
             hidden = tuple(values[f"h_new_{i}"] for i in range(self.num_hidden))
             outs.append(hidden[0])
         return torch.stack(outs), hidden
+
+    def _projections(self, x: torch.Tensor) -> tuple[dict[str, torch.Tensor], dict[str, tuple[torch.Tensor, list[str]]],
+                                                     dict[str, list[tuple[str, torch.Tensor]]]]:
+        """(input projections of all time steps at once: W_x x_t for every linear node that reads x; per hidden
+        component read by several linear nodes, their weights concatenated for one matmul per step; the other
+        (input, [(node, weight)]) pairs)."""
+        xproj: dict[str, torch.Tensor] = {}
+        per_input: dict[str, list[tuple[str, torch.Tensor]]] = {}
+        for name, comp in self.components.items():
+            inputs = self.recipe[name]["input"]
+            xw = [comp.weights[i] for i, inp in enumerate(inputs) if inp == "x"]
+            if xw:
+                xproj[name] = sum(F.linear(x, w) for w in xw) + comp.bias
+            for i, inp in enumerate(inputs):
+                if inp != "x":
+                    per_input.setdefault(inp, []).append((name, comp.weights[i]))
+        fused = {inp: (torch.cat([w for _, w in pairs], 0), [n for n, _ in pairs])
+                 for inp, pairs in per_input.items() if inp.startswith("h_prev_") and len(pairs) > 1}
+        direct = {inp: pairs for inp, pairs in per_input.items() if inp not in fused}
+        return xproj, fused, direct
+
+    def _node(self, name: str, values: dict[str, torch.Tensor], partial: dict[str, torch.Tensor],
+              direct: dict[str, list[tuple[str, torch.Tensor]]]) -> torch.Tensor:
+        """The value of node ``name`` of one step from the values computed before it."""
+        node = self.recipe[name]
+        op = node["op"]
+        if op == "linear":
+            acc = partial[name]
+            for inp, pairs in direct.items():
+                for owner, w in pairs:
+                    if owner == name:
+                        acc = acc + F.linear(values[inp], w)
+            return acc
+        if op == "blend":
+            z, a, b = (values[i] for i in node["input"])
+            return z * a + (1 - z) * b
+        if op in ("elementwise_prod", "elementwise_sum"):
+            vals = [values[i] for i in node["input"]]
+            out = vals[0]
+            for v in vals[1:]:
+                out = out * v if op == "elementwise_prod" else out + v
+            return out
+        return _ACTS[op](values[node["input"][0]])
 
 
 @dataclass(frozen=True)

@@ -23,38 +23,36 @@ def score(model: Any, batch: ProxyBatch, names: list[str], seed: int = 0, stabil
     a proxy whose value is rounding noise (e.g. gradients of a loss that is identically zero) changes completely
     with the precision, while a meaningful one moves by ~1e-6. Otherwise the value is NaN with status "unstable"
     and both numbers in ``error``. ``stability="off"`` skips the second score (twice as fast, unchecked)."""
-    stability = parse(Stability, stability, "stability").value
-    from bertbench.proxies.common import sharing_passes
-
-    with sharing_passes():  # proxies reading one backward pass of a model compute it once, with the same values
-        return _score(model, batch, names, seed, stability, tol)
-
-
-def _score(model: Any, batch: ProxyBatch, names: list[str], seed: int, stability: str,
-           tol: float) -> dict[str, dict[str, Any]]:
     import copy
     import math
 
     import torch
 
+    from bertbench.proxies.common import SharedPasses
+
+    stability = parse(Stability, stability, "stability").value
     fam = family_of(model)
     out: dict[str, dict[str, Any]] = {}
     model.eval()
     twin = None
+    passes = SharedPasses()  # proxies reading one backward pass of a model compute it once, with the same values
     for name in names:
         spec = get_proxy(name)
         if fam not in spec.families:
             out[name] = {"value": math.nan, "seconds": 0.0, "status": "failed",
                          "error": f"proxy {name} does not apply to {fam} models"}
             continue
+        if not spec.shares_passes:
+            passes.clear()  # this proxy may change the model: what was shared before it is not reused after it
+        extra = {"passes": passes} if spec.shares_passes else {}
         torch.manual_seed(seed)
         t = time.perf_counter()
         try:
-            value = float(spec.fn(model, batch, seed=seed))
+            value = float(spec.fn(model, batch, seed=seed, **extra))
             status, error = ("ok", None) if math.isfinite(value) else ("failed", f"non-finite score {value}")
             if status == "ok" and stability == "float64" and fam not in spec.self_checked:
                 twin = twin if twin is not None else copy.deepcopy(model).double().eval()
-                error = float64_check(spec.fn, twin, batch, seed, value, tol)
+                error = float64_check(spec.fn, twin, batch, seed, value, tol, **extra)
                 status = "ok" if error is None else "unstable"
             if status != "ok":
                 value = math.nan

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -40,9 +39,10 @@ def s_cos(m: torch.Tensor) -> float:
 
 
 def is_rnn(model: Any) -> bool:
-    from bertbench.models.rnn import RnnLM
+    """Whether the recurrent family built ``model`` (``families.family_of_model``)."""
+    from bertbench.families import family_of_model
 
-    return isinstance(model, RnnLM)
+    return family_of_model(model) == "rnn"
 
 
 MLM_PROB = 0.15
@@ -162,32 +162,24 @@ def weight_matrices(model: Any) -> list[tuple[str, torch.Tensor]]:
     return out
 
 
-_SHARED: weakref.WeakKeyDictionary | None = None  # model -> {pass name: (batch, parameter versions, value)}
+class SharedPasses:
+    """The passes that several proxies of one ``score`` call read (the backward pass of grad_norm, snip,
+    synaptic_diversity and fisher), each computed once per model object and batch object. ``score`` creates one per
+    call, hands it to the proxies registered with ``shares_passes`` and clears it before any other proxy runs (one
+    that may change the model); the values are those of separate passes, bit for bit."""
 
+    def __init__(self) -> None:
+        self._values: dict[tuple[int, int, str], tuple[Any, Any, Any]] = {}
 
-@contextmanager
-def sharing_passes() -> Iterator[None]:
-    """Within the block (one ``score`` call), a pass that several proxies read (``shared_pass``) is computed once
-    per model object, batch and parameter state. Outside, every proxy computes its own."""
-    global _SHARED
-    prev, _SHARED = _SHARED, weakref.WeakKeyDictionary()
-    try:
-        yield
-    finally:
-        _SHARED = prev
+    def get(self, model: nn.Module, batch: ProxyBatch, name: str, compute: Callable[[], Any]) -> Any:
+        """``compute()``, or its value from earlier for this model and batch (both held, so ids are not reused)."""
+        key = (id(model), id(batch), name)
+        hit = self._values.get(key)
+        if hit is not None and hit[0] is model and hit[1] is batch:
+            return hit[2]
+        value = compute()
+        self._values[key] = (model, batch, value)
+        return value
 
-
-def shared_pass(model: nn.Module, batch: ProxyBatch, name: str, compute: Callable[[], Any]) -> Any:
-    """``compute()``, or its value from earlier in the ``sharing_passes`` block for this model object (not a copy,
-    e.g. the gate's float64 twin), the same batch object (held, so its id is not reused) and unchanged parameters
-    (their versions and dtypes)."""
-    if _SHARED is None:
-        return compute()
-    key = tuple((id(p), p._version, p.dtype) for p in model.parameters())
-    entry = _SHARED.setdefault(model, {})
-    hit = entry.get(name)
-    if hit is not None and hit[0] is batch and hit[1] == key:
-        return hit[2]
-    value = compute()
-    entry[name] = (batch, key, value)
-    return value
+    def clear(self) -> None:
+        self._values.clear()

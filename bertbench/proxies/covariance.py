@@ -16,7 +16,7 @@ from bertbench.proxies.registry import UnstableScore, proxy
 #: states are scored again with every entry moved by a random PERTURB_ULPS units of float32 rounding (relative
 #: 2^-24 each, normal, a fixed generator), and the two values must agree within ``STABILITY_TOL``. What loses
 #: precision is the eigen-spectrum of a near-singular correlation matrix (1 / (lambda + 1e-5) for lambda near 0),
-#: which this measures directly; bench/proxy_speed.py compares its verdicts with the float64 gate's.
+#: which this measures directly; bench/perf/proxy_speed.py compares its verdicts with the float64 gate's.
 PERTURB_ULPS = 4.0
 
 

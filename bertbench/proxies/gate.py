@@ -25,14 +25,14 @@ def relative_gap(a: float, b: float) -> float:
     return abs(a - b) / max(abs(a), abs(b), 1e-300)
 
 
-def float64_check(fn: Any, twin: Any, batch: Any, seed: int, value: float, tol: float = STABILITY_TOL
-                  ) -> str | None:
-    """Score ``fn`` on ``twin`` (the float64 copy) with the RNG reset to ``seed``; None when it agrees with
-    ``value`` within ``tol``, else the reason (both numbers and their gap)."""
+def float64_check(fn: Any, twin: Any, batch: Any, seed: int, value: float, tol: float = STABILITY_TOL,
+                  **options: Any) -> str | None:
+    """Score ``fn`` on ``twin`` (the float64 copy) with the RNG reset to ``seed`` (``options``: the proxy's, e.g.
+    ``passes``); None when it agrees with ``value`` within ``tol``, else the reason (both numbers and their gap)."""
     import torch
 
     torch.manual_seed(seed)
-    ref = float(fn(twin, batch, seed=seed))
+    ref = float(fn(twin, batch, seed=seed, **options))
     rel = relative_gap(value, ref)
     if rel <= tol:
         return None

@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from bertbench.families import get_family
+from bertbench.options import SYNTHETIC
 
 #: Objectives the BERT gradient proxies differentiate (see ``bertbench.proxies.common.objective``).
 LOSSES = ("mlm", "paper-2023")
@@ -76,14 +77,14 @@ class ProxyBatch:
         return replace(self, tokens=self.tokens.to(device), attention_mask=mask)
 
 
-def bert_batch(source: str = "synthetic", tokenizer: Any = None, batch_size: int = 16, seq_len: int = 128,
+def bert_batch(source: str = SYNTHETIC, tokenizer: Any = None, batch_size: int = 16, seq_len: int = 128,
                seed: int = 0, loss: str = "mlm") -> ProxyBatch:
     """``batch_size`` packed blocks of ``seq_len`` tokens from a corpus source, drawn with ``seed``; ``loss`` is the
     gradient proxies' objective (see :class:`ProxyBatch`)."""
     from bertbench.data.corpus import pack
     from bertbench.data.tokenizer import load_tokenizer
 
-    tok = tokenizer if tokenizer is not None else load_tokenizer("synthetic")
+    tok = tokenizer if tokenizer is not None else load_tokenizer(SYNTHETIC)
     corpus = pack(source, tok, seq_len)
     idx = corpus.order(seed)[:batch_size]
     ids = torch.from_numpy(corpus.blocks(idx).astype("int64"))

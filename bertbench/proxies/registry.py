@@ -32,22 +32,25 @@ class ProxySpec:
     #: The families for which the proxy checks its own precision (raising ``UnstableScore``; ``proxies.gate``):
     #: the float64 gate of ``score``, which would score the network a second time, is skipped for them.
     self_checked: tuple[str, ...] = ()
+    #: The proxy reads passes shared with others of one ``score`` call (``common.SharedPasses``, given as ``passes=``).
+    shares_passes: bool = False
 
 
 PROXIES: Registry[ProxySpec] = Registry("proxy")
 
 
 def proxy(name: str, direction: str = "higher", families: tuple[str, ...] = ("bert", "rnn"),
-          self_checked: bool | tuple[str, ...] = ()) -> Callable:
+          self_checked: bool | tuple[str, ...] = (), shares_passes: bool = False) -> Callable:
     """Register ``fn`` as proxy ``name``. ``self_checked``: True (every family) or the families whose precision the
-    proxy checks itself."""
+    proxy checks itself. ``shares_passes``: ``fn`` takes ``passes=`` (``common.SharedPasses``)."""
     direction = parse(Direction, direction, "direction").value
     checked = tuple(families) if self_checked is True else tuple(self_checked or ())
     if set(checked) - set(families):
         raise ValueError(f"self_checked={self_checked!r}: allowed families are the proxy's own {families}")
 
     def deco(fn: Callable[..., float]) -> Callable[..., float]:
-        PROXIES.add(name, ProxySpec(name, fn, direction, tuple(families), (fn.__doc__ or "").strip(), checked))
+        PROXIES.add(name, ProxySpec(name, fn, direction, tuple(families), (fn.__doc__ or "").strip(), checked,
+                                    shares_passes))
         return fn
 
     return deco
@@ -80,6 +83,7 @@ def list_proxies(family: str | None = None) -> list[str]:
 
 
 def family_of(model: Any) -> str:
-    from bertbench.models.rnn import RnnLM
+    """The model family that built ``model`` (``bertbench.families.family_of_model``)."""
+    from bertbench.families import family_of_model
 
-    return "rnn" if isinstance(model, RnnLM) else "bert"
+    return family_of_model(model)

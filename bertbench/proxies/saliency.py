@@ -10,12 +10,12 @@ import torch
 from torch import nn
 
 from bertbench.proxies.common import (
+    SharedPasses,
     forward,
     is_rnn,
     loss_of,
     objective,
     output_tensor,
-    shared_pass,
     weight_matrices,
     zero_grads,
 )
@@ -23,12 +23,14 @@ from bertbench.proxies.inputs import ProxyBatch
 from bertbench.proxies.registry import UnstableScore, proxy
 
 
-def _backward(model, batch: ProxyBatch) -> tuple[dict[str, torch.Tensor], list[torch.Tensor] | None]:
+def _backward(model, batch: ProxyBatch, passes: SharedPasses | None
+              ) -> tuple[dict[str, torch.Tensor], list[torch.Tensor] | None]:
     """({parameter name: dL/dtheta}, BERT: each layer output's sum over positions of a * dL/da [B, H]) of one
     backward pass of the objective. grad_norm, snip, synaptic_diversity and fisher read the same pass: within one
-    ``score`` call it is computed once per model (``common.shared_pass``), with the values of separate passes, bit
-    for bit."""
-    return shared_pass(model, batch, "backward", lambda: _backward_pass(model, batch))
+    ``score`` call (``passes``) it is computed once per model, with the values of separate passes, bit for bit."""
+    if passes is None:
+        return _backward_pass(model, batch)
+    return passes.get(model, batch, "backward", lambda: _backward_pass(model, batch))
 
 
 def _backward_pass(model, batch: ProxyBatch) -> tuple[dict[str, torch.Tensor], list[torch.Tensor] | None]:
@@ -52,26 +54,26 @@ def _params(model):
     return [(n, p) for n, p in model.named_parameters() if p.requires_grad]
 
 
-@proxy("grad_norm", "higher")
-def grad_norm(model, batch: ProxyBatch, *, seed: int = 0) -> float:
+@proxy("grad_norm", "higher", shares_passes=True)
+def grad_norm(model, batch: ProxyBatch, *, seed: int = 0, passes: SharedPasses | None = None) -> float:
     """||dL/dtheta||_2 over every parameter."""
-    grads = _backward(model, batch)[0]
+    grads = _backward(model, batch, passes)[0]
     total = sum(float(grads[n].double().pow(2).sum()) for n, _ in _params(model) if n in grads)
     return math.sqrt(total)
 
 
-@proxy("snip", "higher")
-def snip(model, batch: ProxyBatch, *, seed: int = 0) -> float:
+@proxy("snip", "higher", shares_passes=True)
+def snip(model, batch: ProxyBatch, *, seed: int = 0, passes: SharedPasses | None = None) -> float:
     """SNIP (Lee et al. 2019): sum |theta * dL/dtheta| over every weight matrix."""
-    grads = _backward(model, batch)[0]
+    grads = _backward(model, batch, passes)[0]
     return sum(float((grads[n] * p.detach()).abs().sum()) for n, p in weight_matrices(model) if n in grads)
 
 
-@proxy("synaptic_diversity", "higher")
-def synaptic_diversity(model, batch: ProxyBatch, *, seed: int = 0) -> float:
+@proxy("synaptic_diversity", "higher", shares_passes=True)
+def synaptic_diversity(model, batch: ProxyBatch, *, seed: int = 0, passes: SharedPasses | None = None) -> float:
     """TF-TAS (Zhou et al. 2022): sum over the token mixers' weight matrices of ||W||_nuc * ||dL/dW||_nuc (BERT:
     every Linear inside each layer's mixer and its output projection; RNN: every cell weight matrix)."""
-    grads = _backward(model, batch)[0]
+    grads = _backward(model, batch, passes)[0]
     if is_rnn(model):
         mats = weight_matrices(model)
     else:
@@ -167,8 +169,8 @@ def _grasp(model, batch: ProxyBatch) -> float:
     return total
 
 
-@proxy("fisher", "higher")
-def fisher(model, batch: ProxyBatch, *, seed: int = 0) -> float:
+@proxy("fisher", "higher", shares_passes=True)
+def fisher(model, batch: ProxyBatch, *, seed: int = 0, passes: SharedPasses | None = None) -> float:
     """Fisher (Turner et al. 2020) on layer outputs: sum over layers and units of 0.5 * mean over sequences of
     (sum over positions of a * dL/da)^2."""
     zero_grads(model)
@@ -182,7 +184,7 @@ def fisher(model, batch: ProxyBatch, *, seed: int = 0) -> float:
         x.sum().backward()
         per = [(a * a.grad).sum(0) for a in acts]  # [B, H]
     else:
-        per = _backward(model, batch)[1]
+        per = _backward(model, batch, passes)[1]
     total = sum(float(0.5 * v.detach().double().pow(2).mean(0).sum()) for v in per)
     zero_grads(model)
     return total

@@ -56,7 +56,12 @@ def load_grid(name_or_path: str | os.PathLike[str]) -> Grid:
     from bertbench.manifest_files import find
 
     path = find("grids", name_or_path, InvalidArchitecture, "grid")
-    d = load_file(path, InvalidArchitecture)
+    return grid_from_dict(load_file(path, InvalidArchitecture), str(path), path.stem)
+
+
+def grid_from_dict(d: Any, path: str = "grid", default_name: str = "grid") -> Grid:
+    """A grid from its definition (a grid YAML's mapping, or run.json's ``grid.definition`` without its ``limit``);
+    ``path`` names it in errors."""
     if not isinstance(d, dict) or not d:
         raise InvalidArchitecture(f"{path}: a grid must be a mapping with 'architectures' or 'generator'; got "
                                   f"{type(d).__name__ if d else 'nothing'}")
@@ -81,7 +86,7 @@ def load_grid(name_or_path: str | os.PathLike[str]) -> Grid:
         raise InvalidArchitecture(f"{path}: needs 'architectures' or 'generator' (allowed: 'paper_2023', 'sample')")
     if not archs:
         raise InvalidArchitecture(f"{path}: the grid is empty")
-    return Grid(str(d.get("name", path.stem)), archs, d, arch_seeds)
+    return Grid(str(d.get("name", default_name)), archs, d, arch_seeds)
 
 
 def _check_seeds(value: Any, where: str) -> tuple[int, ...] | None:

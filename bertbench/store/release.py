@@ -25,7 +25,7 @@ from bertbench.file_io import atomic_dir, remembered_sha256, sha256_file
 from bertbench.licenses import LICENSES, SEED_PAPER_BIBTEX
 from bertbench.store.run_folder import read_run_info, unit_name
 from bertbench.store.schema import SCHEMA_VERSION, TABLES, schema_for, version_tuple
-from bertbench.store.writer import ResultWriter
+from bertbench.store.writer import SHARDS, ResultWriter
 
 SEMVER = re.compile(r"^\d+\.\d+\.\d+$")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -103,21 +103,10 @@ def commit(
     ``caveats``: sentences added to the run's own caveats (the card lists them), e.g. what the scores cannot tell."""
     run_dir, out = Path(run_dir), Path(out)
     _check_release_fields(name, version, license)
-    if not (run_dir / "shards").is_dir():
-        raise FileNotFoundError(f"run_dir={run_dir} has no shards/ folder: not a bertbench run folder")
     dest = out / f"{name}-{version}"
     if dest.exists():
         raise ReleaseExists(f"release {name} version {version} already exists at {dest}; choose a new version")
-    tables = collect_tables(run_dir)
-    if tables["runs"].num_rows == 0:
-        raise CorruptRelease(f"run_dir={run_dir} holds no completed results (shards/runs is empty)")
-    run_info = read_run_info(run_dir)
-    tables["runs"] = _one_run(run_dir, run_info, tables["runs"])
-    missing = missing_results(run_info, tables["runs"])
-    if missing and not allow_partial:
-        raise IncompleteRun(f"run_dir={run_dir} is incomplete: {len(missing)} planned result(s) missing (e.g. "
-                            f"{', '.join(missing[:3])}); finish it with `bertbench regenerate`, or pass "
-                            "--allow-partial to commit it marked incomplete")
+    tables, run_info, missing = _checked_tables(run_dir, allow_partial)
     out.mkdir(parents=True, exist_ok=True)
     from bertbench.store.claims import is_stale, write_owner
     from bertbench.store.run_folder import read_invocations, trained_environments
@@ -148,6 +137,24 @@ def commit(
     # next commit recognises as stale and removes
     (dest / ".owner").unlink(missing_ok=True)
     return dest
+
+
+def _checked_tables(run_dir: Path, allow_partial: bool) -> tuple[dict[str, pa.Table], dict[str, Any], list[str]]:
+    """(the run's tables, its run.json, the planned results it lacks), its rows checked to be of this run; an
+    incomplete run is refused unless ``allow_partial``."""
+    if not (run_dir / SHARDS).is_dir():
+        raise FileNotFoundError(f"run_dir={run_dir} has no {SHARDS}/ folder: not a bertbench run folder")
+    tables = collect_tables(run_dir)
+    if tables["runs"].num_rows == 0:
+        raise CorruptRelease(f"run_dir={run_dir} holds no completed results (shards/runs is empty)")
+    run_info = read_run_info(run_dir)
+    tables["runs"] = _one_run(run_dir, run_info, tables["runs"])
+    missing = missing_results(run_info, tables["runs"])
+    if missing and not allow_partial:
+        raise IncompleteRun(f"run_dir={run_dir} is incomplete: {len(missing)} planned result(s) missing (e.g. "
+                            f"{', '.join(missing[:3])}); finish it with `bertbench regenerate`, or pass "
+                            "--allow-partial to commit it marked incomplete")
+    return tables, run_info, missing
 
 
 def _check_release_fields(name: str, version: str, license: str | None) -> None:

@@ -1,7 +1,9 @@
 """The run folder's layout: the unit name ``<arch_id>__s<seed>``, ``run.json`` (the run's identity),
 ``models/<unit>/`` (a ``save_pretrained`` folder per pretrained unit), ``checkpoints/<unit>/`` (until its pretraining
-ends), ``tokenizer/`` (the run's own vocabulary) and ``invocations/`` (each process's span of work). Claims on units
-are ``bertbench.store.claims``. Grid, commit, export and loaders read the paths from here."""
+ends), ``tokenizer/`` (the run's own vocabulary), ``invocations/`` (each process's span of work), ``logs/`` (the worker
+processes' output) and ``claims/<unit>``
+(how claims work: ``bertbench.store.claims``). Result files (``shards/``) are ``bertbench.store.writer``'s. Grid,
+commit, export and loaders read the paths from here."""
 
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ TOKENIZER = "tokenizer"
 CHECKPOINTS = "checkpoints"
 RUN_INFO = "run.json"
 INVOCATIONS = "invocations"
+CLAIMS = "claims"
+LOGS = "logs"
 
 
 def unit_name(arch_id: str, seed: int) -> str:
@@ -36,6 +40,16 @@ def unit_dir(root: str | os.PathLike[str], arch_id: str, seed: int) -> Path:
 def checkpoint_dir(root: str | os.PathLike[str], arch_id: str, seed: int) -> Path:
     """Where a unit's pretraining checkpoints live until its pretraining result is written."""
     return Path(root) / CHECKPOINTS / unit_name(arch_id, seed)
+
+
+def claim_path(root: str | os.PathLike[str], arch_id: str, seed: int) -> Path:
+    """The claim a grid worker holds while it trains (arch_id, seed)."""
+    return Path(root) / CLAIMS / unit_name(arch_id, seed)
+
+
+def worker_log(root: str | os.PathLike[str], index: int) -> Path:
+    """The log of grid worker ``index`` started by ``regenerate --workers`` (``training/workers.py``)."""
+    return Path(root) / LOGS / f"worker{index}.log"
 
 
 def available_units(root: str | os.PathLike[str]) -> list[str]:

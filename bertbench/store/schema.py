@@ -16,6 +16,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from bertbench.options import ProxyStatus, RunStatus
+
 #: Bump the minor version for added columns, the major version for changed or removed ones.
 SCHEMA_VERSION = "1.3"  # 1.1: proxies.loss, proxies.status "unstable"; 1.2: runs.run_hash; 1.3: finetune_seed
 
@@ -23,7 +25,7 @@ SCHEMA_VERSION = "1.3"  # 1.1: proxies.loss, proxies.status "unstable"; 1.2: run
 #: reading it gives nulls there.
 ADDED_IN = {"1.2": {"runs": ("run_hash",)}, "1.3": {"runs": ("finetune_seed",), "curves": ("finetune_seed",)}}
 
-STATUSES = ("ok", "failed", "diverged")
+STATUSES = tuple(s.value for s in RunStatus)
 
 LAYER_TYPE = pa.struct(
     [
@@ -160,7 +162,7 @@ def metrics_list(metrics: dict[str, float]) -> list[dict[str, float]]:
     return [{"name": k, "value": float(v)} for k, v in metrics.items()]
 
 
-PROXY_STATUSES = ("ok", "failed", "unstable")
+PROXY_STATUSES = tuple(s.value for s in ProxyStatus)
 
 
 def run_row(arch_id: str, run_key: str, seed: int, stage: str, status: str, main_metric: str,

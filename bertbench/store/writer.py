@@ -18,6 +18,8 @@ import pyarrow.parquet as pq
 from bertbench.file_io import atomic_write_table
 from bertbench.store.schema import schema_for
 
+SHARDS = "shards"  # RUN_DIR/shards/<table>/<name>.parquet
+
 
 def result_name(arch_id: str, seed: int, stage: str, finetune_seed: int | None = None) -> str:
     """``<arch_id>__s<seed>__<stage>``, and ``__f<k>`` after it for a fine-tuning seed k > 0 (seed 0 keeps the name
@@ -42,7 +44,7 @@ class ResultWriter:
         self.family = family
 
     def path(self, table: str, key: str) -> Path:
-        return self.run_dir / "shards" / table / f"{key}.parquet"
+        return self.run_dir / SHARDS / table / f"{key}.parquet"
 
     def done(self, key: str) -> bool:
         return self.path("runs", key).exists()
@@ -61,6 +63,12 @@ class ResultWriter:
             atomic_write_table(self.path("proxies", key), pa.Table.from_pylist(proxies, schema=schema_for("proxies")))
         atomic_write_table(self.path("runs", key), pa.Table.from_pylist(runs, schema=schema_for("runs")))
 
+    def remove_temp_files(self, prefix: str) -> None:
+        """Temp files of result writes killed before their rename, for result names starting with ``prefix``."""
+        for table in ("runs", "curves", "proxies"):
+            for tmp in (self.run_dir / SHARDS / table).glob(f".{prefix}*.tmp"):
+                tmp.unlink(missing_ok=True)
+
     def remove_result(self, key: str) -> None:
         """Forget one result (its runs file first, so it is never seen half-removed)."""
         for table in ("runs", "curves", "proxies"):
@@ -70,7 +78,7 @@ class ResultWriter:
         atomic_write_table(self.path("proxies", key), pa.Table.from_pylist(rows, schema=schema_for("proxies")))
 
     def keys(self, table: str = "runs") -> list[str]:
-        folder = self.run_dir / "shards" / table
+        folder = self.run_dir / SHARDS / table
         return sorted(p.stem for p in folder.glob("*.parquet")) if folder.exists() else []
 
     def finetuning_keys(self) -> list[str]:

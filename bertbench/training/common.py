@@ -1,14 +1,17 @@
-"""Pieces shared by the pretraining and fine-tuning loops: seeds, the Accelerator, optimizer groups, LR schedules."""
+"""Pieces shared by the pretraining and fine-tuning loops: seeds, the Accelerator, optimizer groups, LR schedules,
+and what a stage produced (``StageResult``)."""
 
 from __future__ import annotations
 
 import hashlib
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+
+from bertbench.options import RunStatus
 
 
 class Diverged(RuntimeError):
@@ -19,6 +22,25 @@ def derive_seed(arch_id: str, seed: int, stage: str, *extra: Any) -> int:
     """A 31-bit seed that depends only on (arch_id, seed, stage, extra): never on rank, order or process count."""
     text = ":".join(str(x) for x in (arch_id, seed, stage, *extra))
     return int(hashlib.sha256(text.encode()).hexdigest()[:8], 16) & 0x7FFFFFFF
+
+
+@dataclass(frozen=True)
+class StageResult:
+    """What one stage of a unit produced (pretraining or one fine-tuning), as its ``runs`` and ``curves`` rows record
+    it; a pretraining also hands over its encoder's state dict (not recorded in rows)."""
+
+    status: str  # a RunStatus
+    metrics: dict[str, float]
+    curves: list[dict[str, Any]] = field(default_factory=list)
+    steps: int = 0
+    tokens: int | None = None
+    seconds: float = 0.0
+    error: str | None = None
+    encoder_state: dict[str, torch.Tensor] | None = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def failed(cls, metric_names: list[str], error: str) -> StageResult:
+        return cls(RunStatus.FAILED, {m: math.nan for m in metric_names}, error=error)
 
 
 @dataclass(frozen=True)

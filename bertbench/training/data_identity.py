@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from bertbench.options import SYNTHETIC
+
 LOCAL_FIELDS = ("corpus", "tokenizer", "task_source")  # the DataSpec fields that may name local files
 
 
@@ -38,48 +40,48 @@ def _tree(p: Path, pattern: str = "*") -> list[Path]:
     return [f for f in p.rglob(pattern) if f.is_file()] if p.is_dir() else [p]
 
 
-def portable_data(data: Any, tasks: Iterable[str]) -> dict[str, str]:
-    """{corpus, tokenizer, task_source} of a recipe's ``DataSpec`` with every local path replaced by its
-    :func:`content_name` (the corpus's ``.txt`` files or archive, the tokenizer's files, the GLUE folders of
-    ``tasks``); other sources unchanged."""
+def _local_sources(data: Any, tasks: Iterable[str]) -> dict[str, tuple[str, Path, list[Path]]]:
+    """{field: (name, root, files)} of each of a recipe's ``DataSpec`` sources that lies on this machine: the
+    corpus's ``.txt`` files or archive, the tokenizer's files, the GLUE folders of ``tasks``. The one walk that both
+    the identity (``portable_data``) and run.json's ``files_sha256`` (``run_data_files``) read."""
     from bertbench.data.glue import DIRS
     from bertbench.data.sources import parse_source
 
-    out = {k: getattr(data, k) for k in LOCAL_FIELDS}
+    out = {}
     src = parse_source(data.corpus)
     if src.kind in ("text", "zip"):
         p = Path(src.path)
         member = f"::{src.member}" if src.member else ""
-        out["corpus"] = content_name(p.name + member, p, _tree(p, "*.txt") if src.kind == "text" else [p])
+        out["corpus"] = (p.name + member, p, _tree(p, "*.txt") if src.kind == "text" else [p])
     tok = Path(data.tokenizer)
-    if data.tokenizer not in ("synthetic", "") and tok.exists():
-        out["tokenizer"] = content_name(tok.resolve().name, tok, _tree(tok))
-    if data.task_source not in ("hub", "synthetic"):
+    if data.tokenizer not in (SYNTHETIC, "") and tok.exists():
+        out["tokenizer"] = (tok.resolve().name, tok, _tree(tok))
+    if data.task_source not in ("hub", SYNTHETIC):
         root = Path(data.task_source)
-        files = [f for t in tasks for f in _tree(root / DIRS.get(t, t)) if f.exists()]
-        out["task_source"] = content_name("glue", root, files)  # by content only: a renamed copy is the same data
+        out["task_source"] = ("glue", root, [f for t in tasks for f in _tree(root / DIRS.get(t, t)) if f.exists()])
+    return out
+
+
+def portable_data(data: Any, tasks: Iterable[str]) -> dict[str, str]:
+    """{corpus, tokenizer, task_source} of a recipe's ``DataSpec`` with every local source replaced by its
+    :func:`content_name` (GLUE by content only: a renamed copy is the same data); other sources unchanged."""
+    out = {k: getattr(data, k) for k in LOCAL_FIELDS}
+    for key, (name, root, files) in _local_sources(data, tasks).items():
+        out[key] = content_name(name, root, files)
     return out
 
 
 def run_data_files(data: Any, tasks: Iterable[str], run_dir: Path) -> dict[str, str]:
-    """sha256 of every local file a run reads (its run.json ``files_sha256``): the corpus, each task's folder and the
-    run's own tokenizer (``run_dir/tokenizer``)."""
-    from bertbench.data.glue import DIRS
-    from bertbench.data.sources import parse_source
+    """sha256 of every local file a run reads (its run.json ``files_sha256``): the corpus, each task's folder, the
+    recipe's tokenizer files and the run's own tokenizer (``run_folder.tokenizer_dir``)."""
+    from bertbench.store.run_folder import tokenizer_dir
 
     out: dict[str, str] = {}
-    src = parse_source(data.corpus)
-    if src.kind in ("zip", "text"):
-        p = Path(src.path)
-        for f in sorted(p.rglob("*.txt")) if p.is_dir() else [p]:
-            out[f"corpus/{f.relative_to(p) if p.is_dir() else f.name}"] = file_sha256(f)
-    if data.task_source not in ("hub", "synthetic"):
-        for task in tasks:
-            folder = Path(data.task_source) / DIRS.get(task, task)
-            for f in sorted(folder.iterdir()) if folder.is_dir() else []:
-                if f.is_file():
-                    out[f"tasks/{folder.name}/{f.name}"] = file_sha256(f)
-    tok = run_dir / "tokenizer"
+    for key, (_, root, files) in _local_sources(data, tasks).items():
+        label = {"task_source": "tasks", "tokenizer": "tokenizer_source"}.get(key, key)
+        for f in sorted(files):
+            out[f"{label}/{f.name if f == root else f.relative_to(root).as_posix()}"] = file_sha256(f)
+    tok = tokenizer_dir(run_dir)
     for f in sorted(tok.iterdir()) if tok.is_dir() else []:
         out[f"tokenizer/{f.name}"] = file_sha256(f)
     return out

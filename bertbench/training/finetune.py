@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -18,19 +17,18 @@ import torch
 
 from bertbench.data.tasks import TaskSpec
 from bertbench.models import BertBenchConfig, BertBenchForSequenceClassification
+from bertbench.options import RunStatus
 from bertbench.space import Architecture
-from bertbench.training.common import Diverged, RankSlice, derive_seed, finite, linear_schedule, param_groups
+from bertbench.training.common import (
+    Diverged,
+    RankSlice,
+    StageResult,
+    derive_seed,
+    finite,
+    linear_schedule,
+    param_groups,
+)
 from bertbench.training.recipe import FinetuneRecipe
-
-
-@dataclass
-class FinetuneOutcome:
-    status: str
-    metrics: dict[str, float]
-    curves: list[dict[str, Any]] = field(default_factory=list)
-    steps: int = 0
-    seconds: float = 0.0
-    error: str | None = None
 
 
 def encode(task: TaskSpec, ds: Any, tokenizer: Any, max_len: int, swap: bool = False) -> dict[str, list]:
@@ -77,7 +75,7 @@ def layer_scales(model: BertBenchForSequenceClassification, decay: float, depth:
 
 def finetune(arch: Architecture, task: TaskSpec, data: Any, tokenizer: Any, recipe: FinetuneRecipe, seed: int,
              accelerator: Any, encoder_state: dict[str, torch.Tensor] | None, config: dict[str, Any] | None = None,
-             ranks: RankSlice = RankSlice(), progress: bool = True, finetune_seed: int = 0) -> FinetuneOutcome:
+             ranks: RankSlice = RankSlice(), progress: bool = True, finetune_seed: int = 0) -> StageResult:
     """Fine-tune ``arch`` (initialised from ``encoder_state``, or from scratch when None) on ``task``; evaluate.
     ``seed`` is the pretraining seed; ``finetune_seed`` draws the head, the batch order and dropout (0: as before
     fine-tuning seeds existed)."""
@@ -99,7 +97,7 @@ def finetune(arch: Architecture, task: TaskSpec, data: Any, tokenizer: Any, reci
         from tqdm.auto import tqdm
 
         bar = tqdm(total=total, desc=f"{key} {arch.arch_id}", unit="step", leave=False, disable=None)
-    status, error, step = "ok", None, 0
+    status, error, step = RunStatus.OK, None, 0
     model.train()
     try:
         while step < total:
@@ -116,17 +114,17 @@ def finetune(arch: Architecture, task: TaskSpec, data: Any, tokenizer: Any, reci
                 if bar is not None:
                     bar.update(1)
     except Diverged as err:
-        status, error = "diverged", str(err)
+        status, error = RunStatus.DIVERGED, str(err)
     finally:
         if bar is not None:
             bar.close()
     metrics = {m: math.nan for m in task.metric_names()}
-    if status == "ok":
+    if status == RunStatus.OK:
         metrics = {}
         for suffix, split in task.eval_splits.items():
             metrics.update(evaluate(model, task, data[split], tokenizer, recipe, accelerator, suffix))
     accelerator.free_memory()
-    return FinetuneOutcome(status, metrics, curves, step, time.perf_counter() - t0, error)
+    return StageResult(status, metrics, curves, step, seconds=time.perf_counter() - t0, error=error)
 
 
 def _build(arch: Architecture, task: TaskSpec, tokenizer: Any, recipe: FinetuneRecipe,

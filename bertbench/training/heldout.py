@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from bertbench.data.sources import CorpusSource, parse_source
+from bertbench.options import SYNTHETIC
 from bertbench.training.common import RankSlice
 from bertbench.training.masking import mask_tokens
 
@@ -46,8 +47,8 @@ def heldout_source(corpus: str | CorpusSource) -> CorpusSource | None:
     """The validation split of ``corpus`` (see the module docstring), or None when it has none (a slice of the
     training corpus is held out instead)."""
     src = parse_source(corpus)
-    if src.kind == "synthetic":
-        return CorpusSource("synthetic", seed=src.seed + 1, docs=max(500, src.docs // 10))
+    if src.kind == SYNTHETIC:
+        return CorpusSource(SYNTHETIC, seed=src.seed + 1, docs=max(500, src.docs // 10))
     if src.kind == "zip" and "train" in src.member:
         with zipfile.ZipFile(src.path) as zf:
             names = set(zf.namelist())

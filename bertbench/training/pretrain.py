@@ -15,7 +15,7 @@ import math
 import shutil
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,25 +24,22 @@ import torch
 
 from bertbench.errors import machine_io
 from bertbench.models import build_model
+from bertbench.options import RunStatus
 from bertbench.space import Architecture
-from bertbench.training.common import Diverged, RankSlice, derive_seed, finite, linear_schedule, param_groups
+from bertbench.training.common import (
+    Diverged,
+    RankSlice,
+    StageResult,
+    derive_seed,
+    finite,
+    linear_schedule,
+    param_groups,
+)
 from bertbench.training.heldout import HeldoutSet, heldout_scores
 from bertbench.training.masking import mask_tokens
 from bertbench.training.recipe import PretrainRecipe
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class PretrainOutcome:
-    status: str  # ok | diverged | failed
-    metrics: dict[str, float]
-    curves: list[dict[str, Any]] = field(default_factory=list)
-    steps: int = 0
-    tokens: int = 0
-    seconds: float = 0.0
-    error: str | None = None
-    encoder_state: dict[str, torch.Tensor] | None = None
 
 
 def _latest_checkpoint(ckpt_dir: Path) -> tuple[Path, int] | None:
@@ -59,7 +56,7 @@ def _latest_checkpoint(ckpt_dir: Path) -> tuple[Path, int] | None:
 def pretrain(arch: Architecture, recipe: PretrainRecipe, corpus: Any, tokenizer: Any, seed: int, accelerator: Any,
              ckpt_dir: Path | None = None, ranks: RankSlice = RankSlice(), progress: bool = True,
              stop_after: int | None = None, vocab_size: int | None = None, heldout: HeldoutSet | None = None
-             ) -> PretrainOutcome:
+             ) -> StageResult:
     """Pretrain ``arch``; returns status, final metrics, curves and the discriminator (encoder) state dict.
     ``stop_after``: stop (as if killed) after that many steps -- for tests of resume. ``vocab_size``: embedding rows
     when larger than the tokenizer's (e.g. the paper's 30,522). ``heldout``: the fixed evaluation set, scored every
@@ -67,12 +64,7 @@ def pretrain(arch: Architecture, recipe: PretrainRecipe, corpus: Any, tokenizer:
     t0 = time.perf_counter()
     s = derive_seed(arch.arch_id, seed, "pretrain")
     head = "electra" if recipe.objective == "electra" else "mlm"
-    model = _build(arch, recipe, tokenizer, s, head, vocab_size)
-    opt = torch.optim.AdamW(param_groups(list(model.named_parameters()), recipe.weight_decay, recipe.lr),
-                            lr=recipe.lr, betas=tuple(recipe.betas), eps=recipe.eps)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, linear_schedule(recipe.warmup_steps, recipe.steps))
-    model, opt = accelerator.prepare(model, opt)
-    accelerator.register_for_checkpointing(sched)
+    model, opt, sched = _build(arch, recipe, tokenizer, s, head, vocab_size, accelerator)
     start, history = _resume(accelerator, ckpt_dir, arch, seed)
     micro = recipe.batch_size // recipe.grad_accum
     if micro % ranks.world:
@@ -87,7 +79,7 @@ def pretrain(arch: Architecture, recipe: PretrainRecipe, corpus: Any, tokenizer:
 
         bar = tqdm(total=recipe.steps, initial=start, desc=f"pretrain {arch.arch_id}", unit="step", leave=False, disable=None)
     model.train()
-    status, error = "ok", None
+    status, error = RunStatus.OK, None
     done = start
     try:
         for step in range(start, recipe.steps):
@@ -97,17 +89,10 @@ def pretrain(arch: Architecture, recipe: PretrainRecipe, corpus: Any, tokenizer:
             done = step + 1
             if first_loss is None:
                 first_loss = last["loss"]
-            if done % recipe.log_every == 0 or done == recipe.steps:
-                curves += _curve_points(last, sched.get_last_lr()[0], done, head)
-            if heldout is not None and (done % recipe.heldout_interval == 0 or done == recipe.steps):
-                scores = heldout_scores(accelerator.unwrap_model(model), heldout, recipe.objective,
-                                        accelerator.device, ranks, accelerator.reduce)
-                curves += [{"step": done, "name": k, "value": v} for k, v in scores.items()]
-                if done == recipe.steps:
-                    last.update(scores)
-                if bar is not None:
-                    bar.set_postfix(loss=f"{last['loss']:.3f}", tok_s=f"{(done - start) * recipe.batch_size * recipe.seq_len / (time.perf_counter() - t0):.0f}")
+            curves += _logged(model, sched, accelerator, recipe, heldout, ranks, last, done, head)
             if bar is not None:
+                if heldout is not None and done % recipe.heldout_interval == 0:
+                    bar.set_postfix(loss=f"{last['loss']:.3f}", tok_s=f"{(done - start) * recipe.batch_size * recipe.seq_len / (time.perf_counter() - t0):.0f}")
                 bar.update(1)
             if ckpt_dir is not None and (done % recipe.checkpoint_every == 0) and done < recipe.steps:
                 with machine_io(f"saving the checkpoint of step {done} in {ckpt_dir}"):
@@ -117,7 +102,7 @@ def pretrain(arch: Architecture, recipe: PretrainRecipe, corpus: Any, tokenizer:
             raise Diverged(f"pretraining loss ended at {final:.4g}, above diverge_factor {recipe.diverge_factor:g} "
                            f"x its first-step loss {first_loss:.4g}")
     except Diverged as err:
-        status, error = "diverged", str(err)
+        status, error = RunStatus.DIVERGED, str(err)
     finally:
         if bar is not None:
             bar.close()
@@ -125,20 +110,42 @@ def pretrain(arch: Architecture, recipe: PretrainRecipe, corpus: Any, tokenizer:
     log.info("pretrained %s seed %d: %d steps, loss %.4f, %.0f tokens/s", arch.arch_id, seed, done,
              last.get("loss", math.nan), (done - start) * recipe.batch_size * recipe.seq_len / max(seconds, 1e-9))
     metrics, state = _final(model, accelerator, last, head, status)
-    return PretrainOutcome(status, metrics, curves, done, done * recipe.batch_size * recipe.seq_len,
-                           time.perf_counter() - t0, error, state)
+    return StageResult(status, metrics, curves, done, done * recipe.batch_size * recipe.seq_len,
+                       time.perf_counter() - t0, error, encoder_state=state)
 
 
 def _build(arch: Architecture, recipe: PretrainRecipe, tokenizer: Any, init_seed: int, head: str,
-           vocab_size: int | None) -> Any:
-    """The untrained pretraining model (ELECTRA generator + discriminator, or an MLM model) of ``arch``."""
+           vocab_size: int | None, accelerator: Any) -> tuple[Any, Any, Any]:
+    """(model, optimizer, LR schedule), prepared by ``accelerator``: the untrained pretraining model (ELECTRA
+    generator + discriminator, or an MLM model) of ``arch``, AdamW and the linear warm-up/decay schedule."""
     model = build_model(arch, head=head, seed=init_seed, vocab_size=vocab_size or len(tokenizer),
                         pad_token_id=tokenizer.pad_token_id, generator_size=recipe.generator_size,
                         hidden_dropout_prob=recipe.dropout, attention_probs_dropout_prob=recipe.dropout,
                         max_position_embeddings=max(512, recipe.seq_len))
     if head == "electra":
         model.disc_weight = recipe.disc_weight
-    return model
+    opt = torch.optim.AdamW(param_groups(list(model.named_parameters()), recipe.weight_decay, recipe.lr),
+                            lr=recipe.lr, betas=tuple(recipe.betas), eps=recipe.eps)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, linear_schedule(recipe.warmup_steps, recipe.steps))
+    model, opt = accelerator.prepare(model, opt)
+    accelerator.register_for_checkpointing(sched)
+    return model, opt, sched
+
+
+def _logged(model: Any, sched: Any, accelerator: Any, recipe: PretrainRecipe, heldout: HeldoutSet | None,
+            ranks: RankSlice, last: dict[str, float], done: int, head: str) -> list[dict[str, Any]]:
+    """The curve points of step ``done``: the batch's losses every ``log_every`` steps, the held-out scores every
+    ``heldout_interval`` (at the last step also added to ``last``, the final metrics)."""
+    points = []
+    if done % recipe.log_every == 0 or done == recipe.steps:
+        points += _curve_points(last, sched.get_last_lr()[0], done, head)
+    if heldout is not None and (done % recipe.heldout_interval == 0 or done == recipe.steps):
+        scores = heldout_scores(accelerator.unwrap_model(model), heldout, recipe.objective, accelerator.device, ranks,
+                                accelerator.reduce)
+        points += [{"step": done, "name": k, "value": v} for k, v in scores.items()]
+        if done == recipe.steps:
+            last.update(scores)
+    return points
 
 
 def _resume(accelerator: Any, ckpt_dir: Path | None, arch: Architecture, seed: int) -> tuple[int, dict[str, Any]]:
@@ -220,11 +227,11 @@ def _final(model: Any, accelerator: Any, last: dict[str, float], head: str, stat
         metrics.update(mlm_loss=last.get("mlm_loss", math.nan), disc_loss=last.get("disc_loss", math.nan),
                        disc_accuracy=last.get("disc_accuracy", math.nan))
     metrics.update({k: v for k, v in last.items() if k.startswith("heldout_")})
-    if status != "ok":
+    if status != RunStatus.OK:
         metrics = {k: math.nan for k in metrics}
     unwrapped = accelerator.unwrap_model(model)
     encoder = unwrapped.discriminator if head == "electra" else unwrapped.bertbench
-    state = {k: v.detach().cpu().clone() for k, v in encoder.state_dict().items()} if status == "ok" else None
+    state = {k: v.detach().cpu().clone() for k, v in encoder.state_dict().items()} if status == RunStatus.OK else None
     accelerator.free_memory()
     getattr(accelerator, "_custom_objects", []).clear()  # the scheduler registered for checkpointing
     return metrics, state

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 from bertbench.errors import InvalidRecipe
 from bertbench.manifest_files import find
+from bertbench.options import SYNTHETIC
 from bertbench.yaml_io import load_file
 
 FINETUNE_LRS = {"paper": 5e-4, "electra": 1e-4}
@@ -93,9 +95,9 @@ class DataSpec:
     """Where text comes from: ``corpus`` (a bertbench.data.corpus source), ``tokenizer`` (name or path),
     ``task_source`` ("synthetic", "hub" or a local GLUE folder) and ``tasks`` (task names)."""
 
-    corpus: str = "synthetic"
-    tokenizer: str = "synthetic"
-    task_source: str = "synthetic"
+    corpus: str = SYNTHETIC
+    tokenizer: str = SYNTHETIC
+    task_source: str = SYNTHETIC
     tasks: tuple[str, ...] = ()
     task_revision: str | None = None
     synthetic_train_size: int | None = None
@@ -162,73 +164,86 @@ def _check_section(cls: type, name: str, values: Any) -> Any:
 
 
 def _validate(obj: Any, section: str) -> None:
+    """Raise InvalidRecipe naming the first field of ``obj`` (a recipe section) outside its allowed values."""
     def bad(f: str, allowed: str) -> InvalidRecipe:
         return InvalidRecipe(f"{section}.{f}={getattr(obj, f)!r} is not valid; allowed: {allowed}")
 
     if isinstance(obj, PretrainRecipe):
-        if obj.objective not in ("electra", "mlm"):
-            raise bad("objective", "'electra', 'mlm'")
-        for f in ("steps", "batch_size", "seq_len", "grad_accum", "checkpoint_every", "log_every"):
-            if not isinstance(getattr(obj, f), int) or getattr(obj, f) < 1:
-                raise bad(f, "an integer >= 1")
-        if obj.warmup_steps < 0 or obj.warmup_steps > obj.steps:
-            raise bad("warmup_steps", f"0..steps ({obj.steps})")
-        if obj.batch_size % obj.grad_accum:
-            raise bad("grad_accum", f"a divisor of batch_size ({obj.batch_size})")
-        for f in ("lr", "eps", "clip", "disc_weight"):
-            if not isinstance(getattr(obj, f), (int, float)) or getattr(obj, f) <= 0:
-                raise bad(f, "a number > 0")
-        if not 0 < obj.mask_prob < 1:
-            raise bad("mask_prob", "a number in (0, 1)")
-        if not 0 < obj.generator_size <= 1:
-            raise bad("generator_size", "a number in (0, 1]")
-        if len(obj.betas) != 2 or not all(isinstance(b, (int, float)) and 0 <= b < 1 for b in obj.betas):
-            raise bad("betas", "two numbers in [0, 1)")
-        if not 0 <= obj.weight_decay < 1 or not 0 <= obj.dropout < 1:
-            raise bad("weight_decay" if not 0 <= obj.weight_decay < 1 else "dropout", "a number in [0, 1)")
-        if not isinstance(obj.heldout_tokens, int) or obj.heldout_tokens < 0:
-            raise bad("heldout_tokens", "an integer >= 0 (0: no held-out evaluation)")
-        if obj.max_predictions is not None and (not isinstance(obj.max_predictions, int) or obj.max_predictions < 1):
-            raise bad("max_predictions", "null (from mask_prob) or an integer >= 1")
-        if obj.heldout_every is not None and (not isinstance(obj.heldout_every, int) or obj.heldout_every < 1):
-            raise bad("heldout_every", "null (every log_every steps) or an integer >= 1")
-        if not isinstance(obj.diverge_factor, (int, float)) or not (obj.diverge_factor == 0 or obj.diverge_factor > 1):
-            raise bad("diverge_factor", "0 (off) or a number > 1")
+        _validate_pretrain(obj, bad)
     elif isinstance(obj, FinetuneRecipe):
-        if isinstance(obj.lr, str) and obj.lr not in FINETUNE_LRS:
-            raise bad("lr", f"a number or one of {sorted(FINETUNE_LRS)}")
-        if not isinstance(obj.lr, str) and (not isinstance(obj.lr, (int, float)) or obj.lr <= 0):
-            raise bad("lr", f"a number > 0 or one of {sorted(FINETUNE_LRS)}")
-        for f in ("batch_size", "eval_batch_size"):
-            if not isinstance(getattr(obj, f), int) or getattr(obj, f) < 1:
-                raise bad(f, "an integer >= 1")
-        if obj.max_train_examples is not None and (not isinstance(obj.max_train_examples, int)
-                                                   or obj.max_train_examples < 1):
-            raise bad("max_train_examples", "null (every row) or an integer >= 1")
-        if obj.epochs <= 0 or any(not isinstance(v, (int, float)) or v <= 0 for v in obj.epochs_by_task.values()):
-            raise bad("epochs", "a number > 0 (also in epochs_by_task)")
-        if not 0 <= obj.warmup_ratio < 1:
-            raise bad("warmup_ratio", "a number in [0, 1)")
-        if not 0 < obj.layer_decay <= 1:
-            raise bad("layer_decay", "a number in (0, 1]")
-        if obj.layer_decay_depth != "real" and (not isinstance(obj.layer_decay_depth, int) or obj.layer_decay_depth < 1):
-            raise bad("layer_decay_depth", "'real' or an integer >= 1")
-        if obj.max_seq_len < 8:
-            raise bad("max_seq_len", "an integer >= 8")
-        if (not obj.seeds or len(set(obj.seeds)) != len(obj.seeds)
-                or not all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in obj.seeds)):
-            raise bad("seeds", "a non-empty list of distinct integers >= 0")
+        _validate_finetune(obj, bad)
     elif isinstance(obj, DataSpec):
-        from bertbench.data.tasks import get_task
-        from bertbench.data.tokenizer import wordpiece_size
+        _validate_data(obj, section)
 
-        try:
-            wordpiece_size(obj.tokenizer)
-        except ValueError as err:
-            raise InvalidRecipe(f"{section}.{err}") from None
 
-        for t in obj.tasks:
-            get_task(t)
+def _validate_pretrain(obj: PretrainRecipe, bad: Callable[[str, str], InvalidRecipe]) -> None:
+    if obj.objective not in ("electra", "mlm"):
+        raise bad("objective", "'electra', 'mlm'")
+    for f in ("steps", "batch_size", "seq_len", "grad_accum", "checkpoint_every", "log_every"):
+        if not isinstance(getattr(obj, f), int) or getattr(obj, f) < 1:
+            raise bad(f, "an integer >= 1")
+    if obj.warmup_steps < 0 or obj.warmup_steps > obj.steps:
+        raise bad("warmup_steps", f"0..steps ({obj.steps})")
+    if obj.batch_size % obj.grad_accum:
+        raise bad("grad_accum", f"a divisor of batch_size ({obj.batch_size})")
+    for f in ("lr", "eps", "clip", "disc_weight"):
+        if not isinstance(getattr(obj, f), (int, float)) or getattr(obj, f) <= 0:
+            raise bad(f, "a number > 0")
+    if not 0 < obj.mask_prob < 1:
+        raise bad("mask_prob", "a number in (0, 1)")
+    if not 0 < obj.generator_size <= 1:
+        raise bad("generator_size", "a number in (0, 1]")
+    if len(obj.betas) != 2 or not all(isinstance(b, (int, float)) and 0 <= b < 1 for b in obj.betas):
+        raise bad("betas", "two numbers in [0, 1)")
+    if not 0 <= obj.weight_decay < 1 or not 0 <= obj.dropout < 1:
+        raise bad("weight_decay" if not 0 <= obj.weight_decay < 1 else "dropout", "a number in [0, 1)")
+    if not isinstance(obj.heldout_tokens, int) or obj.heldout_tokens < 0:
+        raise bad("heldout_tokens", "an integer >= 0 (0: no held-out evaluation)")
+    if obj.max_predictions is not None and (not isinstance(obj.max_predictions, int) or obj.max_predictions < 1):
+        raise bad("max_predictions", "null (from mask_prob) or an integer >= 1")
+    if obj.heldout_every is not None and (not isinstance(obj.heldout_every, int) or obj.heldout_every < 1):
+        raise bad("heldout_every", "null (every log_every steps) or an integer >= 1")
+    if not isinstance(obj.diverge_factor, (int, float)) or not (obj.diverge_factor == 0 or obj.diverge_factor > 1):
+        raise bad("diverge_factor", "0 (off) or a number > 1")
+
+
+def _validate_finetune(obj: FinetuneRecipe, bad: Callable[[str, str], InvalidRecipe]) -> None:
+    if isinstance(obj.lr, str) and obj.lr not in FINETUNE_LRS:
+        raise bad("lr", f"a number or one of {sorted(FINETUNE_LRS)}")
+    if not isinstance(obj.lr, str) and (not isinstance(obj.lr, (int, float)) or obj.lr <= 0):
+        raise bad("lr", f"a number > 0 or one of {sorted(FINETUNE_LRS)}")
+    for f in ("batch_size", "eval_batch_size"):
+        if not isinstance(getattr(obj, f), int) or getattr(obj, f) < 1:
+            raise bad(f, "an integer >= 1")
+    if obj.max_train_examples is not None and (not isinstance(obj.max_train_examples, int)
+                                               or obj.max_train_examples < 1):
+        raise bad("max_train_examples", "null (every row) or an integer >= 1")
+    if obj.epochs <= 0 or any(not isinstance(v, (int, float)) or v <= 0 for v in obj.epochs_by_task.values()):
+        raise bad("epochs", "a number > 0 (also in epochs_by_task)")
+    if not 0 <= obj.warmup_ratio < 1:
+        raise bad("warmup_ratio", "a number in [0, 1)")
+    if not 0 < obj.layer_decay <= 1:
+        raise bad("layer_decay", "a number in (0, 1]")
+    if obj.layer_decay_depth != "real" and (not isinstance(obj.layer_decay_depth, int) or obj.layer_decay_depth < 1):
+        raise bad("layer_decay_depth", "'real' or an integer >= 1")
+    if obj.max_seq_len < 8:
+        raise bad("max_seq_len", "an integer >= 8")
+    if (not obj.seeds or len(set(obj.seeds)) != len(obj.seeds)
+            or not all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in obj.seeds)):
+        raise bad("seeds", "a non-empty list of distinct integers >= 0")
+
+
+def _validate_data(obj: DataSpec, section: str) -> None:
+    from bertbench.data.tasks import get_task
+    from bertbench.data.tokenizer import wordpiece_size
+
+    try:
+        wordpiece_size(obj.tokenizer)
+    except ValueError as err:
+        raise InvalidRecipe(f"{section}.{err}") from None
+
+    for t in obj.tasks:
+        get_task(t)
 
 
 def recipe_from_dict(d: dict[str, Any]) -> Recipe:

@@ -6,14 +6,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bertbench.errors import RunMismatch
 from bertbench.file_io import atomic_write_bytes, json_sha256
+from bertbench.options import SYNTHETIC
 from bertbench.store.run_folder import read_run_info
 
 log = logging.getLogger(__name__)
@@ -91,28 +90,6 @@ def _differences(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> 
     return out
 
 
-@dataclass(frozen=True)
-class StageResult:
-    """What one stage of a unit produced, as its ``runs`` and ``curves`` rows record it."""
-
-    status: str
-    metrics: dict[str, float]
-    curves: list[dict[str, Any]] = field(default_factory=list)
-    steps: int = 0
-    tokens: int | None = None
-    seconds: float = 0.0
-    error: str | None = None
-
-    @classmethod
-    def of(cls, out: Any) -> StageResult:
-        """From a PretrainOutcome or FinetuneOutcome."""
-        return cls(out.status, out.metrics, out.curves, out.steps, getattr(out, "tokens", None), out.seconds, out.error)
-
-    @classmethod
-    def failed(cls, metric_names: list[str], error: str) -> StageResult:
-        return cls("failed", {m: math.nan for m in metric_names}, error=error)
-
-
 def run_identity(grid: Any, recipe: dict[str, Any], tasks: tuple[str, ...], data_by_content: dict[str, str],
                  task_revision: str | None) -> dict[str, Any]:
     """What a result row of a run means: the resolved recipe (local data named by content), the tasks and the data
@@ -147,5 +124,5 @@ def run_details(grid: Any, recipe: Any, tasks: tuple[str, ...], files_sha256: di
         "row_hashes": True,  # every result row of this run carries run_hash (commit refuses hash-less rows)
         "hardware": hardware,
         "caveats": (["Trained on the embedded synthetic corpus and tasks: scores are not GLUE."]
-                    if d.task_source == "synthetic" else []),
+                    if d.task_source == SYNTHETIC else []),
     }

@@ -7,7 +7,7 @@ bootstrap CI per op (the op of homogeneous architectures, "mixed" otherwise); th
 between-architecture std of the seed means. Then every proxy's Kendall tau (with CI) against ``glue_mini`` beside the
 params baseline, from the benchmark's proxies table or scored here (``--score``). Writes report.png and CSVs to --out.
 
-    python bench/mini_report.py [SOURCE] [--out mini-report] [--score] [--glue GLUE_DIR]
+    python bench/experiments/mini_report.py [SOURCE] [--out mini-report] [--score] [--glue GLUE_DIR]
 
 SOURCE: a release name or folder (default bertbench-mini-ptb-glue) or a run folder (run.json, shards/).
 """
@@ -157,8 +157,8 @@ def main() -> None:
     corr = None
     proxies = bench.tables["proxies"]
     if proxies.num_rows == 0 and args.score:
-        from bertbench.proxies.evaluate import score_benchmark
         from bertbench.proxies.registry import list_proxies
+        from bertbench.proxies.scoring import score_benchmark
 
         vocab = (info.get("data") or {}).get("tokenizer_vocab_size")
         proxies = score_benchmark(bench, list_proxies("bert"), variant="as_named", vocab_size=vocab)

@@ -8,11 +8,11 @@ OUT/<variant>/scores/, and a rerun scores only what is missing. All 500 with --n
 ``--paper-shape`` scores every architecture rebuilt at H = 256, FFN 1024, as the 2023 paper computed its metrics
 (folders OUT/<variant>-H256-F1024/); the params baseline is then the true architecture's (the 2023 CSV's).
 
-    python bench/reproduce_bert.py [--n 500] [--processes 2] [--batch-size 16] [--out reproduce-bert] [--paper-shape]
+    python bench/experiments/reproduce_bert.py [--n 500] [--processes 2] [--batch-size 16] [--out reproduce-bert] [--paper-shape]
         [--device cuda] [--variants as_named] [--only-scored] [--from-suite]
 
 ``--device cuda`` scores on a GPU (models built on the CPU from their seed, then moved; several processes may share
-one GPU): values agree with the CPU's to rounding, so give a GPU run its own --out. bench/reproduce_bert_gpu.sh is
+one GPU): values agree with the CPU's to rounding, so give a GPU run its own --out. bench/gpu/reproduce_bert_gpu.sh is
 the prepared call for a lent GPU machine.
 """
 
@@ -30,8 +30,9 @@ import torch
 
 import bertbench
 from bertbench.proxies.correlations import format_table
-from bertbench.proxies.evaluate import evaluate, read_scored, score_benchmark
+from bertbench.proxies.evaluate import evaluate
 from bertbench.proxies.registry import list_proxies
+from bertbench.proxies.scoring import read_scored, score_benchmark
 
 
 def within_groups(wide: pd.DataFrame, summary: pd.DataFrame, proxies: list[str], noise_var: float) -> pd.DataFrame:
@@ -60,7 +61,7 @@ def within_groups(wide: pd.DataFrame, summary: pd.DataFrame, proxies: list[str],
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared" / "data")
+    ap.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2].parent / "shared" / "data")
     ap.add_argument("--n", type=int, default=500)
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--seq-len", type=int, default=128)

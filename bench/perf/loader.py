@@ -6,7 +6,7 @@ Each benchmark is measured cold (empty cache: conversion and summary built), war
 Targets: 2023 benchmark, WT2 logs and a release <= 100 ms warm; a 14,000-log NAS-Bench-NLP zip <= 200 ms warm and
 <= 30 s cold; query <= 1 ms.
 
-    python bench/loader.py [--shared ../shared/data] [--n 14000]
+    python bench/perf/loader.py [--shared ../shared/data] [--n 14000]
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ def synthetic_release(tmp: Path) -> Path:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared" / "data")
+    ap.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2].parent / "shared" / "data")
     ap.add_argument("--n", type=int, default=14000)
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bertbench-bench-"))

@@ -4,7 +4,7 @@ paper ids whose last layer is SA and LT) and on NAS-Bench-NLP-style RNNs: the re
 disagree beyond the stability gate's tolerance, "constant" when architectures do not move it (relative spread <
 1e-6), "meaningful" otherwise.
 
-    python bench/proxy_audit.py [--ids 0,6,14,2,45] [--batch 8] [--seq 64] [--loss mlm|paper-2023]
+    python bench/experiments/proxy_audit.py [--ids 0,6,14,2,45] [--batch 8] [--seq 64] [--loss mlm|paper-2023]
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def audit(models: list[tuple[str, torch.nn.Module, object, object]], names: list
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared" / "data")
+    ap.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2].parent / "shared" / "data")
     ap.add_argument("--ids", default="0,6,14,2,45")
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--seq", type=int, default=64)

@@ -2,7 +2,7 @@
 wikitext-2 recipe, computed on the PTB test batch (50 x 70, seed 0, eval mode); Kendall tau against the WT2 final
 test losses; and, for the recipe ids that also appear in RNN_results.csv, the agreement with the paper's values.
 
-    python bench/reproduce_rnn.py [--shared ../shared/data] [--out reproduce-rnn]
+    python bench/experiments/reproduce_rnn.py [--shared ../shared/data] [--out reproduce-rnn]
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ import bertbench
 from bertbench.models.rnn import build_rnn_lm
 from bertbench.plots import plot_scatter
 from bertbench.proxies import rnn_batch
+from bertbench.proxies.correlations import correlation_table
 from bertbench.proxies.covariance import rnn_hidden_covariance
-from bertbench.proxies.evaluate import correlation_table
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared" / "data")
+    ap.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2].parent / "shared" / "data")
     ap.add_argument("--out", type=Path, default=Path("reproduce-rnn"))
     args = ap.parse_args()
     torch.set_num_threads(2)

@@ -1,6 +1,6 @@
 """Bag-of-words baselines on the 8 synthetic tasks (logistic regression; ridge for STS-B), with the majority rate.
 
-    python bench/synthetic_baselines.py
+    python bench/experiments/synthetic_baselines.py
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ results_dir), and a rerun scores only what is missing. ``--reuse KEY=PROXIES.par
 proxies table after rescoring ``--verify`` architectures drawn at random and checking that the current code gives
 the same values (relative 1e-6) and statuses; it stops if one differs.
 
-    python bench/build_proxy_suite.py --shared ../shared/data --work runs/proxy-suite \
+    python bench/releases/build_proxy_suite.py --shared ../shared/data --work runs/proxy-suite \
         --out bertbench/suites --version 0.1.0 [--rnn-proxies naswot,params,...] [--reuse KEY=FILE ...]
 """
 
@@ -31,10 +31,10 @@ from bertbench.file_io import atomic_write_table
 from bertbench.loaders.proxy_suite import ProxySuite
 from bertbench.proxies import rnn_batch
 from bertbench.proxies.correlations import duplicate_reliability
-from bertbench.proxies.evaluate import read_scored, score_benchmark
 from bertbench.proxies.inputs import default_batch
 from bertbench.proxies.leaderboard import code_digest, leaderboard
 from bertbench.proxies.registry import get_proxy, list_proxies
+from bertbench.proxies.scoring import read_scored, score_benchmark
 from bertbench.store.proxy_suite import scores_schema, write_suite
 from bertbench.store.schema import schema_for
 
@@ -116,7 +116,7 @@ def _score_group(key: str, bench, names: list[str], kw: dict, args, reuse: dict[
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared" / "data")
+    ap.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2].parent / "shared" / "data")
     ap.add_argument("--work", type=Path, default=Path("runs/proxy-suite"))
     ap.add_argument("--out", type=Path, default=Path("bertbench/suites"))
     ap.add_argument("--version", default="0.1.0")

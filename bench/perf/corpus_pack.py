@@ -1,6 +1,6 @@
 """Tokenize-and-pack throughput (tokens/s) on PTB train, against a naive one-document-at-a-time loop in the same run.
 
-    python bench/corpus_pack.py [--ptb ../shared/data/ptb/ptb.zip]
+    python bench/perf/corpus_pack.py [--ptb ../shared/data/ptb/ptb.zip]
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from bertbench.data.tokenizer import load_tokenizer, train_wordpiece
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--ptb", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared/data/ptb/ptb.zip")
+    ap.add_argument("--ptb", type=Path, default=Path(__file__).resolve().parents[2].parent / "shared/data/ptb/ptb.zip")
     args = ap.parse_args()
     os.environ["BERTBENCH_CACHE"] = tempfile.mkdtemp(prefix="bertbench-pack-")
     with zipfile.ZipFile(args.ptb) as zf:

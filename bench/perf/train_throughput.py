@@ -2,7 +2,7 @@
 transformers loop (ElectraForMaskedLM generator + ElectraForPreTraining discriminator, tied embeddings, AdamW, the
 same masking, batch and dims), measured in the same run. Prints the ratio ours / transformers (target >= 1.1).
 
-    python bench/train_throughput.py [--hidden 256 --layers 4 --batch 32 --seq 128 --steps 8]
+    python bench/perf/train_throughput.py [--hidden 256 --layers 4 --batch 32 --seq 128 --steps 8]
 """
 
 from __future__ import annotations

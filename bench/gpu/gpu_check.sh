@@ -3,4 +3,4 @@
 set -euo pipefail
 export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
-python bench/gpu_check.py --steps "${STEPS:-30}"
+python bench/gpu/gpu_check.py --steps "${STEPS:-30}"

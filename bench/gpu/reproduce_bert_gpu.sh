@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The prepared GPU call for the 500-architecture proxy tables (one command on a lent GPU machine, from the repository
-# root): bench/reproduce_bert.py on all 2023 architectures, both builders, at the true shape and then at H256/F1024,
+# root): bench/experiments/reproduce_bert.py on all 2023 architectures, both builders, at the true shape and then at H256/F1024,
 # proxies scored on the GPU by WORKERS processes sharing it, each part stopped at its DEADLINE (per-architecture
 # scores are kept as they finish), everything archived to $OUT/reproduce-bert.tgz.
 #   SHARED   a folder holding seed-paper/ (the 2023 data; default .gpudata, carried with the call)
@@ -16,7 +16,7 @@ $PY -c "import torch, transformers, pyarrow, pandas, scipy, tokenizers; print('t
 rm -rf "$RB" && mkdir -p "$RB"  # a machine may keep /tmp from an earlier lease: start from RESUME or nothing
 if [ -n "${RESUME:-}" ]; then cp -r "$RESUME"/. "$RB"/; fi
 part() {  # SIGINT at the deadline: the pool is closed, finished architectures stay written
-    timeout -s INT -k 30 "$1" $PY bench/reproduce_bert.py --n 500 --processes "${WORKERS:-8}" --device "${DEVICE:-cuda}" \
+    timeout -s INT -k 30 "$1" $PY bench/experiments/reproduce_bert.py --n 500 --processes "${WORKERS:-8}" --device "${DEVICE:-cuda}" \
         --shared "$SHARED" --out "$RB" "${@:2}" 2>&1 | grep -v -i "warn" | tail -45
 }
 part "${DEADLINE1:-240}"

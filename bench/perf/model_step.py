@@ -4,7 +4,7 @@ Ours (BertBenchForPreTraining, all-SDP H256/L4) against transformers' ElectraFor
 identical dims (generator H64, tied embeddings), same batch, measured alternately in the same run. Prints the ratio
 ours / transformers (target <= 0.9) and the step time of one H256/L4 architecture per op type.
 
-    python bench/model_step.py [--batch 32] [--seq 128] [--repeats 5]
+    python bench/perf/model_step.py [--batch 32] [--seq 128] [--repeats 5]
 """
 
 from __future__ import annotations

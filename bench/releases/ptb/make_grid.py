@@ -7,7 +7,7 @@ uniformly (seeded, at least two different op types each), so op type, size and m
 one FFN of 4H in every layer: the release asks about op types and size, not about FFN shape. The order interleaves
 the cells and op types, so a grid that is half trained already spans them all (workers train units in grid order).
 
-    python bench/experiments/release/make_grid.py          # rewrites the YAML; the output is deterministic
+    python bench/releases/ptb/make_grid.py          # rewrites the YAML; the output is deterministic
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ OUT = Path(__file__).resolve().parents[3] / "bertbench" / "manifests" / "grids" 
 HEADER = """\
 # The ptb release grid (bertbench-ptb): 40 architectures = 4 (hidden size, depth) cells (H 128/256 x L 2/4) x (6
 # homogeneous op types + 4 mixed-op architectures). Heads H/64, one FFN of 4H per layer. Written by
-# bench/experiments/release/make_grid.py (seeded; do not edit by hand); the order interleaves cells and op types so a
+# bench/releases/ptb/make_grid.py (seeded; do not edit by hand); the order interleaves cells and op types so a
 # partly trained grid spans them all. Two pretraining seeds per architecture.
 name: ptb
 seeds: [0, 1]

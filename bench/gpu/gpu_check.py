@@ -1,7 +1,7 @@
 """GPU check (one short run): paper-recipe steps/s and tokens/s for an H256/L4 architecture in bf16, the projected
 hours for 100k steps, and `--parallel grid` throughput with 1, 2 and 4 architectures per GPU (processes sharing it).
 
-    bash bench/gpu_check.sh      (or: python bench/gpu_check.py --steps 30)
+    bash bench/gpu/gpu_check.sh      (or: python bench/gpu/gpu_check.py --steps 30)
 """
 
 from __future__ import annotations

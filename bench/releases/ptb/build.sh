@@ -6,18 +6,12 @@
 # held-out target), leaving fine-tuning to a later run on the same folder. When every unit is done:
 #   bertbench commit RUN --name bertbench-ptb --version 0.1.0 --out bertbench/releases --license cc-by-sa-4.0
 #
-#   bash bench/experiments/release/build.sh PTB_ZIP GLUE_DIR [RUN]     # e.g. ../shared/data/ptb/ptb.zip ../shared/data/glue
+#   bash bench/releases/ptb/build.sh PTB_ZIP GLUE_DIR [RUN]     # e.g. ../shared/data/ptb/ptb.zip ../shared/data/glue
 set -euo pipefail
 PTB=${1:?path to ptb.zip}; GLUE=${2:?path to the GLUE folder}; RUN=${3:-runs/ptb}
 PY=${PYTHON:-.venv/bin/python}
 export OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
-ARGS=(--grid ptb --recipe ptb --out "$RUN" --no-progress --set "data.corpus=$PTB::ptb/ptb.train.txt"
+ARGS=(--grid ptb --recipe ptb --out "$RUN" --set "data.corpus=$PTB::ptb/ptb.train.txt"
       --set "data.task_source=$GLUE")
-"$PY" -m bertbench.cli regenerate "${ARGS[@]}" --prepare-only
-mkdir -p "$RUN-logs"
-for i in 0 1; do
-  nice -n 19 "$PY" -m bertbench.cli regenerate "${ARGS[@]}" --threads 1 --worker-index "$i" --num-workers 2 \
-    ${PRETRAIN_ONLY:+--pretrain-only} \
-    >> "$RUN-logs/worker$i.log" 2>&1 &
-done
-wait
+# prepares the folder once, then two 1-thread workers at the lowest priority; their logs go to RUN/logs/
+exec "$PY" -m bertbench.cli regenerate "${ARGS[@]}" --workers 2 --threads 1 --nice 19 ${PRETRAIN_ONLY:+--pretrain-only}

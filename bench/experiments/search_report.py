@@ -2,7 +2,7 @@
 seeds at a budget of 10 % of the benchmark's total training cost; final regret mean +- std, with params-guided
 search as the baseline any proxy must beat. PNGs of best-so-far vs simulated time are written to --out.
 
-    python bench/search_report.py [--shared ../shared/data] [--seeds 20] [--out search-report]
+    python bench/experiments/search_report.py [--shared ../shared/data] [--seeds 20] [--out search-report]
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def report(bench, proxies: list[str], seeds: int, out: Path, note: str) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared" / "data")
+    ap.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2].parent / "shared" / "data")
     ap.add_argument("--seeds", type=int, default=20)
     ap.add_argument("--out", type=Path, default=Path("search-report"))
     args = ap.parse_args()

@@ -6,7 +6,7 @@ covariance checks itself: ``proxies/covariance.py``, PERTURB_ULPS). Also checks 
 self-check's verdict (ok / unstable) equals the float64 gate's (a float64 copy of the network scored again) on every
 architecture (outside the timing).
 
-    python bench/proxy_speed.py [--n 345] [--shared ../shared/data]
+    python bench/perf/proxy_speed.py [--n 345] [--shared ../shared/data]
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def naive_hidden_covariance(model, tokens: torch.Tensor) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared" / "data")
+    ap.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2].parent / "shared" / "data")
     ap.add_argument("--n", type=int, default=345)
     args = ap.parse_args()
     torch.set_num_threads(2)
