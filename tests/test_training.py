@@ -220,6 +220,17 @@ def test_regenerate_workers_stop_at_the_deadline_and_the_same_command_resumes(en
     assert bad.returncode == 2 and "--deadline and --nice start nothing without --workers N" in bad.stderr
 
 
+def test_reliability_reads_a_run_folder_before_it_is_committed(env, reference):
+    """`bertbench reliability RUN` measures a run folder's finished results (what a build checks before commit)."""
+    root, e = env
+    res = subprocess.run([sys.executable, "-m", "bertbench.cli", "reliability", str(reference), "--no-curves",
+                          "--boot", "100"], capture_output=True, text=True, env=e, cwd=REPO, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.startswith(f"run:{reference.name} 0.0.0: reliability of each target over pretraining seeds")
+    pretrain = next(line for line in res.stdout.splitlines() if line.startswith("pretrain "))
+    assert pretrain.split()[1] == str(len(GRID["architectures"]))  # every architecture of the run, on its seeds
+
+
 def test_a_worker_that_finishes_its_share_takes_over_the_rest(env, reference, tmp_path):
     """Worker 1 of 2 alone (worker 0 never started, or is slow): after its own share it trains worker 0's units
     too, with the same results, so the slowest share does not set the wall time and nothing waits for a dead worker."""

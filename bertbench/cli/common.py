@@ -32,8 +32,15 @@ def release_folder(source: str) -> Path:
 
 
 def load_bench(source: str, path: Path | None, dataset: str | None = None, reduction: str = "none"):
+    """A benchmark by name, release folder or hf:// source (``bertbench.load``), or a run folder's finished results
+    (``loaders.release.load_run``: e.g. its reliability before it is committed)."""
     import bertbench
+    from bertbench.store.run_folder import run_info_path
 
+    if run_info_path(source).is_file() and not (Path(source) / "manifest.json").exists():
+        from bertbench.loaders.release import load_run
+
+        return load_run(source)
     options: dict = {}
     if path is not None:
         options["path"] = path

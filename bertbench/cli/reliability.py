@@ -10,7 +10,7 @@ from bertbench.cli.common import echo, load_bench
 
 
 def reliability_cmd(
-    source: str = typer.Argument(..., help="A release folder or a benchmark name (bertbench list)."),
+    source: str = typer.Argument(..., help="A release folder, a benchmark name (bertbench list) or a run folder."),
     path: Path | None = typer.Option(None, "--path", help="Data file/folder for the named benchmarks."),
     curves: bool = typer.Option(True, "--curves/--no-curves", help="Also each logged held-out (or training) loss point."),
     out: Path | None = typer.Option(None, "--out", help="Also write the table as .csv or .parquet."),
@@ -22,6 +22,7 @@ def reliability_cmd(
     the summary value, the seeds needed for tau >= 0.6, and a one-line verdict.
 
     Example: bertbench reliability bertbench-mini-ptb-glue --no-curves
+    Example: bertbench reliability runs/ptb --no-curves   (a run folder's finished results, before commit)
     """
     from bertbench.reliability import format_table, reliability_table
 
