@@ -4,6 +4,7 @@ import dataclasses
 import json
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -215,9 +216,53 @@ def test_regenerate_workers_stop_at_the_deadline_and_the_same_command_resumes(en
     res = regenerate(root, e, out, "--workers", "2")
     assert "0 planned result(s) missing" in res.stdout and "stopped" not in res.stdout, res.stdout
     _compare(reference, out)
+    logs = "".join((out / "logs" / f"worker{i}.log").read_text() for i in (0, 1))  # a line per result written
+    logged = re.findall(r"unit_trainer: result (\S+): ok, ", logs)
+    assert logged and set(logged) <= runs_keys(out), logs[-2000:]
+    res = subprocess.run([sys.executable, "-m", "bertbench.cli", "progress", str(out)], capture_output=True, text=True,
+                         env=e, cwd=REPO, timeout=120)
+    assert res.returncode == 0 and "every planned result is written" in res.stdout, res.stdout + res.stderr
     bad = subprocess.run([sys.executable, "-m", "bertbench.cli", "regenerate", "--out", str(out), "--deadline", "5"],
                          capture_output=True, text=True, env=e, cwd=REPO, timeout=120)
     assert bad.returncode == 2 and "--deadline and --nice start nothing without --workers N" in bad.stderr
+
+
+def runs_keys(out):
+    return set(ResultWriter(out).keys("runs"))
+
+
+def test_progress_counts_the_plan_and_predicts_the_work_left_from_the_folders_own_seconds(reference, tmp_path):
+    """A run folder with one pretraining and one fine-tuning result removed: each stage's planned, written and
+    failed counts, and the work left as documented: a missing pretraining costs its (hidden size, depth) group's
+    median (here, no other unit in its group: the median of all), a task result its unit's pretraining cost times
+    the task's ratio of seconds; a unit under a live claim is in flight."""
+    import shutil
+    import statistics
+
+    from bertbench.store.claims import claim
+    from bertbench.store.run_folder import claim_path
+    from bertbench.store.run_progress import format_progress, run_progress
+    from bertbench.store.writer import result_name
+
+    run = tmp_path / "run"
+    shutil.copytree(reference, run)
+    rows = {(r["arch_id"], r["stage"]): r for r in ResultWriter(run).read("runs").to_pylist()}
+    a, b, c = (Architecture.from_dict(x).arch_id for x in GRID["architectures"])  # groups (32,1), (32,2), (64,1)
+    secs = {(arch, stage): r["wall_seconds"] for (arch, stage), r in rows.items()}
+    ResultWriter(run).remove_result(result_name(a, 0, "pretrain"))
+    ResultWriter(run).remove_result(result_name(b, 0, "synthetic-rte"))
+    with claim(claim_path(run, b, 0)):
+        p = run_progress(run)
+    stages = {s.stage: s for s in p.stages}
+    assert [(s.planned, s.written, s.failed) for s in stages.values()] == [(3, 2, 0), (3, 2, 0), (3, 3, 0)]
+    cost_a = statistics.median([secs[b, "pretrain"], secs[c, "pretrain"]])
+    assert stages["pretrain"].seconds_left == pytest.approx(cost_a)
+    ratio = (secs[a, "synthetic-rte"] + secs[c, "synthetic-rte"]) / (cost_a + secs[c, "pretrain"])
+    assert stages["synthetic-rte"].seconds_left == pytest.approx(ratio * secs[b, "pretrain"])
+    assert stages["synthetic-sst2"].seconds_left == 0
+    assert [f.unit for f in p.in_flight] == [f"{b}__s0"] and run_progress(run).in_flight == ()
+    text = format_progress(p)
+    assert f"in flight: {b}__s0" in text and "of wall time at the 1 worker(s) in flight" in text, text
 
 
 def test_reliability_reads_a_run_folder_before_it_is_committed(env, reference):

@@ -15,7 +15,7 @@ import typer
 from bertbench.cli.common import echo, load_bench, release_folder
 from bertbench.cli.proxies import proxies_app
 from bertbench.cli.reliability import reliability_cmd
-from bertbench.cli.runs import commit_cmd, export_model_cmd, regenerate_cmd, validate_cmd
+from bertbench.cli.runs import commit_cmd, export_model_cmd, progress_cmd, regenerate_cmd, validate_cmd
 from bertbench.cli.search import search_cmd
 from bertbench.cli.space import space_app
 from bertbench.errors import BertbenchError, EnvironmentFault
@@ -156,6 +156,7 @@ def publish_cmd(
 
 # training and releases (cli/runs.py), then reading them
 app.command("regenerate")(regenerate_cmd)
+app.command("progress")(progress_cmd)
 app.command("commit")(commit_cmd)
 app.command("export-model")(export_model_cmd)
 app.command("validate")(validate_cmd)

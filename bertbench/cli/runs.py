@@ -1,4 +1,4 @@
-"""`bertbench regenerate`, `commit`, `export-model` and `validate`: building a run folder and turning it into a
+"""`bertbench regenerate`, `progress`, `commit`, `export-model` and `validate`: building a run folder and turning it into a
 release (registered on the main app in ``cli/main.py``)."""
 
 from __future__ import annotations
@@ -71,6 +71,17 @@ def regenerate_cmd(
     elsewhere = f", {counts['claimed_elsewhere']} unit(s) left to other workers" if counts.get("claimed_elsewhere") else ""
     echo(f"worker done: {counts['written']} results written, {counts['skipped']} already present{elsewhere}, "
          f"{counts['seconds']} s; results in {out}/shards")
+
+
+def progress_cmd(run: Path = typer.Argument(..., help="A run folder (`regenerate --out`).")) -> None:
+    """How far a run folder is, also while its workers train: results written per stage against the plan, failures,
+    the units in flight, and the work left predicted from the seconds its own results took.
+
+    Example: bertbench progress runs/ptb
+    """
+    from bertbench.store.run_progress import format_progress, run_progress
+
+    echo(format_progress(run_progress(run)))
 
 
 def _inputs(grid: str, recipe: str, limit: int | None, overrides: list[str], tasks: str | None, seeds: str | None

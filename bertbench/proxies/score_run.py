@@ -50,18 +50,10 @@ def planned_architectures(run_dir: str | os.PathLike[str]) -> Any:
     results; the vocabulary size is the run's tokenizer's."""
     from bertbench.data.tokenizer import load_tokenizer
     from bertbench.loaders.base import Benchmark
-    from bertbench.space.grids import grid_from_dict
-    from bertbench.store.run_folder import read_run_info, run_info_path, tokenizer_dir
+    from bertbench.store.run_folder import planned_units, tokenizer_dir
     from bertbench.store.schema import architecture_row, schema_for
 
-    info = read_run_info(run_dir)
-    if not info.get("grid") or not info.get("units"):
-        raise FileNotFoundError(f"run_dir={run_dir}: no {run_info_path(run_dir).name} with a grid and units; run "
-                                "`bertbench regenerate --prepare-only` (or train) first")
-    definition = {k: v for k, v in info["grid"]["definition"].items() if k != "limit"}
-    planned = {a for a, _ in info["units"]}
-    archs = {a.arch_id: a for a in grid_from_dict(definition, str(run_info_path(run_dir))).architectures
-             if a.arch_id in planned}
+    archs = {a.arch_id: a for a, _ in planned_units(run_dir)}
     folder = tokenizer_dir(run_dir)
     vocab = len(load_tokenizer(folder if folder.is_dir() else SYNTHETIC))
     table = pa.Table.from_pylist([architecture_row(a, vocab) for a in archs.values()], schema=schema_for("architectures"))

@@ -61,6 +61,14 @@ def is_stale(path: Path) -> bool:
     return path.exists() and _stale(path)
 
 
+def claim_held(path: Path) -> dict[str, object] | None:
+    """The owner (host, pid, since) of a live claim at ``path``; None when there is none or it is stale."""
+    try:
+        return None if _stale(path) else json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def lease_seconds() -> float:
     """How long a claim lives without a heartbeat (``BERTBENCH_LEASE_SECONDS``, default 900)."""
     return float(os.environ.get("BERTBENCH_LEASE_SECONDS", "900"))

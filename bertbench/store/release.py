@@ -50,19 +50,26 @@ def collect_tables(run_dir: Path) -> dict[str, pa.Table]:
     }
 
 
-def missing_results(run_info: dict[str, Any], runs: pa.Table) -> list[str]:
-    """Result keys (arch_id__s<seed>__<stage>) that run.json plans and the run has not written."""
+def planned_results(run_info: dict[str, Any]) -> dict[str, tuple[str, int, str]]:
+    """{result key: (arch_id, pretraining seed, stage)} of every result run.json plans: each unit's pretraining, then
+    each task x fine-tuning seed."""
     from bertbench.store.writer import result_name
 
     identity = run_info.get("identity") or {}
     ft_seeds = ((identity.get("recipe") or {}).get("finetune") or {}).get("seeds") or [0]
     stages = [("pretrain", None), *((t, f) for t in identity.get("tasks", []) for f in ft_seeds)]
+    return {result_name(a, s, st, f): (a, s, st) for a, s in run_info.get("units", []) for st, f in stages}
+
+
+def missing_results(run_info: dict[str, Any], runs: pa.Table) -> list[str]:
+    """Result keys (arch_id__s<seed>__<stage>) that run.json plans and the run has not written."""
+    from bertbench.store.writer import result_name
+
     ft = runs.column("finetune_seed").to_pylist() if "finetune_seed" in runs.column_names else [None] * runs.num_rows
     done = {result_name(a, s, st, f) for a, s, st, f in zip(runs.column("arch_id").to_pylist(),
                                                              runs.column("seed").to_pylist(),
                                                              runs.column("stage").to_pylist(), ft)}
-    return [k for a, s in run_info.get("units", []) for k in (result_name(a, s, st, f) for st, f in stages)
-            if k not in done]
+    return [k for k in planned_results(run_info) if k not in done]
 
 
 def _copy_models(run_dir: Path, dest: Path) -> dict[str, dict[str, str]]:

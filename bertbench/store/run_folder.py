@@ -84,6 +84,19 @@ def read_run_info(root: str | os.PathLike[str]) -> dict[str, Any]:
     return info
 
 
+def planned_units(root: str | os.PathLike[str]) -> list[tuple[Any, int]]:
+    """(architecture, pretraining seed) of every unit ``run.json`` plans, in its order, trained or not."""
+    from bertbench.space.grids import grid_from_dict
+
+    info = read_run_info(root)
+    if not info.get("grid") or not info.get("units"):
+        raise FileNotFoundError(f"run_dir={root}: no {RUN_INFO} with a grid and units; run "
+                                "`bertbench regenerate --prepare-only` (or train) first")
+    definition = {k: v for k, v in info["grid"]["definition"].items() if k != "limit"}
+    archs = {a.arch_id: a for a in grid_from_dict(definition, str(run_info_path(root))).architectures}
+    return [(archs[a], int(s)) for a, s in info["units"]]
+
+
 def record_invocation(run_dir: Path, started: float, ended: float, written: int, environment: dict[str, Any]) -> None:
     """Record (or update) this process's span of work on the folder in ``invocations/``: one file per process,
     rewritten atomically after each unit, so a release knows the wall time its results took even when workers are

@@ -130,6 +130,8 @@ class UnitTrainer:
                       run_hash=self.inputs.run_hash, finetune_seed=finetune_seed)
         with machine_io(f"writing the result {key}"):
             self.writer.write_result(key, [row], curve_rows(aid, aid, unit.seed, stage, result.curves, finetune_seed))
+        log.info("result %s: %s, %s %.4g, %.0f s", key, result.status, main_metric,
+                 result.metrics.get(main_metric, float("nan")), result.seconds)
 
     def _done(self, key: str) -> bool:
         """A result exists (and, with ``retry_failed``, is not a recorded failure)."""

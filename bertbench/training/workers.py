@@ -31,7 +31,7 @@ class WorkersOutcome:
 
 def run_workers(run_dir: str | os.PathLike[str], regenerate_args: list[str], workers: int, threads: int = 1,
                 deadline: float | None = None, nice: int = 0) -> WorkersOutcome:
-    """Start ``workers`` processes of ``bertbench regenerate REGENERATE_ARGS --worker-index i --num-workers N
+    """Start ``workers`` processes of ``bertbench -v regenerate REGENERATE_ARGS --worker-index i --num-workers N
     --threads THREADS`` (stdout and stderr to ``run_folder.worker_log``), wait for them, and stop those still running
     after ``deadline`` seconds. ``nice``: added to the workers' scheduling niceness (a background build)."""
     if workers < 1 or threads < 1:
@@ -43,8 +43,9 @@ def run_workers(run_dir: str | os.PathLike[str], regenerate_args: list[str], wor
     for i in range(workers):
         path = worker_log(run_dir, i)
         path.parent.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, "-m", "bertbench.cli", "regenerate", *regenerate_args, "--worker-index", str(i),
-               "--num-workers", str(workers), "--threads", str(threads), "--no-progress"]
+        # -v: one line per result and per unit in the log (progress bars are off: the output is not a terminal)
+        cmd = [sys.executable, "-m", "bertbench.cli", "-v", "regenerate", *regenerate_args, "--worker-index", str(i),
+               "--num-workers", str(workers), "--threads", str(threads)]
         with open(path, "ab") as out:
             procs.append(subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
                                           env={**os.environ, "OMP_NUM_THREADS": str(threads)},
