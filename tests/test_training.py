@@ -87,6 +87,25 @@ def reference(env):
     return out
 
 
+def test_auto_precision_follows_the_hardware_and_the_rows_name_it(monkeypatch):
+    """``auto`` trains in bf16 on a CPU with AMX-BF16 tiles (where bf16 autocast is the faster) and in fp32 on one
+    without; an explicit precision is kept. A bf16 accelerator autocasts (a Linear returns bfloat16) and the device
+    its rows record says bf16 (in a fresh process: accelerate fixes the precision once per process)."""
+    from bertbench.training import common
+
+    monkeypatch.setattr(common, "cpu_flags", lambda: frozenset({"avx2", "amx_tile", "amx_bf16"}))
+    assert common.resolve_precision("auto", cpu=True) == "bf16" and common.resolve_precision("no", cpu=True) == "no"
+    monkeypatch.setattr(common, "cpu_flags", lambda: frozenset({"avx2", "avx512f", "avx512_bf16"}))
+    assert common.resolve_precision("auto", cpu=True) == "no" and common.resolve_precision("bf16", cpu=True) == "bf16"
+    code = ("import torch\nfrom bertbench.training.common import make_accelerator, device_summary\n"
+            "acc = make_accelerator('bf16', cpu=True)\nwith acc.autocast():\n"
+            "    out = torch.nn.Linear(4, 4)(torch.ones(2, 4))\nprint(out.dtype, '|', device_summary(acc))")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.split("|")[0].strip() == "torch.bfloat16" and res.stdout.strip().endswith("x1 bf16"), res.stdout
+    assert "bf16" not in common.device_summary(make_accelerator("no"))
+
+
 def test_recipes_validate():
     for name in ("paper-2023", "mlm", "tiny"):
         load_recipe(name)

@@ -10,19 +10,8 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import time
-from pathlib import Path
 
 OPS = [("SA", "SDP"), ("SA", "WMA"), ("LT", "DFT"), ("LT", "DCT"), ("DSC", 5), ("DSC", 9)]
-
-
-def cpu_flags() -> set[str]:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
 
 
 def steps_per_second(op: tuple[str, object], hidden: int, layers: int, batch: int, seq: int, steps: int,
@@ -71,6 +60,8 @@ def main() -> None:
     ap.add_argument("--seq", type=int, default=64)
     ap.add_argument("--shapes", default="128x2,256x4")
     args = ap.parse_args()
+    from bertbench.training.common import cpu_flags
+
     flags = cpu_flags()
     print(f"CPU: amx_bf16={'amx_bf16' in flags} avx512_bf16={'avx512_bf16' in flags} "  # noqa: T201
           f"avx512f={'avx512f' in flags}")

@@ -53,22 +53,45 @@ class RankSlice:
 
 def make_accelerator(mixed_precision: str = "auto", cpu: bool | None = None) -> Any:
     """An ``accelerate.Accelerator``: ``cpu=True`` when no GPU is present (so multi-process CPU runs are synchronised
-    over gloo); ``mixed_precision="auto"`` picks bf16 on GPUs that support it, else fp32."""
+    over gloo); ``mixed_precision="auto"`` as :func:`resolve_precision` decides."""
     from accelerate import Accelerator
 
-    has_cuda = torch.cuda.is_available()
     if cpu is None:
-        cpu = not has_cuda
-    if mixed_precision == "auto":
-        mixed_precision = "bf16" if (not cpu and has_cuda and torch.cuda.is_bf16_supported()) else "no"
-    return Accelerator(cpu=cpu, mixed_precision=mixed_precision)
+        cpu = not torch.cuda.is_available()
+    return Accelerator(cpu=cpu, mixed_precision=resolve_precision(mixed_precision, cpu))
+
+
+def resolve_precision(mixed_precision: str, cpu: bool) -> str:
+    """The precision a recipe's ``mixed_precision`` trains in here: ``auto`` is bf16 where the hardware runs it
+    fast (a CUDA GPU with bf16; a CPU with AMX-BF16 tiles, where a bf16-autocast step measured 1.2-1.8x faster than
+    fp32), else "no" (fp32; on CPUs without AMX bf16 autocast measured 0.90-0.95x, ``bench/perf/unit_cost.py``)."""
+    if mixed_precision != "auto":
+        return mixed_precision
+    if not cpu:
+        return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
+    return "bf16" if "amx_bf16" in cpu_flags() else "no"
+
+
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags (``/proc/cpuinfo``; empty where there is none)."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("flags"):
+                    return frozenset(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return frozenset()
 
 
 def device_summary(accelerator: Any) -> str:
+    """What trained a result, as its rows record it: the device, threads or GPU name, process count, and the
+    precision when it is not fp32 (e.g. ``cpu (1 threads) x2 bf16``)."""
     dev = accelerator.device
+    precision = "" if accelerator.mixed_precision == "no" else f" {accelerator.mixed_precision}"
     if dev.type == "cuda":
-        return f"cuda:{torch.cuda.get_device_name(dev)} x{accelerator.num_processes}"
-    return f"cpu ({torch.get_num_threads()} threads) x{accelerator.num_processes}"
+        return f"cuda:{torch.cuda.get_device_name(dev)} x{accelerator.num_processes}{precision}"
+    return f"cpu ({torch.get_num_threads()} threads) x{accelerator.num_processes}{precision}"
 
 
 def param_groups(named: list[tuple[str, torch.nn.Parameter]], weight_decay: float, lr: float,

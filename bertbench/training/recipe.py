@@ -109,7 +109,7 @@ class Recipe:
     pretrain: PretrainRecipe
     finetune: FinetuneRecipe
     data: DataSpec
-    mixed_precision: str = "auto"  # auto | no | bf16 | fp16
+    mixed_precision: str = "auto"  # auto (training.common.resolve_precision) | no | bf16 | fp16
     description: str = ""
 
     def to_dict(self) -> dict[str, Any]:
