@@ -5,7 +5,7 @@ Trains the 12 architectures of ``grid.yaml`` (every op type, both hidden sizes a
 budget first, with N independent grid workers; then reports per budget: the held-out loss's seed tau (CI), its
 within-(hidden size, depth) tau, ICC (CI), whether every op type left the unigram plateau, the cost of a unit on one
 core and the predicted cost of a 48-architecture x 2-seed grid on 2 cores. Rerun to resume; ``--report-only`` to
-report what exists. Writes ``results.csv`` and ``tau_vs_budget.png`` beside this file (or ``--results``).
+report what exists. Writes ``results.csv`` and ``tau_vs_budget.png`` to ``results/`` beside this file (or ``--results``).
 
     python bench/experiments/pilot/pilot.py --ptb ../shared/data/ptb/ptb.zip --runs runs/pilot --workers 2
 """
@@ -141,7 +141,7 @@ def main() -> None:
     ap.add_argument("--budgets", default="500,1500,5000")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--report-only", action="store_true")
-    ap.add_argument("--results", type=Path, default=HERE)
+    ap.add_argument("--results", type=Path, default=HERE / "results")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     budgets = [int(b) for b in args.budgets.split(",")]
