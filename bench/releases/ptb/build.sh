@@ -3,8 +3,12 @@
 # corpus, tasks, run.json), then two 1-thread grid workers over the 80 units (40 architectures x 2 pretraining seeds;
 # each unit = MLM pretraining + SST-2 and STS-B x 3 fine-tuning seeds). Rerun to resume: finished results are kept
 # and a pretraining resumes from its last checkpoint. PRETRAIN_ONLY=1 pretrains every unit first (the headline
-# held-out target), leaving fine-tuning to a later run on the same folder. When every unit is done:
-#   bertbench commit RUN --name bertbench-ptb --version 0.1.0 --out bertbench/releases --license cc-by-sa-4.0
+# held-out target), leaving fine-tuning to a later run on the same folder. `bertbench progress RUN` says how far it
+# is and predicts the time left. When every unit is done:
+#   bertbench commit RUN --name bertbench-ptb --version 0.1.0 --out bertbench/releases --license cc-by-sa-4.0 \
+#     --caveat "Fine-tuning is one epoch (SST-2: its first 12,000 training rows; STS-B: all) from encoders pretrained
+#               for 500 steps: task scores are far below converged small models; see their reliability."
+#   python bench/experiments/release_report.py bertbench-ptb --target pretrain --out REPORT
 #
 #   bash bench/releases/ptb/build.sh PTB_ZIP GLUE_DIR [RUN]     # e.g. ../shared/data/ptb/ptb.zip ../shared/data/glue
 set -euo pipefail
