@@ -27,6 +27,7 @@ echo "proxies leaderboard: $((SECONDS - t0)) s (process start included)"
 "$bb" proxies list > proxies.txt && head -n 3 proxies.txt
 "$bb" regenerate --grid tiny --recipe tiny --out runs/smoke --limit 1 --tasks synthetic-rte --no-progress \
   --set pretrain.steps=4 --set pretrain.warmup_steps=1 --set pretrain.checkpoint_every=2 --set finetune.epochs=1 --set finetune.max_train_examples=64
+"$bb" progress runs/smoke | grep -q "every planned result is written"
 "$bb" commit runs/smoke --name smoke --version 0.0.1 --out releases --license cc-by-4.0
 "$bb" validate releases/smoke-0.0.1
 "$bb" reliability releases/smoke-0.0.1 --no-curves | grep -q "reliability unknown: one seed"
