@@ -404,15 +404,23 @@ def test_trained_encoders_round_trip_through_transformers(env, reference, tmp_pa
 
 
 def test_pretraining_first_then_the_tasks_gives_the_same_results(env, reference, tmp_path):
-    """--pretrain-only trains only the pretraining stage of every unit (the headline target first); a later run on
-    the same folder fine-tunes from the saved encoders, and every result equals a run that did both at once."""
+    """--pretrain-only trains only the pretraining stage of every unit (the headline target first), --only-tasks
+    one task next (a name the run lacks is refused, naming its tasks); a later run on the same folder fine-tunes the
+    rest from the saved encoders, and every result equals a run that did all at once."""
     root, e = env
     out = tmp_path / "staged"
     regenerate(root, e, out, "--limit", "2", "--pretrain-only")
     first = runs_of(out)
     assert first and {k[2] for k in first} == {"pretrain"}
+    bad = subprocess.run([sys.executable, "-m", "bertbench.cli", "regenerate", "--grid", str(root / "grid.yaml"),
+                          "--recipe", str(root / "micro.yaml"), "--out", str(out), "--limit", "2", "--only-tasks",
+                          "synthetic-sst2,mrpc"], capture_output=True, text=True, env=e, cwd=REPO, timeout=300)
+    assert bad.returncode == 2 and "['mrpc'] are not tasks of this run; allowed: ['synthetic-rte', 'synthetic-sst2']" \
+        in bad.stderr, bad.stderr[-2000:]
+    regenerate(root, e, out, "--limit", "2", "--only-tasks", "synthetic-sst2")
+    assert {k[2] for k in runs_of(out)} == {"pretrain", "synthetic-sst2"}
     res = regenerate(root, e, out, "--limit", "2")
-    assert "2 already present" in res.stdout
+    assert "4 already present" in res.stdout, res.stdout
     both, ref = runs_of(out), runs_of(reference)
     assert {k[2] for k in both} == {"pretrain", "synthetic-rte", "synthetic-sst2"}
     for key, row in both.items():

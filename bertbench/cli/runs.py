@@ -35,6 +35,8 @@ def regenerate_cmd(
                                       "corpus, tasks) and write run.json; start workers after."),
     pretrain_only: bool = typer.Option(False, "--pretrain-only", help="Pretrain every unit first and leave the "
                                        "tasks to a later run on the same folder (scheduling only; same run)."),
+    only_tasks: str | None = typer.Option(None, "--only-tasks", help="Pretrain, and fine-tune only these tasks "
+                                          "(comma-separated), leaving the others to a later run (scheduling only)."),
     workers: int | None = typer.Option(None, "--workers", min=1, help="Prepare the folder, then start N worker "
                                        "processes here (--threads each, default 1) and wait for them."),
     deadline: float | None = typer.Option(None, "--deadline", min=1, help="With --workers: stop them after this many "
@@ -52,22 +54,21 @@ def regenerate_cmd(
     from bertbench.training.grid import GridRunner, regenerate
 
     g, r, task_list, seed_list = _inputs(grid, recipe, limit, set_, tasks, seeds)
+    only = _only_tasks(pretrain_only, only_tasks)
     _check_worker_options(workers, deadline, nice, prepare_only, worker_index, num_workers, parallel)
     if prepare_only or workers is not None:
         runner = GridRunner(g, r, out, seeds=seed_list, tasks=task_list, parallel=parallel, threads=threads,
-                            progress=not no_progress)
+                            progress=not no_progress, only_tasks=only)
         runner.prepare()
         echo(f"prepared {out}: {len(runner.units())} units planned, inputs cached")
         if workers is not None:
-            argv = ["--grid", grid, "--recipe", recipe, "--out", str(out), *(a for x in set_ for a in ("--set", x)),
-                    *(["--tasks", tasks] if tasks else []), *(["--seeds", seeds] if seeds is not None else []),
-                    *(["--limit", str(limit)] if limit is not None else []),
-                    *(["--retry-failed"] if retry_failed else []), *(["--pretrain-only"] if pretrain_only else [])]
+            argv = _worker_argv(grid=grid, recipe=recipe, out=str(out), set=set_, tasks=tasks, seeds=seeds, limit=limit,
+                                retry_failed=retry_failed, pretrain_only=pretrain_only, only_tasks=only_tasks)
             _start_workers(out, argv, workers, threads or 1, deadline, nice)
         return
     counts = regenerate(g, r, out, seeds=seed_list, tasks=task_list, parallel=parallel, worker_index=worker_index,
                         num_workers=num_workers, threads=threads, progress=not no_progress, retry_failed=retry_failed,
-                        pretrain_only=pretrain_only)
+                        only_tasks=only)
     elsewhere = f", {counts['claimed_elsewhere']} unit(s) left to other workers" if counts.get("claimed_elsewhere") else ""
     echo(f"worker done: {counts['written']} results written, {counts['skipped']} already present{elsewhere}, "
          f"{counts['seconds']} s; results in {out}/shards")
@@ -82,6 +83,30 @@ def progress_cmd(run: Path = typer.Argument(..., help="A run folder (`regenerate
     from bertbench.store.run_progress import format_progress, run_progress
 
     echo(format_progress(run_progress(run)))
+
+
+def _worker_argv(**options: Any) -> list[str]:
+    """The arguments of ``regenerate`` each worker of ``--workers`` gets: the invocation's own, as given
+    (``--set`` repeated; flags when true; options when given)."""
+    argv: list[str] = []
+    for name, value in options.items():
+        flag = "--" + name.replace("_", "-")
+        if name == "set":
+            argv += [a for x in value for a in (flag, x)]
+        elif isinstance(value, bool):
+            argv += [flag] if value else []
+        elif value is not None:
+            argv += [flag, str(value)]
+    return argv
+
+
+def _only_tasks(pretrain_only: bool, only_tasks: str | None) -> tuple[str, ...] | None:
+    """The tasks one invocation trains besides pretraining: () with --pretrain-only, None (all) without either."""
+    if pretrain_only and only_tasks is not None:
+        raise ValueError("--pretrain-only and --only-tasks: give one of them (--pretrain-only trains no task)")
+    if pretrain_only:
+        return ()
+    return None if only_tasks is None else tuple(t.strip() for t in only_tasks.split(",") if t.strip())
 
 
 def _inputs(grid: str, recipe: str, limit: int | None, overrides: list[str], tasks: str | None, seeds: str | None

@@ -41,15 +41,15 @@ class GridRunner:
     def __init__(self, grid: Grid, recipe: Recipe, run_dir: str | os.PathLike[str], seeds: tuple[int, ...] | None = None,
                  tasks: tuple[str, ...] | None = None, parallel: str = "grid", worker_index: int | None = None,
                  num_workers: int | None = None, threads: int | None = None, progress: bool = True,
-                 retry_failed: bool = False, pretrain_only: bool = False) -> None:
+                 retry_failed: bool = False, only_tasks: tuple[str, ...] | None = None) -> None:
         self.parallel = parse(Parallel, parallel, "parallel").value
         self.inputs = RunInputs(grid, recipe, run_dir, seeds, tasks, progress)
         self.grid, self.recipe, self.run_dir = grid, recipe, self.inputs.run_dir
         self.progress, self.threads = progress, threads
         self.index, self.count = worker_position(worker_index, num_workers)
         self.writer = ResultWriter(self.run_dir)
-        # pretrain_only is scheduling only: the run's identity (tasks included) is unchanged
-        self.trainer = UnitTrainer(self.inputs, self.writer, pretrain_only, retry_failed)
+        # only_tasks is scheduling only (pretraining first, a cheap task first): the run's identity is unchanged
+        self.trainer = UnitTrainer(self.inputs, self.writer, only_tasks, retry_failed)
 
     def units(self) -> list[Unit]:
         return self.inputs.units()

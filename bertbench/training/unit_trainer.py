@@ -32,19 +32,24 @@ Key = tuple[str, int | None]  # (stage, fine-tuning seed); pretraining: ("pretra
 
 
 class UnitTrainer:
-    """Trains the units of one run folder. ``pretrain_only``: the pretraining stage alone (the tasks are left for a
-    later invocation); ``retry_failed``: a recorded failure is trained again."""
+    """Trains the units of one run folder. ``only_tasks``: the pretraining stage and these of the run's tasks alone
+    (``()``: pretraining only; the others are left for a later invocation; None: every task); ``retry_failed``: a
+    recorded failure is trained again."""
 
-    def __init__(self, inputs: RunInputs, writer: ResultWriter, pretrain_only: bool = False,
+    def __init__(self, inputs: RunInputs, writer: ResultWriter, only_tasks: tuple[str, ...] | None = None,
                  retry_failed: bool = False) -> None:
         self.inputs, self.writer = inputs, writer
         self.recipe, self.run_dir = inputs.recipe, inputs.run_dir
-        self.pretrain_only, self.retry_failed = pretrain_only, retry_failed
+        unknown = sorted(set(only_tasks or ()) - set(inputs.tasks))
+        if unknown:
+            raise ValueError(f"only_tasks: {unknown} are not tasks of this run; allowed: {list(inputs.tasks)}")
+        self.tasks = inputs.tasks if only_tasks is None else tuple(t for t in inputs.tasks if t in only_tasks)
+        self.retry_failed = retry_failed
 
     def result_keys(self, unit: Unit) -> dict[Key, str]:
         """{(stage, fine-tuning seed): result file name} of every stage of ``unit`` this invocation trains."""
         a, s = unit.arch.arch_id, unit.seed
-        tasks = () if self.pretrain_only else self.inputs.tasks
+        tasks = self.tasks
         return {("pretrain", None): result_name(a, s, "pretrain"),
                 **{(t, f): result_name(a, s, t, f) for t in tasks for f in self.recipe.finetune.seeds}}
 

@@ -3,7 +3,8 @@
 # corpus, tasks, run.json), then two 1-thread grid workers over the 80 units (40 architectures x 2 pretraining seeds;
 # each unit = MLM pretraining + SST-2 and STS-B x 3 fine-tuning seeds). Rerun to resume: finished results are kept
 # and a pretraining resumes from its last checkpoint. PRETRAIN_ONLY=1 pretrains every unit first (the headline
-# held-out target), leaving fine-tuning to a later run on the same folder. `bertbench progress RUN` says how far it
+# held-out target), leaving fine-tuning to a later run on the same folder; ONLY_TASKS=sst2 fine-tunes that task alone
+# (every unit's SST-2 before any more STS-B). `bertbench progress RUN` says how far it
 # is and predicts the time left. When every unit is done:
 #   bertbench commit RUN --name bertbench-ptb --version 0.1.0 --out bertbench/releases --license cc-by-sa-4.0 \
 #     --caveat "Fine-tuning is one epoch (SST-2: its first 12,000 training rows; STS-B: all) from encoders pretrained
@@ -18,4 +19,5 @@ export OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
 ARGS=(--grid ptb --recipe ptb --out "$RUN" --set "data.corpus=$PTB::ptb/ptb.train.txt"
       --set "data.task_source=$GLUE")
 # prepares the folder once, then two 1-thread workers at the lowest priority; their logs go to RUN/logs/
-exec "$PY" -m bertbench.cli regenerate "${ARGS[@]}" --workers 2 --threads 1 --nice 19 ${PRETRAIN_ONLY:+--pretrain-only}
+exec "$PY" -m bertbench.cli regenerate "${ARGS[@]}" --workers 2 --threads 1 --nice 19 ${PRETRAIN_ONLY:+--pretrain-only} \
+  ${ONLY_TASKS:+--only-tasks "$ONLY_TASKS"}
