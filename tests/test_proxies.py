@@ -108,8 +108,8 @@ def test_correlations_of_the_paper_csvs_are_reproduced(shared_data, which):
 
 
 def test_hidden_covariance_reproduces_the_published_values(shared_data):
-    """Every recipe id we hold (the WT2 logs) that the paper scored: our layer-1 hidden covariance equals the published
-    value (same PTB batch, same initialisation draws)."""
+    """Every third recipe id we hold (the WT2 logs) that the paper scored (over 80; all 250+ took 100 s of the suite):
+    our layer-1 hidden covariance equals the published value (same PTB batch, same initialisation draws)."""
     from bertbench.models.rnn import RnnLM
     from bertbench.proxies.covariance import rnn_hidden_covariance
 
@@ -120,6 +120,7 @@ def test_hidden_covariance_reproduces_the_published_values(shared_data):
     summary = bench.to_pandas()
     common = summary[summary["recipe_id"].isin(published_by_id.index)].drop_duplicates("recipe_id")
     assert len(common) >= 250
+    common = common.sort_values("recipe_id").iloc[::3]
     batch = rnn_batch(str(shared_data / "ptb" / "ptb.zip"))
     ours, theirs, bad = [], [], []
     for rid, run_key in zip(common["recipe_id"], common["run_key"]):
