@@ -18,6 +18,7 @@ from bertbench.training.recipe import load_recipe
 from bertbench.training.run_info import identity_sha256
 
 REPO = Path(__file__).resolve().parent.parent
+GIT = ["git", "-c", "safe.directory=*"]  # the checkout may belong to another user (CI)
 STATES = sorted(p.parent for p in (REPO / "bench" / "releases").glob("*/run/run.json"))
 
 
@@ -46,7 +47,7 @@ def test_committed_build_state_resumes_under_the_packaged_manifests(run_dir: Pat
 @pytest.mark.parametrize("run_dir", STATES, ids=[p.parent.name for p in STATES])
 def test_committed_build_state_carries_its_results_and_nothing_machine_local(run_dir: Path) -> None:
     def ignored(rel: str) -> bool:
-        return subprocess.run(["git", "-c", "safe.directory=*", "check-ignore", "-q", str(run_dir.relative_to(REPO) / rel)], cwd=REPO,
+        return subprocess.run([*GIT, "check-ignore", "-q", str(run_dir.relative_to(REPO) / rel)], cwd=REPO,
                               check=False).returncode == 0
 
     kept = ["run.json", "tokenizer/vocab.txt", "invocations/h-1-1.json"] + [
@@ -54,7 +55,7 @@ def test_committed_build_state_carries_its_results_and_nothing_machine_local(run
     assert [p for p in kept if ignored(p)] == []
     assert all(ignored(p) for p in ("models/x__s0/model.safetensors", "checkpoints/x__s0/step-250/optimizer.bin",
                                     "claims/x__s0", "logs/worker0.log", "shards/runs/.x__s0__pretrain.parquet.ab.tmp"))
-    tracked = subprocess.run(["git", "-c", "safe.directory=*", "ls-files", str(run_dir.relative_to(REPO))], cwd=REPO, capture_output=True,
+    tracked = subprocess.run([*GIT, "ls-files", str(run_dir.relative_to(REPO))], cwd=REPO, capture_output=True,
                              text=True, check=False).stdout.split()
     local = [p for p in tracked if p.split("/run/", 1)[1].split("/")[0] in ("models", "checkpoints", "claims", "logs")
              or Path(p).name.startswith(".")]
