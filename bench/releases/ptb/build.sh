@@ -12,12 +12,9 @@
 # saved encoders are not committed (about 1 GB for 80 units): a version that adds fine-tuning tasks trains a unit
 # whose encoder is gone again whole (its pretraining is a pure function of architecture, recipe and seed), so all
 # of a unit's tasks must then be trained in one session.
-# When every unit is done:
-#   bertbench proxies score-run RUN --corpus PTB_ZIP::ptb/ptb.train.txt   # once; already in the committed state
-#   bertbench commit RUN --name bertbench-ptb --version 0.1.0 --out bertbench/releases --license cc-by-sa-4.0 \
-#     --caveat "Pretraining only: 500 steps of masked-LM on the PTB training text (1M tokens); the target is the
-#               held-out MLM loss on PTB valid, not a downstream task score."
-#   python bench/experiments/release_report.py bertbench-ptb --target pretrain --out REPORT
+# The proxies of the untrained architectures go into the folder once (already in the committed state):
+#   bertbench proxies score-run RUN --corpus PTB_ZIP::ptb/ptb.train.txt
+# When every unit is done, bench/releases/ptb/ship.sh commits the release, validates it and writes its report.
 #
 #   bash bench/releases/ptb/build.sh PTB_ZIP [RUN]     # e.g. ../shared/data/ptb/ptb.zip
 set -euo pipefail
