@@ -20,6 +20,7 @@ bb="$work/venv/bin/bertbench"
 "$bb" list > benchmarks.txt && grep -q "^nas-bench-bert-2023 " benchmarks.txt && grep -q "^nas-bench-nlp " benchmarks.txt
 grep -q "^bertbench-mini-ptb-glue " benchmarks.txt  # the release shipped in the wheel, listed by name
 grep -q "^bertbench-zero " benchmarks.txt  # the proxy suite shipped in the wheel
+grep -q "^bertbench-ptb " benchmarks.txt  # the ptb release, listed by name
 t0=$SECONDS
 "$bb" proxies leaderboard --out leaderboard > leaderboard.txt && grep -q "== nas-bench-nlp-wikitext-2" leaderboard.txt
 test -s leaderboard/leaderboard.png
@@ -41,6 +42,9 @@ assert len(bertbench.paper_2023_grid()) == 500
 mini = bertbench.load("bertbench-mini-ptb-glue")  # shipped in the wheel, loaded by name offline
 assert mini.to_pandas().shape[0] == 30 and len(mini.to_pandas("runs")) == 396
 print("shipped:", mini.name, mini.version)
+ptb = bertbench.load("bertbench-ptb")  # 40 architectures x 2 pretraining seeds, offline
+assert ptb.to_pandas().shape[0] == 40 and len(ptb.to_pandas("runs")) == 80
+print("shipped:", ptb.name, ptb.version)
 suite = bertbench.load("bertbench-zero")  # the proxy suite, joined to its targets, offline
 assert len(suite.to_pandas("nas-bench-bert-2023")) >= 490 and len(suite.to_pandas("nas-bench-nlp-wikitext-2")) >= 290
 print("suite:", suite)
