@@ -3,7 +3,6 @@ manifests, hold only results of its own run, and carry nothing machine-local (en
 
 from __future__ import annotations
 
-import hashlib
 import json
 import subprocess
 from pathlib import Path
@@ -15,7 +14,7 @@ from bertbench.space.grids import load_grid
 from bertbench.store.run_folder import planned_units, read_run_info, unit_name
 from bertbench.store.writer import ResultWriter
 from bertbench.training.recipe import load_recipe
-from bertbench.training.run_info import identity_sha256
+from bertbench.training.run_info import grid_definition_sha256, identity_sha256
 
 REPO = Path(__file__).resolve().parent.parent
 GIT = ["git", "-c", "safe.directory=*"]  # the checkout may belong to another user (CI)
@@ -28,9 +27,7 @@ def test_committed_build_state_resumes_under_the_packaged_manifests(run_dir: Pat
     identity = info["identity"]
     assert info["identity_sha256"] == identity_sha256(identity)
     grid = load_grid(identity["grid"]["name"])
-    definition = {k: v for k, v in grid.definition.items() if k != "limit"}
-    assert identity["grid"]["definition_sha256"] == hashlib.sha256(
-        json.dumps(definition, sort_keys=True, default=str).encode()).hexdigest(), "the grid manifest changed"
+    assert identity["grid"]["definition_sha256"] == grid_definition_sha256(grid), "the grid manifest changed"
     recipe = json.loads(json.dumps(load_recipe(identity["recipe"]["name"]).to_dict(), default=str))
     assert identity["recipe"]["pretrain"] == recipe["pretrain"], "the recipe's pretraining changed"
     assert identity["recipe"]["mixed_precision"] == recipe["mixed_precision"]

@@ -96,12 +96,16 @@ def run_identity(grid: Any, recipe: dict[str, Any], tasks: tuple[str, ...], data
     sources. Two invocations on one folder must agree on it (the grid's units and seeds may grow). JSON-normalised,
     as stored."""
     recipe = {**recipe, "data": {**recipe["data"], **data_by_content}}
-    definition = {k: v for k, v in grid.definition.items() if k != "limit"}  # the grid, whatever --limit took of it
     return json.loads(json.dumps({
-        "grid": {"name": grid.name, "definition_sha256": hashlib.sha256(
-            json.dumps(definition, sort_keys=True, default=str).encode()).hexdigest()},
+        "grid": {"name": grid.name, "definition_sha256": grid_definition_sha256(grid)},
         "recipe": recipe, "tasks": list(tasks), "data": {**data_by_content, "task_revision": task_revision},
     }, default=str))
+
+
+def grid_definition_sha256(grid: Any) -> str:
+    """The sha256 of a grid's definition as a run identity holds it: the grid, whatever --limit took of it."""
+    definition = {k: v for k, v in grid.definition.items() if k != "limit"}
+    return hashlib.sha256(json.dumps(definition, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def grid_info(grid: Any) -> dict[str, Any]:
